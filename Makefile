@@ -1,0 +1,41 @@
+# fpatch developer targets. `make demo` and `make test` work on a fresh machine.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+FPATCH  := $(BIN)/fpatch
+STAMP   := $(VENV)/.installed
+
+.PHONY: setup tools demo test lint typecheck fuzz bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# GNU binutils for aarch64: the encoding oracle of the ISA tests.
+tools:
+	@command -v aarch64-linux-gnu-as >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq binutils-aarch64-linux-gnu >/dev/null; }
+
+demo: setup
+	$(FPATCH) check specs/
+
+test: setup tools
+	$(BIN)/python -m pytest -q tests
+
+lint: setup
+	$(BIN)/ruff check fpatch tests
+	$(BIN)/mypy fpatch
+
+fuzz: setup
+	FPATCH_FUZZ_EXAMPLES=3000 $(BIN)/python -m pytest -q tests/test_differential.py
+
+bench: setup
+	$(BIN)/python bench/bench.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

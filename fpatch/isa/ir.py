@@ -1,0 +1,153 @@
+"""Instruction semantics as plain data (a tiny IR).
+
+The ISA layer describes what an instruction does with these records; the Z3
+encoder and the concrete interpreter (`fpatch.isa.interp`) each give them a
+meaning. Keeping semantics as data is what lets two independent checkers share
+one description of the instructions without either importing the other's
+machinery (and keeps z3 out of the ISA layer).
+
+Registers are named ``x0``..``x30`` and ``sp``; every value is 64 bits wide and
+arithmetic wraps modulo 2**64. ``xzr`` never appears: reads of it are
+``Const(0)`` and writes to it are dropped by the semantics builder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+MASK64 = (1 << 64) - 1
+
+REGISTERS: tuple[str, ...] = tuple(f"x{i}" for i in range(31)) + ("sp",)
+
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True)
+class Const:
+    value: int  # 0 <= value < 2**64
+
+
+@dataclass(frozen=True)
+class Reg:
+    name: str  # one of REGISTERS
+
+
+@dataclass(frozen=True)
+class Add:
+    a: Expr
+    b: Expr
+
+
+@dataclass(frozen=True)
+class Sub:
+    a: Expr
+    b: Expr
+
+
+@dataclass(frozen=True)
+class And:
+    a: Expr
+    b: Expr
+
+
+@dataclass(frozen=True)
+class Or:
+    a: Expr
+    b: Expr
+
+
+@dataclass(frozen=True)
+class Load:
+    """Little-endian load of ``size`` bytes (1, 2, 4 or 8), zero-extended."""
+
+    addr: Expr
+    size: int
+
+
+Expr = Union[Const, Reg, Add, Sub, And, Or, Load]
+
+
+# ----------------------------------------------------------------- conditions
+
+
+@dataclass(frozen=True)
+class IsZero:
+    value: Expr
+
+
+@dataclass(frozen=True)
+class NotZero:
+    value: Expr
+
+
+Cond = Union[IsZero, NotZero]
+
+
+# ----------------------------------------------------------------- statements
+# Statements of one instruction are applied in order; each reads the machine
+# state as left by the previous statement of the same instruction. Semantics
+# builders place reads before writes where the architecture reads all
+# operands first (e.g. ``ldp`` with writeback).
+
+
+@dataclass(frozen=True)
+class SetReg:
+    name: str
+    value: Expr
+
+
+@dataclass(frozen=True)
+class Store:
+    """Little-endian store of the low ``size`` bytes of ``value``."""
+
+    addr: Expr
+    value: Expr
+    size: int
+    stack: bool = False  # address computed from sp (see docs/model.md, memory)
+
+
+@dataclass(frozen=True)
+class Jump:
+    """Set the next PC; ``link`` marks a call (``bl``/``blr``)."""
+
+    target: Expr
+    link: bool = False
+
+
+@dataclass(frozen=True)
+class CondJump:
+    cond: Cond
+    target: Expr
+
+
+@dataclass(frozen=True)
+class Barrier:
+    """``isb`` (a context synchronization event), ``dsb``, ``dmb``."""
+
+    kind: str  # "isb" | "dsb" | "dmb"
+    option: str = ""
+
+
+@dataclass(frozen=True)
+class Trap:
+    """An exception-generating instruction: the run leaves the site."""
+
+    kind: str  # "brk" | "svc" | "hvc" | "smc" | "udf"
+    imm: int
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """Cache maintenance executed by an observer (``dc cvau``, ``ic ivau``...)."""
+
+    op: str
+    addr: Expr | None
+
+
+Stmt = Union[SetReg, Store, Jump, CondJump, Barrier, Trap, Maintenance]
+
+
+def const(value: int) -> Const:
+    return Const(value & MASK64)

@@ -1,0 +1,181 @@
+"""Instruction semantics as IR statements (see ``fpatch.isa.ir``).
+
+Evaluation contract (shared by every consumer of the IR):
+
+* Statements are applied in order; every expression is evaluated against the
+  machine state at the moment its statement is applied (so a later statement
+  sees the register writes of earlier ones).
+* ``Jump``/``CondJump`` only record the next PC; they do not end the
+  statement list. When no jump is taken the next PC is ``pc + 4``.
+* Because the IR has no temporaries, the builders order statements so that
+  every architectural read happens before the write that would clobber it:
+  ``blr x30`` emits its ``Jump(Reg("x30"))`` *before* ``SetReg("x30", pc+4)``;
+  ``ldp`` loads into the base register last and writes the base back after
+  both loads.
+* Pointer authentication is not modelled: ``paciasp``/``autiasp`` (like
+  ``nop`` and ``bti``) are no-ops here; they matter to fpatch only as HINT-space
+  encodings (CMODX, patch-site entries).
+"""
+
+from __future__ import annotations
+
+from fpatch.isa.insn import GReg, Imm, Insn, Mem, Name, Target
+from fpatch.isa.ir import (
+    MASK64,
+    Add,
+    And,
+    Barrier,
+    CondJump,
+    Const,
+    Expr,
+    IsZero,
+    Jump,
+    Load,
+    NotZero,
+    Or,
+    Reg,
+    SetReg,
+    Stmt,
+    Store,
+    Sub,
+    Trap,
+)
+
+MASK32 = 0xFFFFFFFF
+
+
+def _src(r: GReg) -> Expr:
+    """The full 64-bit register (Const(0) for the zero register); callers mask W views."""
+    name = r.xname
+    return Const(0) if name is None else Reg(name)
+
+
+def _val(r: GReg) -> Expr:
+    """The operand value at its width: W registers read as their low 32 bits."""
+    e = _src(r)
+    if r.wide or isinstance(e, Const):
+        return e
+    return And(e, Const(MASK32))
+
+
+def _write(r: GReg, value: Expr, already_extended: bool = False) -> tuple[Stmt, ...]:
+    """Write a result; W results are zero-extended, writes to the zero register dropped."""
+    name = r.xname
+    if name is None:
+        return ()
+    if not r.wide and not already_extended:
+        value = And(value, Const(MASK32))
+    return (SetReg(name, value),)
+
+
+def _offset(base: Expr, off: int) -> Expr:
+    if off == 0:
+        return base
+    if off < 0:
+        return Sub(base, Const(-off))
+    return Add(base, Const(off))
+
+
+def _target(o: object) -> int:
+    assert isinstance(o, Target)
+    return o.addr
+
+
+def _mem_access(insn: Insn) -> tuple[Stmt, ...]:
+    op = insn.op
+    if op in ("stp", "ldp"):
+        rt, rt2, mem = insn.operands
+        assert isinstance(rt, GReg) and isinstance(rt2, GReg)
+        regs = [(rt, 0), (rt2, 8)]
+        size = 8
+    else:
+        rt, mem = insn.operands
+        assert isinstance(rt, GReg)
+        regs = [(rt, 0)]
+        size = 8 if rt.wide else 4
+    assert isinstance(mem, Mem)
+    base_name = mem.base.xname
+    assert base_name is not None
+    base = Reg(base_name)
+    first = 0 if mem.mode == "post" else mem.offset
+    stack = base_name == "sp"
+    out: list[Stmt] = []
+    if op in ("stp", "str", "stur"):
+        for r, delta in regs:
+            out.append(Store(_offset(base, first + delta), _val(r), size, stack))
+    else:
+        # Load into the base register last so the other load still sees the old base
+        # (writeback forms with Rt == Rn are rejected by the decoder as unpredictable).
+        regs.sort(key=lambda rd: rd[0].xname == base_name)
+        for r, delta in regs:
+            out.extend(_write(r, Load(_offset(base, first + delta), size), already_extended=True))
+    if mem.mode != "offset":
+        out.append(SetReg(base_name, _offset(base, mem.offset)))
+    return tuple(out)
+
+
+def semantics(insn: Insn, pc: int) -> tuple[Stmt, ...]:
+    """The IR statements for ``insn`` executed at ``pc``."""
+    op = insn.op
+    ops = insn.operands
+    pc &= MASK64
+    if op in ("nop", "bti", "paciasp", "autiasp"):
+        return ()
+    if op == "b":
+        return (Jump(Const(_target(ops[0]))),)
+    if op == "bl":
+        return (SetReg("x30", Const((pc + 4) & MASK64)), Jump(Const(_target(ops[0])), link=True))
+    if op in ("br", "blr", "ret"):
+        r = ops[0]
+        assert isinstance(r, GReg)
+        jump = Jump(_src(r), link=op == "blr")
+        if op == "blr":  # jump target read before x30 is overwritten
+            return (jump, SetReg("x30", Const((pc + 4) & MASK64)))
+        return (jump,)
+    if op in ("cbz", "cbnz"):
+        r = ops[0]
+        assert isinstance(r, GReg)
+        cond = IsZero(_val(r)) if op == "cbz" else NotZero(_val(r))
+        return (CondJump(cond, Const(_target(ops[1]))),)
+    if op == "orr":  # mov (register)
+        rd, rm = ops
+        assert isinstance(rd, GReg) and isinstance(rm, GReg)
+        return _write(rd, _val(rm), already_extended=True)
+    if op in ("add", "sub"):
+        rd, rn, imm = ops
+        assert isinstance(rd, GReg) and isinstance(rn, GReg) and isinstance(imm, Imm)
+        value = imm.value << imm.shift
+        src = _src(rn)
+        if value == 0:
+            return _write(rd, src)
+        expr: Expr = Add(src, Const(value)) if op == "add" else Sub(src, Const(value))
+        return _write(rd, expr)
+    if op in ("movz", "movk"):
+        rd, imm = ops
+        assert isinstance(rd, GReg) and isinstance(imm, Imm)
+        value = imm.value << imm.shift
+        if op == "movz":
+            return _write(rd, Const(value), already_extended=True)
+        keep = ~(0xFFFF << imm.shift) & (MASK64 if rd.wide else MASK32)
+        return _write(rd, Or(And(_src(rd), Const(keep)), Const(value)), already_extended=True)
+    if op in ("stp", "ldp", "str", "ldr", "stur", "ldur"):
+        return _mem_access(insn)
+    if op == "ldr_lit":
+        rt = ops[0]
+        assert isinstance(rt, GReg)
+        return _write(rt, Load(Const(_target(ops[1])), 8 if rt.wide else 4), already_extended=True)
+    if op in ("adr", "adrp"):
+        rd = ops[0]
+        assert isinstance(rd, GReg)
+        return _write(rd, Const(_target(ops[1])))
+    if op == "isb":
+        return (Barrier("isb"),)
+    if op in ("dsb", "dmb"):
+        opt = ops[0]
+        assert isinstance(opt, Name)
+        return (Barrier(op, opt.value),)
+    if op in ("brk", "svc", "hvc", "smc"):
+        imm = ops[0]
+        assert isinstance(imm, Imm)
+        return (Trap(op, imm.value),)
+    raise ValueError(f"no semantics for {insn.text!r} (op {op!r})")

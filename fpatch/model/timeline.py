@@ -1,0 +1,245 @@
+"""The patcher's run as points in time, and what each slot holds and publishes.
+
+The patcher is deterministic, so everything about it is computed here once:
+the flat list of primitive steps (stop_machine blocks marked, sync_icache
+expanded, non-atomic writes split into chunks), each slot's value at every
+point, each modifying write's publication point, the forced context
+synchronization points and the spans that threads may not cross. Both checkers
+(SMT and enumeration) read this, so they agree on the patcher by construction
+and differ only in how they search the observers' behaviour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fpatch.errors import Loc
+from fpatch.model.arch import FULL_DSB, CacheType
+from fpatch.spec.types import (
+    CacheOp,
+    Dsb,
+    IpiSync,
+    Isb,
+    Site,
+    Spec,
+    Step,
+    StopMachine,
+    SyncIcache,
+    WaitTasks,
+    Write,
+)
+
+
+@dataclass(frozen=True)
+class PStep:
+    """One primitive patcher step; the point after it has the step's ``index``."""
+
+    index: int  # 1-based
+    kind: str  # write | dc_cvau | ic_ivau | ic_iallu | dsb | isb | ipi_sync | wait_tasks
+    label: str  # for people, e.g. "write f slot 1 as in ON"
+    loc: Loc
+    block: int | None  # stop_machine block number, if inside one
+    addr: int = 0  # write: first byte; cache ops: unused
+    data: bytes = b""  # write: the bytes of this chunk
+    lines: tuple[int, ...] = ()  # cache ops: line base addresses covered
+    option: str = ""  # dsb option
+    chunk: tuple[int, int] = (1, 1)  # write: (k, n) chunk k of n
+
+
+@dataclass(frozen=True)
+class Block:
+    """A stop_machine block spanning steps ``first..last``."""
+
+    first: int
+    last: int
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class SlotHistory:
+    values: tuple[int, ...]  # word at points 0..N
+    torn: tuple[bool, ...]  # the word at that point is a mix of two writes' bytes
+    writes: tuple[tuple[int, int | None], ...]  # (point of modifying write, publication point)
+
+    def newest_published(self, c: int) -> int:
+        """``L`` of MODEL.md s.3: newest modifying write published by point ``c`` (0: none)."""
+        best = 0
+        for w, pub in self.writes:
+            if pub is not None and pub <= c and w > best:
+                best = w
+        return best
+
+    def window(self, c: int, e: int) -> range:
+        """Points whose value a fetch at ``e`` with last CSE ``c`` may return."""
+        return range(self.newest_published(c), e + 1)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    spec: Spec
+    steps: tuple[PStep, ...]
+    blocks: tuple[Block, ...]
+    cache: CacheType
+
+    @property
+    def n(self) -> int:
+        return len(self.steps)
+
+    def forced_cse_points(self) -> tuple[int, ...]:
+        """Points by which every CPU has taken a CSE: ipi_sync, the end of stop_machine."""
+        pts = {s.index for s in self.steps if s.kind == "ipi_sync"}
+        pts |= {b.last for b in self.blocks}
+        return tuple(sorted(pts))
+
+    def wait_points(self) -> tuple[int, ...]:
+        return tuple(s.index for s in self.steps if s.kind == "wait_tasks")
+
+    def thread_blocked(self, point: int) -> bool:
+        """No thread executes site code while a stop_machine block runs."""
+        return any(b.first <= point < b.last for b in self.blocks)
+
+    def forced_before(self, e: int) -> int:
+        """Latest forced CSE point at or before ``e`` (0 if none)."""
+        return max((p for p in self.forced_cse_points() if p <= e), default=0)
+
+    def history(self, site: Site) -> tuple[SlotHistory, ...]:
+        return _histories(self, site)
+
+    def step_at(self, point: int) -> PStep | None:
+        return self.steps[point - 1] if 1 <= point <= self.n else None
+
+
+def build(spec: Spec) -> Timeline:
+    cache = CacheType(spec.idc, spec.dic)
+    out: list[PStep] = []
+    blocks: list[Block] = []
+
+    def emit(kind: str, label: str, loc: Loc, block: int | None, **kw: object) -> None:
+        out.append(PStep(len(out) + 1, kind, label, loc, block, **kw))  # type: ignore[arg-type]
+
+    def lines_of(addrs: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(sorted({a - a % spec.line_size for a in addrs}))
+
+    def flatten(step: Step, block: int | None) -> None:
+        if isinstance(step, StopMachine):
+            start = len(out) + 1
+            bno = len(blocks)
+            for s in step.body:
+                flatten(s, bno)
+            blocks.append(Block(start, len(out), step.loc))
+        elif isinstance(step, Write):
+            chunks = [
+                (step.addr + k, step.data[k:k + step.width])
+                for k in range(0, len(step.data), step.width)
+            ]
+            if step.descending:
+                chunks.reverse()
+            for k, (addr, data) in enumerate(chunks, 1):
+                part = f" (chunk {k}/{len(chunks)}, {step.width}B at 0x{addr:x})" if len(chunks) > 1 else ""
+                emit("write", f"write {step.what}{part}", step.loc, block,
+                     addr=addr, data=data, chunk=(k, len(chunks)))
+        elif isinstance(step, CacheOp):
+            if step.op == "ic_iallu":
+                emit("ic_iallu", "ic iallu", step.loc, block)
+            else:
+                emit(step.op, f"{step.op.replace('_', ' ')} {step.what}", step.loc, block,
+                     lines=lines_of(step.addrs))
+        elif isinstance(step, Dsb):
+            emit("dsb", f"dsb {step.option}", step.loc, block, option=step.option)
+        elif isinstance(step, Isb):
+            emit("isb", "isb (patching CPU)", step.loc, block)
+        elif isinstance(step, IpiSync):
+            emit("ipi_sync", "ipi_sync (IPI to all CPUs: each takes a CSE)", step.loc, block)
+        elif isinstance(step, WaitTasks):
+            emit("wait_tasks", "wait_tasks (no task inside the site)", step.loc, block)
+        elif isinstance(step, SyncIcache):
+            seq = cache.sync_icache()
+            for k, (kind, opt) in enumerate(seq, 1):
+                label = f"sync_icache {step.what} [{k}/{len(seq)}: {kind.replace('_', ' ')}"
+                label += f" {opt}]" if opt else "]"
+                if kind in ("dc_cvau", "ic_ivau"):
+                    emit(kind, label, step.loc, block, lines=lines_of(step.addrs))
+                elif kind == "dsb":
+                    emit("dsb", label, step.loc, block, option=opt)
+                else:
+                    emit(kind, label, step.loc, block)
+        else:  # pragma: no cover - the spec layer produces no other step
+            raise TypeError(step)
+
+    for s in spec.steps:
+        flatten(s, None)
+    return Timeline(spec, tuple(out), tuple(blocks), cache)
+
+
+def publication_point(tl: Timeline, w: int, addr: int) -> int | None:
+    """First point after write step ``w`` at which the cache-type chain has completed."""
+    need = tl.cache.publication
+    k = 0
+    line = addr - addr % tl.spec.line_size
+    for step in tl.steps[w:]:
+        req = need[k]
+        ok = (
+            (req == "dc" and step.kind == "dc_cvau" and line in step.lines)
+            or (req == "ic" and (step.kind == "ic_iallu"
+                                 or (step.kind == "ic_ivau" and line in step.lines)))
+            or (req == "dsb" and step.kind == "dsb")
+            or (req == "dsb_full" and step.kind == "dsb" and step.option in FULL_DSB)
+        )
+        if ok:
+            k += 1
+            if k == len(need):
+                return step.index
+    return None
+
+
+def _histories(tl: Timeline, site: Site) -> tuple[SlotHistory, ...]:
+    init = site.state(site.initial).words
+    mem = bytearray(b"".join(w.to_bytes(4, "little") for w in init))
+    values: list[list[int]] = [[w] for w in init]
+    torn: list[list[bool]] = [[False] for _ in init]
+    writes: list[list[tuple[int, int | None]]] = [[] for _ in init]
+    # per slot: (value before the in-progress multi-chunk write, its final value)
+    pending: dict[int, tuple[int, int]] = {}
+    for step in tl.steps:
+        if step.kind == "write" and step.data and site.base <= step.addr < site.end:
+            if step.chunk[0] == 1:
+                pending = _final_values(tl, step, site, mem)
+            off = step.addr - site.base
+            mem[off:off + len(step.data)] = step.data
+        for i in range(site.nslots):
+            word = int.from_bytes(mem[4 * i:4 * i + 4], "little")
+            prev = values[i][-1]
+            if word != prev:
+                pub = publication_point(tl, step.index, site.slot_addr(i))
+                writes[i].append((step.index, pub))
+            values[i].append(word)
+            mid = step.kind == "write" and step.chunk[0] < step.chunk[1] and i in pending
+            torn[i].append(mid and word not in pending[i])
+        if step.kind == "write" and step.chunk[0] == step.chunk[1]:
+            pending = {}
+    return tuple(
+        SlotHistory(tuple(values[i]), tuple(torn[i]), tuple(writes[i])) for i in range(site.nslots)
+    )
+
+
+def _final_values(
+    tl: Timeline, first: PStep, site: Site, mem: bytearray
+) -> dict[int, tuple[int, int]]:
+    """Old and new word of every slot a multi-chunk write touches (torn = neither)."""
+    n = first.chunk[1]
+    if n == 1:
+        return {}
+    chunks = tl.steps[first.index - 1:first.index - 1 + n]
+    after = bytearray(mem)
+    for c in chunks:
+        off = c.addr - site.base
+        after[off:off + len(c.data)] = c.data
+    out: dict[int, tuple[int, int]] = {}
+    for c in chunks:
+        for b in range(c.addr, c.addr + len(c.data)):
+            i = (b - site.base) // 4
+            if 0 <= i < site.nslots:
+                old = int.from_bytes(mem[4 * i:4 * i + 4], "little")
+                new = int.from_bytes(after[4 * i:4 * i + 4], "little")
+                out[i] = (old, new)
+    return out

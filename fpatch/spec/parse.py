@@ -1,0 +1,866 @@
+"""Spec language v1: YAML text to a validated ``Spec``, or every problem at once.
+
+The checker is only as trustworthy as its reading of the spec, so anything
+ambiguous is an error with a location rather than a guess: unknown keys,
+wrong types, unknown states, writes outside a site, misaligned atomic stores.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from fpatch.errors import Diagnostic, Loc, SpecError
+from fpatch.isa import AsmError, assemble
+from fpatch.spec.types import (
+    DEFAULT_LIVE,
+    CacheOp,
+    DataWord,
+    Dsb,
+    Helper,
+    IpiSync,
+    Isb,
+    Site,
+    Spec,
+    State,
+    Step,
+    StopMachine,
+    SyncIcache,
+    WaitTasks,
+    Write,
+)
+from fpatch.spec.yamlnode import Map, Node, Scalar, Seq, load
+
+FORMAT_VERSION = 1
+MAX_SLOTS = 256
+MAX_STEPS = 4096
+
+_REG_ALIASES = {"lr": "x30", "fp": "x29"}
+_REGS = {f"x{i}" for i in range(31)} | {"sp"}
+_HEX_WORD = re.compile(r"^(?:\.inst\s+)?(?:0x)?([0-9a-fA-F]{8})$")
+_LABEL = re.compile(r"^(?:[0-9]+|[A-Za-z_.][A-Za-z0-9_.$]*)$")
+_LOCAL_REF = re.compile(r"\b([0-9]+)([fb])\b")
+
+class _Ctx:
+    """Collects diagnostics while the walk goes on, so all are reported at once."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.problems: list[Diagnostic] = []
+
+    def err(self, loc: Loc, msg: str) -> None:
+        self.problems.append(Diagnostic(loc, msg))
+
+    # -- typed accessors: report and return None on a wrong type ---------------
+
+    def mapping(self, node: Node | None, what: str) -> Map | None:
+        if node is None:
+            return None
+        if not isinstance(node, Map):
+            self.err(node.loc, f"{what}: expected a mapping, got {_kind(node)}")
+            return None
+        return node
+
+    def seq(self, node: Node | None, what: str) -> Seq | None:
+        if node is None:
+            return None
+        if not isinstance(node, Seq):
+            self.err(node.loc, f"{what}: expected a list, got {_kind(node)}")
+            return None
+        return node
+
+    def string(self, node: Node | None, what: str) -> str | None:
+        if node is None:
+            return None
+        if not isinstance(node, Scalar) or node.tag == "null":
+            self.err(node.loc, f"{what}: expected a string, got {_kind(node)}")
+            return None
+        return node.value
+
+    def integer(
+        self, node: Node | None, what: str, lo: int | None = None, hi: int | None = None
+    ) -> int | None:
+        if node is None:
+            return None
+        value = _parse_int(node)
+        if value is None:
+            self.err(node.loc, f"{what}: expected an integer, got {_kind(node)}")
+            return None
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            rng = f"{lo if lo is not None else '-inf'}..{hi if hi is not None else 'inf'}"
+            self.err(node.loc, f"{what}: {value} is out of range {rng}")
+            return None
+        return value
+
+    def boolean(self, node: Node | None, what: str) -> bool | None:
+        if node is None:
+            return None
+        if isinstance(node, Scalar) and node.tag == "bool":
+            return node.value.lower() in ("true", "yes", "on", "y")
+        self.err(node.loc, f"{what}: expected true or false, got {_kind(node)}")
+        return None
+
+    def choice(self, node: Node | None, what: str, options: tuple[str, ...]) -> str | None:
+        value = self.string(node, what)
+        if value is None or node is None:
+            return None
+        if value not in options:
+            self.err(node.loc, f"{what}: expected one of {', '.join(options)}; got '{value}'")
+            return None
+        return value
+
+    def register(self, node: Node | None, what: str) -> str | None:
+        name = self.string(node, what)
+        if name is None or node is None:
+            return None
+        reg = _REG_ALIASES.get(name.lower(), name.lower())
+        if reg not in _REGS:
+            self.err(node.loc, f"{what}: '{name}' is not a register (expected x0-x30, sp, lr, fp)")
+            return None
+        return reg
+
+    def registers(self, node: Node | None, what: str) -> tuple[str, ...] | None:
+        seq = self.seq(node, what)
+        if seq is None:
+            return None
+        regs = [self.register(item, what) for item in seq.items]
+        return tuple(r for r in regs if r is not None)
+
+    def keys(self, m: Map, allowed: tuple[str, ...], what: str) -> None:
+        for key, _ in m.items:
+            if key.value not in allowed:
+                self.err(
+                    key.loc,
+                    f"{what}: unknown key '{key.value}' (expected one of {', '.join(allowed)})",
+                )
+
+    def required(self, m: Map, key: str, what: str) -> Node | None:
+        node = m.get(key)
+        if node is None:
+            self.err(m.loc, f"{what}: missing required key '{key}'")
+        return node
+
+
+def _kind(node: Node) -> str:
+    if isinstance(node, Map):
+        return "a mapping"
+    if isinstance(node, Seq):
+        return "a list"
+    if node.tag == "null":
+        return "nothing (null)"
+    return f"{node.tag} '{node.value}'"
+
+
+def _parse_int(node: Node) -> int | None:
+    if not isinstance(node, Scalar) or node.tag not in ("int", "str"):
+        return None
+    text = node.value.strip().replace("_", "")
+    try:
+        if node.tag == "int":
+            return int(text, 0)
+        if re.fullmatch(r"[-+]?(0x[0-9a-fA-F]+|[0-9]+)", text):
+            return int(text, 0)
+    except ValueError:
+        return None
+    return None
+
+
+# ------------------------------------------------------------------- top level
+
+_TOP_KEYS = (
+    "fpatch", "name", "description", "arch", "cache", "env", "symbols", "helpers",
+    "sites", "steps", "observers", "max_insns", "expect", "timeout",
+)
+
+
+def parse_file(path: str | Path) -> Spec:
+    """Read and validate a spec file; raise ``SpecError`` with every problem."""
+    p = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise SpecError([Diagnostic(Loc(p, 1, 1), f"cannot read spec: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError([Diagnostic(Loc(p, line, 1), "spec is not valid UTF-8")]) from None
+    return parse_text(text, p)
+
+
+def parse_text(text: str, path: str = "<spec>") -> Spec:
+    tree, problems = load(text, path)
+    ctx = _Ctx(path)
+    ctx.problems.extend(problems)
+    spec = None
+    if tree is not None:
+        root = ctx.mapping(tree, "spec")
+        if root is not None:
+            spec = _spec(ctx, root)
+    if ctx.problems or spec is None:
+        if not ctx.problems:
+            ctx.err(Loc(path, 1, 1), "spec could not be read")
+        raise SpecError(sorted(set(ctx.problems)))
+    return spec
+
+
+def _spec(ctx: _Ctx, root: Map) -> Spec | None:
+    ctx.keys(root, _TOP_KEYS, "spec")
+    version = root.get("fpatch")
+    if version is not None:
+        v = ctx.integer(version, "fpatch (format version)")
+        if v is not None and v != FORMAT_VERSION:
+            ctx.err(version.loc, f"fpatch: format version {v} is not supported (expected 1)")
+    name = ctx.string(root.get("name"), "name") or Path(ctx.path).stem
+    description = ctx.string(root.get("description"), "description") or ""
+    arch = root.get("arch")
+    if arch is not None:
+        ctx.choice(arch, "arch", ("aarch64",))
+
+    idc = dic = False
+    line_size = 64
+    cache = ctx.mapping(root.get("cache"), "cache")
+    if cache is not None:
+        ctx.keys(cache, ("idc", "dic", "line"), "cache")
+        idc = bool(ctx.boolean(cache.get("idc"), "cache.idc"))
+        dic = bool(ctx.boolean(cache.get("dic"), "cache.dic"))
+        ln = cache.get("line")
+        if ln is not None:
+            size = ctx.integer(ln, "cache.line", 4, 2048)
+            if size is not None and size & (size - 1):
+                ctx.err(ln.loc, f"cache.line: {size} is not a power of two")
+            elif size is not None:
+                line_size = size
+
+    preemptible, nmi, cmodx_linux = True, True, False
+    env = ctx.mapping(root.get("env"), "env")
+    if env is not None:
+        ctx.keys(env, ("preemptible", "nmi", "cmodx"), "env")
+        if (b := ctx.boolean(env.get("preemptible"), "env.preemptible")) is not None:
+            preemptible = b
+        if (b := ctx.boolean(env.get("nmi"), "env.nmi")) is not None:
+            nmi = b
+        if env.get("cmodx") is not None:
+            cmodx_linux = ctx.choice(env.get("cmodx"), "env.cmodx", ("manual", "linux")) == "linux"
+
+    symbols: dict[str, int] = {}
+    sym_map = ctx.mapping(root.get("symbols"), "symbols")
+    if sym_map is not None:
+        for key, value in sym_map.items:
+            addr = ctx.integer(value, f"symbols.{key.value}", 0, (1 << 64) - 1)
+            if addr is not None:
+                symbols[key.value] = addr
+
+    helpers = _helpers(ctx, ctx.mapping(root.get("helpers"), "helpers"))
+    for h in helpers:
+        if h.name in symbols:
+            ctx.err(h.loc, f"helper '{h.name}' is also declared under symbols")
+        symbols[h.name] = h.address
+
+    sites_node = ctx.mapping(ctx.required(root, "sites", "spec"), "sites")
+    sites: list[Site] = []
+    if sites_node is not None:
+        if not sites_node.items:
+            ctx.err(sites_node.loc, "sites: expected at least one site")
+        for key, value in sites_node.items:
+            site = _site(ctx, key, value, symbols)
+            if site is not None:
+                sites.append(site)
+    _check_overlaps(ctx, sites)
+
+    steps_node = ctx.seq(ctx.required(root, "steps", "spec"), "steps")
+    steps: list[Step] = []
+    if steps_node is not None:
+        steps = _steps(ctx, steps_node, sites, in_block=False)
+        if _count_steps(steps) > MAX_STEPS:
+            ctx.err(steps_node.loc, f"steps: more than {MAX_STEPS} steps")
+
+    observers: tuple[str, ...] = ("thread", "nmi") if nmi else ("thread",)
+    obs_node = ctx.seq(root.get("observers"), "observers")
+    if obs_node is not None:
+        chosen = [ctx.choice(o, "observers", ("thread", "nmi")) for o in obs_node.items]
+        observers = tuple(dict.fromkeys(o for o in chosen if o is not None))
+        if not observers:
+            ctx.err(obs_node.loc, "observers: expected at least one of thread, nmi")
+        if "nmi" in observers and not nmi:
+            ctx.err(obs_node.loc, "observers: 'nmi' is listed but env.nmi is false")
+
+    max_slots = max((s.nslots for s in sites), default=1)
+    max_insns = 2 * max_slots + 4
+    if root.get("max_insns") is not None:
+        mi = ctx.integer(root.get("max_insns"), "max_insns", 1, 256)
+        if mi is not None:
+            max_insns = mi
+    expect = None
+    if root.get("expect") is not None:
+        expect = ctx.choice(root.get("expect"), "expect", ("safe", "unsafe"))
+    timeout = None
+    if (t := root.get("timeout")) is not None:
+        ti = ctx.integer(t, "timeout (seconds)", 1, 86400)
+        timeout = float(ti) if ti is not None else None
+
+    key_locs = {k.value: k.loc for k, _ in root.items}
+    return Spec(
+        path=ctx.path,
+        name=name,
+        description=description,
+        idc=idc,
+        dic=dic,
+        line_size=line_size,
+        preemptible=preemptible,
+        nmi=nmi,
+        cmodx_linux=cmodx_linux,
+        helpers=tuple(helpers),
+        symbols=tuple(sorted(symbols.items())),
+        sites=tuple(sites),
+        steps=tuple(steps),
+        observers=observers,
+        max_insns=max_insns,
+        expect=expect,
+        timeout=timeout,
+        loc=root.loc,
+        key_locs=key_locs,
+    )
+
+
+def _helpers(ctx: _Ctx, node: Map | None) -> list[Helper]:
+    out: list[Helper] = []
+    if node is None:
+        return out
+    for key, value in node.items:
+        what = f"helpers.{key.value}"
+        m = ctx.mapping(value, what)
+        if m is None:
+            continue
+        ctx.keys(m, ("address", "inputs", "returns_to", "restores", "clobbers"), what)
+        addr = ctx.integer(ctx.required(m, "address", what), f"{what}.address", 0, (1 << 64) - 1)
+        if addr is not None and addr % 4:
+            ctx.err(m.key_loc("address"), f"{what}.address: 0x{addr:x} is not 4-byte aligned")
+        inputs = ("x30", "sp")
+        if m.get("inputs") is not None:
+            inputs = ctx.registers(m.get("inputs"), f"{what}.inputs") or ()
+        returns_to = "x30"
+        if m.get("returns_to") is not None:
+            returns_to = ctx.register(m.get("returns_to"), f"{what}.returns_to") or "x30"
+        restores: list[tuple[str, str]] = []
+        rm = ctx.mapping(m.get("restores"), f"{what}.restores")
+        if rm is not None:
+            for dk, sv in rm.items:
+                dst = ctx.register(dk, f"{what}.restores")
+                src = ctx.register(sv, f"{what}.restores.{dk.value}")
+                if dst and src:
+                    restores.append((dst, src))
+        clobbers = ()
+        if m.get("clobbers") is not None:
+            clobbers = ctx.registers(m.get("clobbers"), f"{what}.clobbers") or ()
+        for dst, _ in restores:
+            if dst in clobbers:
+                ctx.err(m.key_loc("restores"), f"{what}: '{dst}' is both restored and clobbered")
+        if addr is not None:
+            out.append(
+                Helper(key.value, addr, tuple(inputs), returns_to, tuple(restores),
+                       tuple(clobbers), key.loc)
+            )
+    return out
+
+
+# ----------------------------------------------------------------------- sites
+
+_SITE_KEYS = ("base", "slots", "entry", "data", "states", "initial", "valid", "live")
+
+
+def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site | None:
+    what = f"sites.{key.value}"
+    m = ctx.mapping(node, what)
+    if m is None:
+        return None
+    ctx.keys(m, _SITE_KEYS, what)
+    base = ctx.integer(ctx.required(m, "base", what), f"{what}.base", 0, (1 << 64) - 1)
+    nslots = ctx.integer(ctx.required(m, "slots", what), f"{what}.slots", 1, MAX_SLOTS)
+    if base is not None and base % 4:
+        ctx.err(m.key_loc("base"), f"{what}.base: 0x{base:x} is not 4-byte aligned")
+        base = None
+    if base is not None and nslots is not None and base + 4 * nslots > 1 << 64:
+        ctx.err(m.key_loc("slots"), f"{what}: site runs past the end of the address space")
+        base = None
+    if base is None or nslots is None:
+        return None
+
+    data = _data_words(ctx, m.get("data"), what, base, nslots)
+    states_node = ctx.mapping(ctx.required(m, "states", what), f"{what}.states")
+    states: list[State] = []
+    if states_node is not None:
+        if not states_node.items:
+            ctx.err(states_node.loc, f"{what}.states: expected at least one state")
+        for skey, svalue in states_node.items:
+            st = _state(ctx, skey, svalue, f"{what}.states.{skey.value}", base, nslots, symbols)
+            if st is not None:
+                states.append(st)
+    names = [s.name for s in states]
+    state_names = tuple(
+        k.value for k, _ in (states_node.items if states_node is not None else ())
+    )
+
+    entry = 0
+    if (en := m.get("entry")) is not None:
+        if isinstance(en, Scalar) and _parse_int(en) is None and states:
+            labels = {lab: i for s in states for i, lab in enumerate(s.labels) if lab}
+            if en.value in labels:
+                entry = labels[en.value]
+            else:
+                ctx.err(en.loc, f"{what}.entry: no slot is labelled '{en.value}'")
+        else:
+            entry = ctx.integer(en, f"{what}.entry", 0, nslots - 1) or 0
+
+    initial = state_names[0] if state_names else ""
+    if (ini := m.get("initial")) is not None:
+        initial = ctx.string(ini, f"{what}.initial") or initial
+        if state_names and initial not in state_names:
+            ctx.err(ini.loc, f"{what}.initial: unknown state '{initial}' "
+                             f"(states: {', '.join(state_names)})")
+    valid = tuple(state_names)
+    if (vn := ctx.seq(m.get("valid"), f"{what}.valid")) is not None:
+        chosen = []
+        for item in vn.items:
+            name = ctx.string(item, f"{what}.valid")
+            if name is None:
+                continue
+            if name not in state_names:
+                ctx.err(item.loc, f"{what}.valid: unknown state '{name}' "
+                                  f"(states: {', '.join(state_names)})")
+            else:
+                chosen.append(name)
+        if not chosen and vn.items:
+            ctx.err(vn.loc, f"{what}.valid: expected at least one valid state")
+        valid = tuple(dict.fromkeys(chosen))
+    live = DEFAULT_LIVE
+    if m.get("live") is not None:
+        live = ctx.registers(m.get("live"), f"{what}.live") or ()
+    if not states or len(names) != len(state_names):
+        return None
+    return Site(key.value, base, nslots, entry, tuple(states), initial, valid,
+                tuple(dict.fromkeys(live)), tuple(data), key.loc)
+
+
+def _data_words(ctx: _Ctx, node: Node | None, what: str, base: int, nslots: int) -> list[DataWord]:
+    out: list[DataWord] = []
+    m = ctx.mapping(node, f"{what}.data")
+    if m is None:
+        return out
+    for key, value in m.items:
+        w = f"{what}.data.{key.value}"
+        dm = ctx.mapping(value, w)
+        if dm is None:
+            continue
+        ctx.keys(dm, ("offset", "size", "value"), w)
+        off = ctx.integer(ctx.required(dm, "offset", w), f"{w}.offset", -4096, 4 * nslots)
+        size = 8
+        if dm.get("size") is not None:
+            size = ctx.integer(dm.get("size"), f"{w}.size") or 8
+            if size not in (4, 8):
+                ctx.err(dm.key_loc("size"), f"{w}.size: expected 4 or 8, got {size}")
+                continue
+        val = 0
+        if dm.get("value") is not None:
+            val = ctx.integer(dm.get("value"), f"{w}.value", 0, (1 << (8 * size)) - 1) or 0
+        if off is None:
+            continue
+        if (base + off) % size:
+            ctx.err(dm.key_loc("offset"), f"{w}: address 0x{base + off:x} is not {size}-byte aligned")
+            continue
+        if off + size > 0 and off < 4 * nslots:
+            ctx.err(dm.key_loc("offset"), f"{w}: data word overlaps the instruction slots")
+            continue
+        out.append(DataWord(key.value, off, size, val, key.loc))
+    for i, a in enumerate(out):
+        for b in out[i + 1:]:
+            if a.offset < b.offset + b.size and b.offset < a.offset + a.size:
+                ctx.err(b.loc, f"{what}.data: '{b.name}' overlaps '{a.name}'")
+    return out
+
+
+def _state(
+    ctx: _Ctx, key: Scalar, node: Node, what: str, base: int, nslots: int,
+    symbols: dict[str, int],
+) -> State | None:
+    seq = ctx.seq(node, what)
+    if seq is None:
+        return None
+    if len(seq.items) != nslots:
+        ctx.err(seq.loc, f"{what}: expected {nslots} instructions (one per slot), got {len(seq.items)}")
+        return None
+    labels: list[str] = []
+    texts: list[str] = []
+    locs: list[Loc] = []
+    ok = True
+    for item in seq.items:
+        label, text, loc = "", None, item.loc
+        if isinstance(item, Map) and len(item.items) == 1:
+            (lk, lv), = item.items
+            if not _LABEL.match(lk.value):
+                ctx.err(lk.loc, f"{what}: '{lk.value}' is not a valid label")
+                ok = False
+            label = lk.value
+            text = ctx.string(lv, what)
+            loc = lv.loc
+        elif isinstance(item, Scalar) and item.tag != "null":
+            text = item.value
+        else:
+            ctx.err(item.loc, f"{what}: expected an instruction (text, hex word, or "
+                              f"'label: instruction'), got {_kind(item)}")
+        if text is None:
+            ok = False
+        labels.append(label)
+        texts.append(text or "")
+        locs.append(loc)
+    seen: dict[str, int] = {}
+    for i, lab in enumerate(labels):
+        if lab and not lab.isdigit():
+            if lab in seen:
+                ctx.err(locs[i], f"{what}: label '{lab}' is defined twice")
+                ok = False
+            if lab in symbols:
+                ctx.err(locs[i], f"{what}: label '{lab}' hides the symbol of the same name")
+                ok = False
+            seen[lab] = i
+    if not ok:
+        return None
+    words: list[int] = []
+    for i, text in enumerate(texts):
+        pc = base + 4 * i
+        hexm = _HEX_WORD.match(text.strip())
+        if hexm:
+            words.append(int(hexm.group(1), 16))
+            continue
+        syms = dict(symbols)
+        syms.update({lab: base + 4 * j for lab, j in seen.items()})
+        for m in _LOCAL_REF.finditer(text):
+            num, direction = m.group(1), m.group(2)
+            rng = range(i + 1, nslots) if direction == "f" else range(i, -1, -1)
+            target = next((j for j in rng if labels[j] == num), None)
+            if target is not None:
+                syms[m.group(0)] = base + 4 * target
+            elif num not in labels:
+                # leave it unresolved: the assembler reports it with a column
+                pass
+            else:
+                where = "after" if direction == "f" else "before"
+                ctx.err(locs[i], f"{what}: label {num}{direction} has no definition {where} slot {i}")
+                ok = False
+        try:
+            words.append(assemble(text, pc, syms))
+        except AsmError as exc:
+            col = locs[i].col + _source_offset(text, exc.column)
+            ctx.err(Loc(locs[i].file, locs[i].line, col), f"{what}: {exc.message}")
+            ok = False
+    if not ok:
+        return None
+    return State(key.value, tuple(words), tuple(texts), tuple(labels), tuple(locs), key.loc)
+
+
+def _source_offset(text: str, column: int) -> int:
+    return max(0, min(column, len(text)))
+
+
+def _check_overlaps(ctx: _Ctx, sites: list[Site]) -> None:
+    spans = []
+    for s in sites:
+        lo = min([s.base] + [s.base + d.offset for d in s.data])
+        hi = max([s.end] + [s.base + d.offset + d.size for d in s.data])
+        spans.append((lo, hi, s))
+    for i, (lo, hi, s) in enumerate(spans):
+        for lo2, hi2, t in spans[i + 1:]:
+            if lo < hi2 and lo2 < hi:
+                ctx.err(t.loc, f"sites: site '{t.name}' overlaps site '{s.name}'")
+
+
+# ----------------------------------------------------------------------- steps
+
+_STEP_KINDS = (
+    "write", "dc_cvau", "dsb", "ic_ivau", "ic_iallu", "isb", "sync_icache",
+    "stop_machine", "ipi_sync", "wait_tasks",
+)
+_BARE = ("isb", "ipi_sync", "wait_tasks", "ic_iallu", "dsb")
+_DSB_OPTIONS = ("ish", "sy", "ishst", "st")
+
+
+def _count_steps(steps: list[Step] | tuple[Step, ...]) -> int:
+    return sum(_count_steps(s.body) if isinstance(s, StopMachine) else 1 for s in steps)
+
+
+def _steps(ctx: _Ctx, seq: Seq, sites: list[Site], in_block: bool) -> list[Step]:
+    out: list[Step] = []
+    for item in seq.items:
+        step = _step(ctx, item, sites, in_block)
+        if step is not None:
+            out.append(step)
+    return out
+
+
+def _step(ctx: _Ctx, item: Node, sites: list[Site], in_block: bool) -> Step | None:
+    if isinstance(item, Scalar):
+        kind, arg, loc = item.value, None, item.loc
+        if kind not in _BARE:
+            if kind in _STEP_KINDS:
+                ctx.err(item.loc, f"step '{kind}' needs arguments")
+            else:
+                ctx.err(item.loc, f"unknown step '{kind}' (expected one of {', '.join(_STEP_KINDS)})")
+            return None
+    elif isinstance(item, Map) and len(item.items) == 1:
+        (k, arg), = item.items
+        kind, loc = k.value, k.loc
+        if kind not in _STEP_KINDS:
+            ctx.err(k.loc, f"unknown step '{kind}' (expected one of {', '.join(_STEP_KINDS)})")
+            return None
+    else:
+        ctx.err(item.loc, "step: expected a step name or a mapping with exactly one step name")
+        return None
+
+    if kind == "isb":
+        return Isb(loc)
+    if kind == "ipi_sync":
+        if in_block:
+            ctx.err(loc, "ipi_sync inside stop_machine would deadlock (other CPUs spin with "
+                         "interrupts masked)")
+        return IpiSync(loc)
+    if kind == "wait_tasks":
+        if in_block:
+            ctx.err(loc, "wait_tasks inside stop_machine would deadlock")
+        return WaitTasks(loc)
+    if kind == "ic_iallu":
+        return CacheOp("ic_iallu", (), "all", loc)
+    if kind == "dsb":
+        option = "ish" if arg is None else ctx.choice(arg, "dsb", _DSB_OPTIONS)
+        return Dsb(option, loc) if option else None
+    if kind == "stop_machine":
+        if in_block:
+            ctx.err(loc, "stop_machine blocks cannot be nested")
+            return None
+        body = ctx.seq(arg, "stop_machine")
+        if body is None:
+            return None
+        if not body.items:
+            ctx.err(body.loc, "stop_machine: expected at least one step")
+        return StopMachine(tuple(_steps(ctx, body, sites, in_block=True)), loc)
+    if kind in ("dc_cvau", "ic_ivau", "sync_icache"):
+        target = _slot_target(ctx, arg, sites, kind)
+        if target is None:
+            return None
+        addrs, what = target
+        if kind == "sync_icache":
+            return SyncIcache(addrs, what, loc)
+        return CacheOp(kind, addrs, what, loc)
+    assert kind == "write"
+    return _write(ctx, arg, sites, loc)
+
+
+def _pick_site(ctx: _Ctx, m: Map | None, sites: list[Site], what: str, loc: Loc) -> Site | None:
+    node = m.get("site") if m is not None else None
+    if node is None:
+        if len(sites) == 1:
+            return sites[0]
+        if sites:
+            ctx.err(loc, f"{what}: 'site' is required when the spec has several sites")
+        return None
+    name = ctx.string(node, f"{what}.site")
+    for s in sites:
+        if s.name == name:
+            return s
+    if name is not None:
+        ctx.err(node.loc, f"{what}.site: unknown site '{name}' "
+                          f"(sites: {', '.join(s.name for s in sites)})")
+    return None
+
+
+def _slots(ctx: _Ctx, m: Map, site: Site, what: str) -> list[int] | None:
+    """Slot indices from ``slot: N`` or ``slots: [N, ...]`` (labels allowed)."""
+    one, many = m.get("slot"), m.get("slots")
+    if one is not None and many is not None:
+        ctx.err(m.key_loc("slots"), f"{what}: give 'slot' or 'slots', not both")
+        return None
+    nodes: list[Node]
+    if one is not None:
+        nodes = [one]
+    elif many is not None:
+        sq = ctx.seq(many, f"{what}.slots")
+        if sq is None:
+            return None
+        if not sq.items:
+            ctx.err(sq.loc, f"{what}.slots: expected at least one slot")
+            return None
+        nodes = list(sq.items)
+    else:
+        return list(range(site.nslots))
+    labels = {lab: i for s in site.states for i, lab in enumerate(s.labels) if lab}
+    out: list[int] = []
+    for n in nodes:
+        if isinstance(n, Scalar) and _parse_int(n) is None and n.value in labels:
+            out.append(labels[n.value])
+            continue
+        v = ctx.integer(n, f"{what}.slot")
+        if v is None:
+            continue
+        if not 0 <= v < site.nslots:
+            ctx.err(n.loc, f"{what}: slot {v} does not exist in site '{site.name}' "
+                           f"(slots 0..{site.nslots - 1})")
+            continue
+        out.append(v)
+    if len(out) != len(nodes):
+        return None
+    if len(set(out)) != len(out):
+        ctx.err(nodes[0].loc, f"{what}: a slot is named twice")
+        return None
+    return out
+
+
+def _slot_target(
+    ctx: _Ctx, arg: Node | None, sites: list[Site], what: str
+) -> tuple[tuple[int, ...], str] | None:
+    if arg is None:
+        ctx.err(Loc(ctx.path, 1, 1), f"{what}: expected a site name or mapping")
+        return None
+    if isinstance(arg, Scalar):
+        site = next((s for s in sites if s.name == arg.value), None)
+        if site is None:
+            ctx.err(arg.loc, f"{what}: unknown site '{arg.value}'")
+            return None
+        return tuple(site.slot_addr(i) for i in range(site.nslots)), f"{site.name} (all slots)"
+    m = ctx.mapping(arg, what)
+    if m is None:
+        return None
+    ctx.keys(m, ("site", "slot", "slots"), what)
+    site = _pick_site(ctx, m, sites, what, m.loc)
+    if site is None:
+        return None
+    slots = _slots(ctx, m, site, what)
+    if slots is None:
+        return None
+    return tuple(site.slot_addr(i) for i in slots), f"{site.name} slots {_fmt_slots(slots)}"
+
+
+def _fmt_slots(slots: list[int]) -> str:
+    return ",".join(str(s) for s in slots)
+
+
+def _write(ctx: _Ctx, arg: Node | None, sites: list[Site], loc: Loc) -> Write | None:
+    what = "write"
+    m = ctx.mapping(arg, what) if arg is not None else None
+    if m is None:
+        if arg is None:
+            ctx.err(loc, "write: expected a mapping (site, slot(s), as/insn/value, width)")
+        return None
+    ctx.keys(m, ("site", "slot", "slots", "as", "insn", "data", "value", "width", "order"), what)
+    site = _pick_site(ctx, m, sites, what, m.loc)
+    if site is None:
+        return None
+    width = 4
+    if m.get("width") is not None:
+        w = ctx.integer(m.get("width"), "write.width")
+        if w not in (1, 2, 4, 8):
+            if w is not None:
+                ctx.err(m.key_loc("width"), f"write.width: expected 1, 2, 4 or 8, got {w}")
+            return None
+        width = w
+    descending = False
+    if m.get("order") is not None:
+        descending = ctx.choice(m.get("order"), "write.order", ("ascending", "descending")) == "descending"
+    sources = [k for k in ("as", "insn", "value") if m.get(k) is not None]
+    if m.get("data") is not None:
+        return _write_data(ctx, m, site, width, descending, loc)
+    if len(sources) != 1:
+        ctx.err(m.loc, "write: give exactly one of 'as: STATE', 'insn: TEXT' or 'value: WORD'")
+        return None
+    slots = _slots(ctx, m, site, what)
+    if slots is None:
+        return None
+    if slots != list(range(slots[0], slots[0] + len(slots))):
+        ctx.err(m.loc, "write: slots of one write must be consecutive and ascending")
+        return None
+    words: list[int] = []
+    src = sources[0]
+    if src == "as":
+        name = ctx.string(m.get("as"), "write.as")
+        try:
+            st = site.state(name or "")
+        except KeyError:
+            if name is not None:
+                node = m.get("as")
+                assert node is not None
+                ctx.err(node.loc, f"write.as: unknown state '{name}' of site '{site.name}' "
+                                  f"(states: {', '.join(s.name for s in site.states)})")
+            return None
+        words = [st.words[i] for i in slots]
+        desc = f"{site.name} slot{'s' if len(slots) > 1 else ''} {_fmt_slots(slots)} as in {st.name}"
+    elif src == "insn":
+        if len(slots) != 1:
+            ctx.err(m.loc, "write: 'insn' writes exactly one slot")
+            return None
+        node = m.get("insn")
+        text = ctx.string(node, "write.insn")
+        if text is None or node is None:
+            return None
+        syms = dict(_site_symbols(site))
+        try:
+            hexm = _HEX_WORD.match(text.strip())
+            word = int(hexm.group(1), 16) if hexm else assemble(text, site.slot_addr(slots[0]), syms)
+        except AsmError as exc:
+            ctx.err(Loc(node.loc.file, node.loc.line, node.loc.col + exc.column),
+                    f"write.insn: {exc.message}")
+            return None
+        words = [word]
+        desc = f"{site.name} slot {slots[0]} := {text}"
+    else:
+        node = m.get("value")
+        v = ctx.integer(node, "write.value", 0, (1 << (32 * len(slots))) - 1)
+        if v is None:
+            return None
+        words = [(v >> (32 * i)) & 0xFFFFFFFF for i in range(len(slots))]
+        desc = f"{site.name} slots {_fmt_slots(slots)} := 0x{v:x}"
+    data = b"".join(w.to_bytes(4, "little") for w in words)
+    addr = site.slot_addr(slots[0])
+    return _finish_write(ctx, site, addr, data, width, descending, desc, m, loc)
+
+
+def _site_symbols(site: Site) -> Iterator[tuple[str, int]]:
+    for s in site.states:
+        for i, lab in enumerate(s.labels):
+            if lab and not lab.isdigit():
+                yield lab, site.slot_addr(i)
+
+
+def _write_data(
+    ctx: _Ctx, m: Map, site: Site, width: int, descending: bool, loc: Loc
+) -> Write | None:
+    name = ctx.string(m.get("data"), "write.data")
+    dw = next((d for d in site.data if d.name == name), None)
+    if dw is None:
+        if name is not None:
+            ctx.err(m.key_loc("data"), f"write.data: site '{site.name}' has no data word '{name}'")
+        return None
+    node = m.get("value")
+    if node is None:
+        ctx.err(m.loc, "write: a data write needs 'value'")
+        return None
+    v = ctx.integer(node, "write.value", 0, (1 << (8 * dw.size)) - 1)
+    if v is None:
+        return None
+    data = v.to_bytes(dw.size, "little")
+    return _finish_write(ctx, site, site.base + dw.offset, data, width, descending,
+                         f"{site.name} data {dw.name} := 0x{v:x}", m, loc)
+
+
+def _finish_write(
+    ctx: _Ctx, site: Site, addr: int, data: bytes, width: int, descending: bool,
+    desc: str, m: Map, loc: Loc,
+) -> Write | None:
+    if len(data) % width:
+        ctx.err(m.key_loc("width") if m.get("width") else m.loc,
+                f"write: {len(data)} bytes cannot be written in {width}-byte stores")
+        return None
+    if addr % width:
+        ctx.err(m.key_loc("width") if m.get("width") else m.loc,
+                f"write: a {width}-byte store at 0x{addr:x} is misaligned (single-copy atomic "
+                f"stores must be aligned); use width 4 or split the write")
+        return None
+    return Write(site.name, addr, data, width, descending, desc, loc)

@@ -1,0 +1,176 @@
+"""The validated spec: plain, frozen data that the later layers read.
+
+Everything here is already resolved: instructions are 32-bit words, writes
+are byte strings at addresses, slots are indices. Each record keeps the
+``Loc`` of the YAML it came from so that verdicts can point back at the spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from fpatch.errors import Loc
+
+DEFAULT_LIVE: tuple[str, ...] = tuple(f"x{i}" for i in range(9)) + tuple(
+    f"x{i}" for i in range(18, 31)
+) + ("sp",)
+
+
+@dataclass(frozen=True)
+class Helper:
+    """A function the site calls with ``bl``, reduced to its contract."""
+
+    name: str
+    address: int
+    inputs: tuple[str, ...]
+    returns_to: str  # register whose value *at entry* is the return address
+    restores: tuple[tuple[str, str], ...]  # (dst, src): dst <- entry value of src
+    clobbers: tuple[str, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class State:
+    name: str
+    words: tuple[int, ...]  # one 32-bit encoding per slot
+    texts: tuple[str, ...]  # the source text of each slot, for reports
+    labels: tuple[str, ...]  # label of each slot ("" for none)
+    locs: tuple[Loc, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class DataWord:
+    """A data word inside a site (e.g. an ftrace_ops literal before the entry)."""
+
+    name: str
+    offset: int  # bytes from the site's base (negative: before slot 0)
+    size: int  # 4 or 8
+    value: int
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    base: int
+    nslots: int
+    entry: int  # slot index where observers enter
+    states: tuple[State, ...]
+    initial: str
+    valid: tuple[str, ...]
+    live: tuple[str, ...]
+    data: tuple[DataWord, ...]
+    loc: Loc
+
+    def slot_addr(self, i: int) -> int:
+        return self.base + 4 * i
+
+    @property
+    def end(self) -> int:
+        return self.base + 4 * self.nslots
+
+    def state(self, name: str) -> State:
+        for s in self.states:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+# --------------------------------------------------------------------- steps
+
+
+@dataclass(frozen=True)
+class Write:
+    """Store ``data`` at ``addr`` as ``len(data) // width`` single-copy-atomic chunks."""
+
+    site: str
+    addr: int
+    data: bytes
+    width: int
+    descending: bool
+    what: str  # human description, e.g. "slot 1 as in ON"
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class CacheOp:
+    """``dc_cvau`` / ``ic_ivau`` over the lines holding ``addrs``; ``ic_iallu`` has none."""
+
+    op: str
+    addrs: tuple[int, ...]
+    what: str
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Dsb:
+    option: str  # ish | sy | ishst | st
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Isb:
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class IpiSync:
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class WaitTasks:
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class SyncIcache:
+    addrs: tuple[int, ...]
+    what: str
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class StopMachine:
+    body: tuple[Step, ...]
+    loc: Loc
+
+
+Step = Union[Write, CacheOp, Dsb, Isb, IpiSync, WaitTasks, SyncIcache, StopMachine]
+
+
+@dataclass(frozen=True)
+class Spec:
+    path: str
+    name: str
+    description: str
+    idc: bool
+    dic: bool
+    line_size: int
+    preemptible: bool
+    nmi: bool
+    cmodx_linux: bool  # Linux's older reading of the CMODX set
+    helpers: tuple[Helper, ...]
+    symbols: tuple[tuple[str, int], ...]
+    sites: tuple[Site, ...]
+    steps: tuple[Step, ...]
+    observers: tuple[str, ...]  # "thread", "nmi"
+    max_insns: int
+    expect: str | None  # "safe" | "unsafe" | None
+    timeout: float | None
+    loc: Loc
+    key_locs: dict[str, Loc] = field(default_factory=dict, compare=False, hash=False)
+
+    def site(self, name: str) -> Site:
+        for s in self.sites:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def helper_at(self, addr: int) -> Helper | None:
+        for h in self.helpers:
+            if h.address == addr:
+                return h
+        return None

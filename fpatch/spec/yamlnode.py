@@ -1,0 +1,142 @@
+"""Safe YAML loading that keeps a location for every value.
+
+Specs are composed (never constructed) with PyYAML's SafeLoader, so no Python
+object can be built from the input, and every scalar, list and mapping keeps
+its line and column for error messages. Duplicate keys and aliases, which a
+plain ``yaml.safe_load`` accepts silently, are reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+import yaml
+
+from fpatch.errors import Diagnostic, Loc
+
+MAX_SPEC_BYTES = 1 << 20
+MAX_NODES = 100_000
+
+
+@dataclass(frozen=True)
+class Scalar:
+    value: str
+    tag: str  # "str" | "int" | "bool" | "null" | "float" (YAML 1.1 implicit resolution)
+    loc: Loc
+    quoted: bool
+
+
+@dataclass(frozen=True)
+class Seq:
+    items: tuple[Node, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Map:
+    items: tuple[tuple[Scalar, Node], ...]
+    loc: Loc
+
+    def keys(self) -> list[str]:
+        return [k.value for k, _ in self.items]
+
+    def get(self, key: str) -> Node | None:
+        for k, v in self.items:
+            if k.value == key:
+                return v
+        return None
+
+    def key_loc(self, key: str) -> Loc:
+        for k, _ in self.items:
+            if k.value == key:
+                return k.loc
+        return self.loc
+
+
+Node = Union[Scalar, Seq, Map]
+
+_TAGS = {
+    "tag:yaml.org,2002:str": "str",
+    "tag:yaml.org,2002:int": "int",
+    "tag:yaml.org,2002:bool": "bool",
+    "tag:yaml.org,2002:null": "null",
+    "tag:yaml.org,2002:float": "float",
+}
+
+
+def _loc(path: str, node: yaml.Node) -> Loc:
+    return Loc(path, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def load(text: str, path: str) -> tuple[Node | None, list[Diagnostic]]:
+    """Compose ``text``; return the located tree or the problems found."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
+        return None, [Diagnostic(Loc(path, 1, 1), f"spec is larger than {MAX_SPEC_BYTES} bytes")]
+    if "\x00" in text:
+        return None, [Diagnostic(Loc(path, 1, 1), "spec contains a NUL character")]
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Loc(path, mark.line + 1, mark.column + 1) if mark else Loc(path, 1, 1)
+        what = " ".join(p for p in (exc.context, exc.problem) if p)
+        return None, [Diagnostic(loc, f"not valid YAML: {what}")]
+    except yaml.YAMLError as exc:
+        return None, [Diagnostic(Loc(path, 1, 1), f"not valid YAML: {exc}")]
+    except RecursionError:
+        return None, [Diagnostic(Loc(path, 1, 1), "spec is nested too deeply")]
+    if root is None:
+        return None, [Diagnostic(Loc(path, 1, 1), "spec is empty; expected a mapping")]
+    problems: list[Diagnostic] = []
+    seen: set[int] = set()
+    count = [0]
+
+    def convert(node: yaml.Node, depth: int) -> Node:
+        count[0] += 1
+        if count[0] > MAX_NODES or depth > 64:
+            raise _TooBig
+        loc = _loc(path, node)
+        if isinstance(node, yaml.ScalarNode):
+            tag = _TAGS.get(node.tag, "other")
+            if tag == "other":
+                problems.append(Diagnostic(loc, f"unsupported YAML tag {node.tag}"))
+                tag = "str"
+            return Scalar(node.value, tag, loc, node.style in ("'", '"'))
+        if id(node) in seen:
+            problems.append(Diagnostic(loc, "YAML aliases (*name) are not supported in specs"))
+            return Seq((), loc)
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            return Seq(tuple(convert(item, depth + 1) for item in node.value), loc)
+        assert isinstance(node, yaml.MappingNode)
+        items: list[tuple[Scalar, Node]] = []
+        keys: dict[str, Loc] = {}
+        for knode, vnode in node.value:
+            key = convert(knode, depth + 1)
+            if not isinstance(key, Scalar):
+                problems.append(Diagnostic(key.loc, "mapping keys must be plain scalars"))
+                continue
+            if key.value in keys:
+                first = keys[key.value]
+                problems.append(
+                    Diagnostic(
+                        key.loc,
+                        f"duplicate key '{key.value}' (first at line {first.line}, "
+                        f"column {first.col})",
+                    )
+                )
+                continue
+            keys[key.value] = key.loc
+            items.append((key, convert(vnode, depth + 1)))
+        return Map(tuple(items), loc)
+
+    try:
+        tree = convert(root, 0)
+    except _TooBig:
+        return None, [Diagnostic(Loc(path, 1, 1), "spec is too large or nested too deeply")]
+    return tree, problems
+
+
+class _TooBig(Exception):
+    pass

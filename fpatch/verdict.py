@@ -1,0 +1,107 @@
+"""Verdicts and counterexamples: fpatch's own records, outliving any solver.
+
+Both checkers (the Z3 encoding and the explicit enumerator) answer with these,
+so the CLI, the reports and the differential tests never see solver objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fpatch.errors import Loc
+
+# Violation kinds of MODEL.md s.6, in the order reports list them.
+TORN = "torn"
+CMODX = "cmodx"
+UNDEFINED = "undefined"
+INEQUIVALENT = "inequivalent"
+STALE = "stale"
+VIOLATION_KINDS = (TORN, CMODX, UNDEFINED, INEQUIVALENT, STALE)
+
+SAFE, UNSAFE, UNKNOWN = "safe", "unsafe", "unknown"
+
+
+@dataclass(frozen=True)
+class Exec:
+    """One instruction the observer executed (or, for the last, fetched)."""
+
+    index: int
+    slot: int
+    addr: int
+    point: int  # e: the patcher point at which it executed
+    cse: int  # c: the observer's last context synchronization event before the fetch
+    fetched_at: int  # f: the point whose slot value was fetched
+    window: tuple[int, int]  # [L, e]: points whose value this fetch could return
+    word: int
+    text: str
+    states: tuple[str, ...]  # named states holding this word in this slot
+    torn: bool = False
+    interrupted_before: bool = False  # an exception return (CSE) since the previous one
+
+
+@dataclass(frozen=True)
+class EffectDiff:
+    what: str  # "sp", "x30", "exit", "mem[0x...]", "call 1", "calls"
+    run: str
+    valid: str
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    site: str
+    observer: str
+    violation: str
+    summary: str  # one line, for CI
+    detail: str  # why this is a violation, in words
+    execs: tuple[Exec, ...]
+    exit: str
+    nearest_valid: str | None = None
+    diffs: tuple[EffectDiff, ...] = ()
+    initial: tuple[tuple[str, int], ...] = ()  # registers worth showing
+    loc: Loc | None = None  # the spec line that causes it (a step or a state)
+    replayed: bool | None = None  # confirmed by the concrete interpreter
+
+
+@dataclass(frozen=True)
+class ObserverResult:
+    site: str
+    observer: str
+    status: str  # safe | unsafe | unknown
+    counterexamples: tuple[Counterexample, ...] = ()
+    reasons: tuple[str, ...] = ()  # why unknown, when it is
+    queries: int = 0
+    solver_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Result:
+    path: str
+    name: str
+    expect: str | None
+    observers: tuple[ObserverResult, ...]
+    seconds: float = 0.0
+    engine: str = "smt"
+    extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def verdict(self) -> str:
+        statuses = {o.status for o in self.observers}
+        if UNSAFE in statuses:
+            return UNSAFE
+        if UNKNOWN in statuses or not self.observers:
+            return UNKNOWN
+        return SAFE
+
+    @property
+    def counterexamples(self) -> tuple[Counterexample, ...]:
+        return tuple(c for o in self.observers for c in o.counterexamples)
+
+    def violations(self) -> frozenset[tuple[str, str, str]]:
+        """(site, observer, violation kind) triples found; the differential tests compare these."""
+        return frozenset((c.site, c.observer, c.violation) for c in self.counterexamples)
+
+    @property
+    def meets_expectation(self) -> bool:
+        if self.verdict == UNKNOWN:
+            return False
+        return self.verdict == (self.expect or SAFE)
