@@ -63,6 +63,7 @@ from fpatch.verdict import (
 )
 
 BV = z3.BitVecRef
+MINIMIZE_MS = 500  # per query spent making a counterexample simpler; never affects the verdict
 TRAP_CODES = {"brk": 1, "svc": 2, "hvc": 3, "smc": 4}
 
 
@@ -236,10 +237,16 @@ class SiteEncoder:
         act: z3.BoolRef = z3.BoolVal(True)
         steps: list[dict] = []
         eff = Effects(regs, mem, pc, code, act, [], [], [], ncalls)
+        reach = {site.entry}
         for i in range(self.k):
+            if not reach:
+                act = z3.BoolVal(False)
+                break
             sel = z3.Int(f"{tag}_sel{i}")
-            step = {"act": act, "pc": pc, "sel": sel, "isb": z3.BoolVal(False)}
-            options = [c for cs in cands_for for c in cs]
+            options = [c for j in sorted(reach) for c in cands_for[j]]
+            step = {"act": act, "pc": pc, "sel": sel, "isb": z3.BoolVal(False),
+                    "options": options, "slots": sorted(reach)}
+            reach = set().union(*[self._successors(c) for c in options])
             at_slot = [pc == site.slot_addr(j) for j in range(site.nslots)]
             solver.add(z3.Implies(act, z3.Or(*[
                 z3.And(sel == c.idx, at_slot[c.slot]) for c in options])))
@@ -301,6 +308,41 @@ class SiteEncoder:
             regs, mem, pc, code, act, ncalls)
         return eff, steps
 
+    def _successors(self, cand: Candidate) -> set[int]:
+        """Slots the run may be at after ``cand`` (all of them when the target is dynamic).
+
+        Only a pruning of the encoding: a superset of the real successors is
+        always sound, it merely costs solver time.
+        """
+        if cand.stmts is None:
+            return set()
+        site = self.site
+        pc = site.slot_addr(cand.slot)
+        everywhere = set(range(site.nslots))
+
+        def slot_of(addr: int) -> set[int]:
+            if site.base <= addr < site.end and (addr - site.base) % 4 == 0:
+                return {(addr - site.base) // 4}
+            return set()
+
+        nxt = slot_of(pc + 4)
+        for s in cand.stmts:
+            if isinstance(s, Trap):
+                return set()
+            if isinstance(s, Jump):
+                if not isinstance(s.target, Const):
+                    return everywhere
+                h = self.helpers.get(s.target.value) if s.link else None
+                if h is not None:
+                    nxt = slot_of(pc + 4) if h.returns_to == "x30" else everywhere
+                else:
+                    nxt = slot_of(s.target.value)
+            elif isinstance(s, CondJump):
+                if not isinstance(s.target, Const):
+                    return everywhere
+                nxt = nxt | slot_of(s.target.value)
+        return nxt
+
     # -------------------------------------------------------------- the checks
 
     def check(self, kind: str, with_stale: bool) -> ObserverResult:
@@ -321,9 +363,10 @@ class _ObserverCheck:
         s = self.solver
         s.add(self.regs0["sp"] & 15 == 0)
         self.run, self.steps = enc.execution("run", s, self.regs0, self.mem0, enc.by_slot)
-        self.e = [z3.Int(f"e{i}") for i in range(enc.k)]
-        self.c = [z3.Int(f"c{i}") for i in range(enc.k)]
-        self.f = [z3.Int(f"f{i}") for i in range(enc.k)]
+        self.k = len(self.steps)
+        self.e = [z3.Int(f"e{i}") for i in range(self.k)]
+        self.c = [z3.Int(f"c{i}") for i in range(self.k)]
+        self.f = [z3.Int(f"f{i}") for i in range(self.k)]
         self._timing()
         self._fetch()
         self.queries = 0
@@ -358,24 +401,24 @@ class _ObserverCheck:
     def _timing(self) -> None:
         s, e, c, n = self.solver, self.e, self.c, self.enc.n
         acts = [st["act"] for st in self.steps]
-        for i in range(self.enc.k):
+        for i in range(self.k):
             s.add(0 <= e[i], e[i] <= n, 0 <= c[i], c[i] <= e[i])
         kind = self.kind
         if kind == NMI_LOCAL:
-            for i in range(self.enc.k):
+            for i in range(self.k):
                 s.add(e[i] == e[0], c[i] == e[0])
             return
-        for i in range(1, self.enc.k):
+        for i in range(1, self.k):
             s.add(z3.Implies(acts[i], e[i - 1] <= e[i]))
         forced = self.tl.forced_cse_points()
         if kind == THREAD:
             s.add(c[0] >= self.F(e[0]))
-            for i in range(self.enc.k):
+            for i in range(self.k):
                 for b in self.tl.blocks:
                     s.add(z3.Implies(acts[i], z3.Not(z3.And(b.first <= e[i], e[i] < b.last))))
                 for t in self.tl.wait_points():
                     s.add(z3.Implies(acts[i], z3.Not(z3.And(e[0] < t, e[i] >= t))))
-            for i in range(1, self.enc.k):
+            for i in range(1, self.k):
                 isb = self.steps[i - 1]["isb"]
                 s.add(z3.Implies(acts[i], z3.And(
                     z3.Or(c[i] == c[i - 1], z3.And(e[i - 1] <= c[i], c[i] <= e[i])),
@@ -387,10 +430,10 @@ class _ObserverCheck:
                         s.add(z3.Implies(acts[i], z3.Not(z3.And(e[i - 1] < b.first,
                                                                 e[i] >= b.last))))
         elif kind == NMI_REMOTE:
-            for i in range(1, self.enc.k):
+            for i in range(1, self.k):
                 isb = self.steps[i - 1]["isb"]
                 s.add(z3.Implies(acts[i], c[i] == z3.If(isb, e[i - 1], c[i - 1])))
-            for i in range(self.enc.k):
+            for i in range(self.k):
                 for p in forced:
                     s.add(z3.Implies(acts[i], z3.Not(z3.And(c[0] < p, e[i] >= p))))
         else:  # pragma: no cover
@@ -398,7 +441,7 @@ class _ObserverCheck:
 
     def _fetch(self) -> None:
         for i, st in enumerate(self.steps):
-            for cand in self.enc.cands:
+            for cand in st["options"]:
                 self.solver.add(z3.Implies(
                     z3.And(st["act"], st["sel"] == cand.idx),
                     self.in_window(i, cand.slot, self.f[i], cand.points)))
@@ -406,10 +449,11 @@ class _ObserverCheck:
     # -- goals --------------------------------------------------------------
 
     def _goal_torn(self) -> tuple[z3.BoolRef, list]:
-        g = [z3.Int(f"tg{i}") for i in range(self.enc.k)]
+        g = [z3.Int(f"tg{i}") for i in range(self.k)]
         parts = []
         for i, st in enumerate(self.steps):
-            for j, h in enumerate(self.enc.hist):
+            for j in st["slots"]:
+                h = self.enc.hist[j]
                 pts = [t for t, torn in enumerate(h.torn) if torn]
                 if pts:
                     parts.append(z3.And(st["act"], st["pc"] == self.enc.site.slot_addr(j),
@@ -417,11 +461,12 @@ class _ObserverCheck:
         return (z3.Or(*parts) if parts else z3.BoolVal(False)), g
 
     def _goal_cmodx(self) -> tuple[z3.BoolRef, list]:
-        g = [z3.Int(f"cg{i}") for i in range(self.enc.k)]
-        h = [z3.Int(f"ch{i}") for i in range(self.enc.k)]
+        g = [z3.Int(f"cg{i}") for i in range(self.k)]
+        h = [z3.Int(f"ch{i}") for i in range(self.k)]
         parts = []
         for i, st in enumerate(self.steps):
-            for j, cands in enumerate(self.enc.by_slot):
+            for j in st["slots"]:
+                cands = self.enc.by_slot[j]
                 for a in cands:
                     for b in cands:
                         if a.idx < b.idx and not (a.cmodx and b.cmodx):
@@ -435,7 +480,7 @@ class _ObserverCheck:
         parts = []
         n = self.enc.n
         for i, st in enumerate(self.steps):
-            for cand in self.enc.cands:
+            for cand in st["options"]:
                 if cand.word != self.enc.hist[cand.slot].values[n]:
                     parts.append(z3.And(st["act"], st["sel"] == cand.idx))
         if not parts:
@@ -481,9 +526,10 @@ class _ObserverCheck:
 
     # -- solving --------------------------------------------------------------
 
-    def _solve(self, goal: z3.BoolRef) -> tuple[str, z3.ModelRef | None]:
+    def _solve(self, goal: z3.BoolRef, timeout_ms: int | None = None) -> tuple[str, z3.ModelRef | None]:
         self.solver.push()
         self.solver.add(goal)
+        self.solver.set("timeout", timeout_ms or self.enc.timeout_ms)
         t0 = time.perf_counter()
         r = self.solver.check()
         self.seconds += time.perf_counter() - t0
@@ -491,6 +537,29 @@ class _ObserverCheck:
         model = self.solver.model() if r == z3.sat else None
         self.solver.pop()
         return ("sat" if r == z3.sat else "unsat" if r == z3.unsat else "unknown"), model
+
+    def _simplest(self, goal: z3.BoolRef, model: z3.ModelRef) -> z3.ModelRef:
+        """Prefer a counterexample with fewer interruptions, then fewer instructions.
+
+        People read these; the first model Z3 finds often interrupts the
+        observer more often than the bug needs.
+        """
+        acts = [st["act"] for st in self.steps]
+        interrupts = z3.Sum(*[z3.If(z3.And(acts[i], self.c[i] != self.c[i - 1]), 1, 0)
+                              for i in range(1, self.k)] or [z3.IntVal(0)])
+        length = z3.Sum(*[z3.If(a, 1, 0) for a in acts] or [z3.IntVal(0)])
+        for measure in (interrupts, length):
+            current = model.eval(measure, model_completion=True).as_long()
+            for bound in range(current):
+                r, better = self._solve(z3.And(goal, measure <= bound),
+                                        min(MINIMIZE_MS, self.enc.timeout_ms))
+                if r == "sat" and better is not None:
+                    model = better
+                    goal = z3.And(goal, measure <= bound)
+                    break
+            else:
+                goal = z3.And(goal, measure <= current)
+        return model
 
     def solve_all(self, with_stale: bool) -> ObserverResult:
         from fpatch.encoding.extract import extract  # keeps model->record code apart
@@ -518,6 +587,7 @@ class _ObserverCheck:
             r, model = self._solve(goal)
             if r == "sat":
                 assert model is not None
+                model = self._simplest(goal, model)
                 found.append(extract(self, model, violation, extra))
             elif r == "unknown":
                 reasons.append(f"{violation}: solver gave up ({self.solver.reason_unknown()})")

@@ -12,11 +12,11 @@ Public API (the only names other layers use):
   ARM's CMODX set (or Linux's older reading of it).
 """
 
-from fpatch.isa.insn import AsmError, Insn, Unsupported
 from fpatch.isa.asm import assemble
-from fpatch.isa.decode import decode, disassemble
-from fpatch.isa.semantics import semantics
 from fpatch.isa.cmodx import is_cmodx
+from fpatch.isa.decode import decode, disassemble
+from fpatch.isa.insn import AsmError, Insn, Unsupported
+from fpatch.isa.semantics import semantics
 
 __all__ = [
     "AsmError",

@@ -228,10 +228,10 @@ class _Parser:
         else:
             raise self.fail(
                 f"expected a target address, '.'-relative offset or symbol, got {self.desc()}")
-        while self.peek() is not None and self.peek().kind in "+-":  # type: ignore[union-attr]
-            sign = -1 if self.expect(self.peek().kind, "+/-").kind == "-" else 1  # type: ignore[union-attr]
-            n = self.expect("num", "a number")
-            base += sign * n.value
+        while (op := self.peek()) is not None and op.kind in ("+", "-"):
+            self.i += 1
+            n = self.expect("num", "a number after '+'/'-'")
+            base += n.value if op.kind == "+" else -n.value
         return base & MASK64, col
 
     def rel(self, addr: int) -> int:
@@ -357,8 +357,8 @@ def _shift_opt(p: _Parser, allowed: tuple[int, ...]) -> int | None:
         return None
     t = p.keyword()
     if t is None or t.text.lower() != "lsl":
-        raise AsmError(f"expected 'lsl', got {t.text!r}" if t else f"expected 'lsl', got {p.desc()}",
-                       t.col if t else p.col())
+        got = repr(t.text) if t else p.desc()
+        raise AsmError(f"expected 'lsl', got {got}", t.col if t else p.col())
     amount, col = p.imm("a shift amount")
     if amount not in allowed:
         raise AsmError(f"invalid shift lsl #{amount}: expected one of "
@@ -435,7 +435,8 @@ def _enc_ldst(p: _Parser, m: str) -> int:
     p.comma()
     load = m in ("ldr", "ldur")
     size = 3 if rt.wide else 2
-    if m == "ldr" and p.peek() is not None and p.peek().kind != "[":  # type: ignore[union-attr]
+    nxt = p.peek()
+    if m == "ldr" and nxt is not None and nxt.kind != "[":
         addr, col = p.target()
         p.done()
         off = p.rel(addr)
@@ -529,11 +530,11 @@ def _enc_simple_hint(p: _Parser, m: str) -> int:
 def _enc_bti(p: _Parser, m: str) -> int:
     if p.peek() is None:
         return _hint_word(0x20)
-    t = p.keyword()
     targets = {"c": 0x22, "j": 0x24, "jc": 0x26}
-    if t is None or t.text.lower() not in targets:
-        raise p.fail(f"expected a BTI target (c, j or jc), got {p.desc()}",
-                     t.col if t else None)
+    t = p.peek()
+    if t is None or t.kind != "word" or t.text.lower() not in targets:
+        raise p.fail(f"expected a BTI target (c, j or jc), got {p.desc()}")
+    p.i += 1
     p.done()
     return _hint_word(targets[t.text.lower()])
 
@@ -602,5 +603,5 @@ def assemble(text: str, pc: int = 0, symbols: Mapping[str, int] | None = None) -
     if handler is None:
         raise AsmError(f"unknown or unsupported mnemonic {head.text!r} (expected one of: "
                        + ", ".join(SUPPORTED_MNEMONICS) + ")", head.col)
-    p = _Parser(text, toks[1:], end, pc & MASK64, symbols or {})
+    p = _Parser(text, toks[1:], len(text[:end].rstrip()), pc & MASK64, symbols or {})
     return handler(p, mnemonic)

@@ -9,7 +9,6 @@ familiar text while the semantics builder dispatches on the real encoding.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 # ------------------------------------------------------------------ operands
 
@@ -79,7 +78,7 @@ class Name:
     value: str
 
 
-Operand = Union[GReg, Imm, Mem, Target, Name]
+Operand = GReg | Imm | Mem | Target | Name
 
 
 # -------------------------------------------------------------- instructions

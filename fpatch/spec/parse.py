@@ -45,9 +45,19 @@ _LOCAL_REF = re.compile(r"\b([0-9]+)([fb])\b")
 class _Ctx:
     """Collects diagnostics while the walk goes on, so all are reported at once."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, text: str = "") -> None:
         self.path = path
+        self.lines = text.splitlines()
         self.problems: list[Diagnostic] = []
+
+    def comment_hint(self, loc: Loc, value: str) -> str:
+        """YAML drops ``#...`` after a space: say so when an operand went missing."""
+        line = self.lines[loc.line - 1] if 0 < loc.line <= len(self.lines) else ""
+        rest = line[loc.col - 1 + len(value):] if value else line
+        if "#" in rest and not value.endswith(("'", '"')):
+            return (" (YAML treats ' #' as the start of a comment: quote the instruction, "
+                    "e.g. \"stp x29, x30, [sp, #-16]!\")")
+        return ""
 
     def err(self, loc: Loc, msg: str) -> None:
         self.problems.append(Diagnostic(loc, msg))
@@ -191,7 +201,7 @@ def parse_file(path: str | Path) -> Spec:
 
 def parse_text(text: str, path: str = "<spec>") -> Spec:
     tree, problems = load(text, path)
-    ctx = _Ctx(path)
+    ctx = _Ctx(path, text)
     ctx.problems.extend(problems)
     spec = None
     if tree is not None:
@@ -552,7 +562,8 @@ def _state(
             words.append(assemble(text, pc, syms))
         except AsmError as exc:
             col = locs[i].col + _source_offset(text, exc.column)
-            ctx.err(Loc(locs[i].file, locs[i].line, col), f"{what}: {exc.message}")
+            hint = ctx.comment_hint(locs[i], text)
+            ctx.err(Loc(locs[i].file, locs[i].line, col), f"{what}: {exc.message}{hint}")
             ok = False
     if not ok:
         return None

@@ -79,7 +79,7 @@ class Binutils:
         subprocess.run([AS, "-o", str(obj), str(src)], check=True, capture_output=True)
         subprocess.run([LD, f"-Ttext=0x{base:x}", "-e", f"0x{base:x}", "-o", str(elf), str(obj)],
                        check=True, capture_output=True)
-        out = subprocess.run([OBJDUMP, "-d", "-j", ".text", str(elf)], check=True,
+        out = subprocess.run([OBJDUMP, "-d", "-z", "-j", ".text", str(elf)], check=True,
                              capture_output=True, text=True).stdout
         result: list[Dumped] = []
         for line in out.splitlines():

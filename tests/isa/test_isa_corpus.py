@@ -169,11 +169,11 @@ def generate_corpus(seed: int = 1) -> list[Line]:
                 add(f"{m} {rnd.choice(regs)}, [{rnd.choice(xsp)}, #{off}]")
             for off in (-256, -1, 0, 1, 255, rnd.randrange(-256, 256)):
                 rt_i = rnd.randrange(31)
-                rt = f"{'x' if wide else 'w'}{rt_i}"
+                rt_name = f"{'x' if wide else 'w'}{rt_i}"
                 base = rnd.choice(["sp"] + [f"x{i}" for i in range(31) if i != rt_i])
-                add(f"{m} {rt}, [{base}, #{off}]!")
-                add(f"{m} {rt}, [{base}], #{off}")
-                add(f"{m} {rt}, [{base}, #{off}]")  # unaligned/negative: GNU picks ldur/stur
+                add(f"{m} {rt_name}, [{base}, #{off}]!")
+                add(f"{m} {rt_name}, [{base}], #{off}")
+                add(f"{m} {rt_name}, [{base}, #{off}]")  # unaligned/negative: GNU picks ldur/stur
             add(f"{m} {rnd.choice(regs)}, [sp]")
     for m in ("stur", "ldur"):
         for r in ("x1", "w1", "xzr", "wzr"):

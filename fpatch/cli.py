@@ -1,0 +1,182 @@
+"""The command line: thin glue over spec -> model -> encoding -> verdict -> report.
+
+Exit status of ``fpatch check`` (a CI gate): 0 every spec met its expectation;
+1 some spec is unsafe without ``expect: unsafe`` (or safe where unsafe was
+expected); 2 bad usage or an invalid spec; 3 some answer is unknown and
+nothing is worse.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from fpatch import __version__
+from fpatch.errors import SpecError
+from fpatch.model.timeline import build
+from fpatch.report import jsonout, text
+from fpatch.spec import parse_file
+from fpatch.spec.types import Spec
+from fpatch.verdict import UNKNOWN, Result
+
+EXIT_OK, EXIT_UNSAFE, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
+
+
+def _console(no_color: bool) -> Console:
+    return Console(no_color=no_color, highlight=False, soft_wrap=False, markup=False,
+                   width=None if sys.stdout.isatty() else 160)
+
+
+def _spec_files(paths: Iterable[str]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            out += sorted(q for q in path.rglob("*") if q.suffix in (".yaml", ".yml") and q.is_file())
+        else:
+            out.append(path)
+    return out
+
+
+def _load(path: Path, err: Console) -> Spec | SpecError:
+    try:
+        return parse_file(path)
+    except SpecError as exc:
+        return exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fpatch")
+def main() -> None:
+    """Model checker for live code patching on AArch64.
+
+    Describe a patch sequence in a YAML spec (docs/spec-format.md); fpatch
+    searches every interleaving with other CPUs, preempted tasks and NMIs for
+    a torn or CMODX-unpredictable fetch, an undefined instruction, a run whose
+    effect matches no valid state, or code that stays stale after the sequence.
+    """
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (docs/json.md).")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
+              help="Seconds per solver query before the answer is 'unknown' (default 60, or "
+                   "the spec's timeout).")
+@click.option("--engine", type=click.Choice(["smt", "enum"]), default="smt", show_default=True,
+              help="smt: the Z3 encoding; enum: the explicit enumerator (cross-check, small specs).")
+@click.option("-q", "--quiet", is_flag=True, help="Only the one-line summaries.")
+@click.option("--no-color", is_flag=True, help="No colour, even on a terminal.")
+def check(paths: tuple[str, ...], as_json: bool, timeout: float | None, engine: str,
+          quiet: bool, no_color: bool) -> None:
+    """Check spec files and folders (recursively *.yaml) and gate on their expectations."""
+    out, err = _console(no_color), Console(stderr=True, no_color=no_color, highlight=False, markup=False)
+    files = _spec_files(paths)
+    if not files:
+        err.print("fpatch: no spec files (*.yaml, *.yml) found")
+        sys.exit(EXIT_USAGE)
+    invalid = mismatched = unknown = 0
+    docs = []
+    for path in files:
+        spec = _load(path, err)
+        if isinstance(spec, SpecError):
+            invalid += 1
+            for d in sorted(spec.diagnostics):
+                err.print(str(d), markup=False)
+            if as_json:
+                docs.append(jsonout.error_json(str(path), spec.diagnostics))
+            else:
+                out.print(f"ERR  {path}: invalid spec ({len(spec.diagnostics)} problem(s))",
+                          markup=False)
+            continue
+        result = _run(spec, engine, timeout)
+        if result.verdict == UNKNOWN:
+            unknown += 1
+        elif not result.meets_expectation:
+            mismatched += 1
+        if as_json:
+            docs.append(jsonout.result_json(result))
+        elif quiet:
+            out.print(text.one_line(result), markup=False)
+        else:
+            text.render_result(out, result, build(spec), verbose=not result.meets_expectation
+                               or result.verdict != "safe")
+            out.print(text.one_line(result), markup=False)
+            out.print()
+    total = len(files)
+    ok = total - invalid - mismatched - unknown
+    summary = (f"{total} spec(s): {ok} as expected, {mismatched} not as expected, "
+               f"{unknown} unknown, {invalid} invalid")
+    if as_json:
+        click.echo(json.dumps({"schema": jsonout.SCHEMA_VERSION, "results": docs,
+                               "summary": {"total": total, "as_expected": ok,
+                                           "not_as_expected": mismatched, "unknown": unknown,
+                                           "invalid": invalid}}, indent=2))
+    else:
+        out.print(summary, markup=False)
+    if invalid:
+        sys.exit(EXIT_USAGE)
+    if mismatched:
+        sys.exit(EXIT_UNSAFE)
+    if unknown:
+        sys.exit(EXIT_UNKNOWN)
+    sys.exit(EXIT_OK)
+
+
+def _run(spec: Spec, engine: str, timeout: float | None) -> Result:
+    if engine == "enum":
+        from fpatch.enumerate import check as enum_check
+
+        return enum_check(spec)
+    from fpatch.encoding import check_spec
+
+    return check_spec(spec, timeout)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+def validate(paths: tuple[str, ...]) -> None:
+    """Validate specs: every problem with file:line:col; exit 2 if any is invalid."""
+    err = Console(stderr=True, highlight=False, markup=False)
+    files = _spec_files(paths)
+    if not files:
+        err.print("fpatch: no spec files (*.yaml, *.yml) found")
+        sys.exit(EXIT_USAGE)
+    bad = 0
+    for path in files:
+        spec = _load(path, err)
+        if isinstance(spec, SpecError):
+            bad += 1
+            for d in sorted(spec.diagnostics):
+                err.print(str(d), markup=False)
+        else:
+            click.echo(f"{path}: ok ({len(spec.sites)} site(s), {len(build(spec).steps)} steps)")
+    sys.exit(EXIT_USAGE if bad else EXIT_OK)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--no-color", is_flag=True)
+def show(path: str, as_json: bool, no_color: bool) -> None:
+    """Show a spec: states side by side, differing slots, steps, state transitions."""
+    err = Console(stderr=True, highlight=False, markup=False)
+    spec = _load(Path(path), err)
+    if isinstance(spec, SpecError):
+        for d in sorted(spec.diagnostics):
+            err.print(str(d), markup=False)
+        sys.exit(EXIT_USAGE)
+    tl = build(spec)
+    if as_json:
+        click.echo(json.dumps(jsonout.show_json(spec, tl), indent=2))
+    else:
+        text.render_show(_console(no_color), spec, tl)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

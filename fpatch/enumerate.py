@@ -1,0 +1,901 @@
+"""The explicit enumerator: a second, independent checker of docs/model.md.
+
+fpatch's main engine encodes the model as Z3 constraints; this module checks
+small specs by enumerating runs explicitly, with no solver and without the
+main engine's ``fpatch.model``/``fpatch.encoding`` code, so that a bug in one
+reading of docs/model.md shows up as a disagreement between the two. It is
+written to be obviously correct rather than fast.
+
+How it enumerates (and why the reductions are exact):
+
+* The patcher is simulated step by step (``flatten`` and ``History``): the
+  word of every slot at every point, torn points, modifying writes and their
+  publication points, hence ``L(s, c)``.
+* A run is a sequence of fetched words plus a timing (``e_i``, ``c_i``) per
+  fetch. The concrete execution, hence everything about the run except the
+  windows, depends only on the fetched words, never on which point ``f`` a word
+  came from. So the search is a tree over word sequences, and each tree node
+  keeps the *set* of timing states the observer can be in after that prefix
+  (a subset construction: exact for reachability).
+* A timing state holds only what the future depends on: the last ``e``, the
+  last CSE ``c``, and (only when a rule needs it) the first ``e`` (wait_tasks)
+  or the entry CSE (nmi-remote). ``c`` is replaced by a canonical
+  representative: the greatest *breakpoint* (0, a publication point of the
+  site, a forced CSE point) at or below it. Every later use of ``c`` is
+  ``L(s, c)`` (a step function changing only at publication points) or a
+  comparison ``c >= F(e)`` with a forced point, so states with the same
+  representative have exactly the same futures.
+* Every ``e`` is enumerated (no reduction). Torn/CMODX are properties of each
+  window, checked for every (timing state, transition) pair.
+* Inequivalence is checked concretely on a fixed family of initial machine
+  states (``FAMILY``): an under-approximation of "exists an initial state",
+  so a reported inequivalence is real but a rare one may be missed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from fpatch.errors import Loc
+from fpatch.isa import decode, is_cmodx, semantics
+from fpatch.isa.insn import Insn, Target, Unsupported
+from fpatch.isa.interp import Machine, execute
+from fpatch.isa.ir import MASK64, REGISTERS
+from fpatch.spec.types import (
+    CacheOp,
+    Dsb,
+    IpiSync,
+    Isb,
+    Site,
+    Spec,
+    Step,
+    StopMachine,
+    SyncIcache,
+    WaitTasks,
+    Write,
+)
+from fpatch.verdict import (
+    CMODX,
+    INEQUIVALENT,
+    SAFE,
+    STALE,
+    TORN,
+    UNDEFINED,
+    UNKNOWN,
+    UNSAFE,
+    Counterexample,
+    EffectDiff,
+    Exec,
+    ObserverResult,
+    Result,
+)
+
+# ----------------------------------------------------------------- the patcher
+
+
+@dataclass(frozen=True)
+class Prim:
+    """One primitive patcher step (1-based ``index``); point ``index`` is after it."""
+
+    index: int
+    kind: str  # write | dc_cvau | ic_ivau | ic_iallu | dsb | isb | ipi_sync | wait_tasks
+    addr: int = 0  # write: first byte
+    data: bytes = b""  # write: the bytes of this single-copy-atomic chunk
+    group: int = -1  # write: which spec-level write this chunk belongs to
+    lines: frozenset[int] = frozenset()  # dc_cvau / ic_ivau: line numbers covered
+    option: str = ""  # dsb option
+    what: str = ""
+    loc: Loc | None = None
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The flattened patcher: steps 1..n, stop_machine blocks, forced CSE points."""
+
+    steps: tuple[Prim, ...]
+    blocks: tuple[tuple[int, int], ...]  # (a, b): points a..b-1 inside, b after
+    forced: tuple[int, ...]  # forced CSE points (ipi_sync, end of stop_machine), sorted
+    waits: tuple[int, ...]  # wait_tasks steps
+
+    @property
+    def n(self) -> int:
+        return len(self.steps)
+
+    def step(self, t: int) -> Prim:
+        return self.steps[t - 1]
+
+    def inside_block(self, p: int) -> bool:
+        """Is point ``p`` inside a stop_machine block (no thread runs there)?"""
+        return any(a <= p < b for a, b in self.blocks)
+
+    def forced_before(self, p: int) -> int:
+        """F(p): the latest forced CSE point <= p, or 0."""
+        return max((f for f in self.forced if f <= p), default=0)
+
+
+def _sync_icache_kinds(idc: bool, dic: bool) -> tuple[tuple[str, str], ...]:
+    """Linux's caches_clean_inval_pou per cache type, as (kind, dsb option) pairs."""
+    if not idc and not dic:
+        return (("dc_cvau", ""), ("dsb", "ish"), ("ic_ivau", ""), ("dsb", "ish"), ("isb", ""))
+    if idc and not dic:
+        return (("dsb", "ishst"), ("ic_ivau", ""), ("dsb", "ish"), ("isb", ""))
+    if not idc and dic:
+        return (("dc_cvau", ""), ("dsb", "ish"), ("isb", ""))
+    return (("dsb", "ishst"), ("isb", ""))
+
+
+def flatten(spec: Spec) -> Timeline:
+    """Number the spec's steps 1..N as docs/model.md says (writes split into chunks)."""
+    prims: list[Prim] = []
+    blocks: list[tuple[int, int]] = []
+    forced: list[int] = []
+    waits: list[int] = []
+    groups = [0]
+
+    def emit(kind: str, **kw: object) -> None:
+        prims.append(Prim(len(prims) + 1, kind, **kw))  # type: ignore[arg-type]
+
+    def lines(addrs: Iterable[int]) -> frozenset[int]:
+        return frozenset(a // spec.line_size for a in addrs)
+
+    def walk(steps: Iterable[Step]) -> None:
+        for st in steps:
+            if isinstance(st, Write):
+                w = st.width
+                chunks = [(st.addr + k, st.data[k : k + w]) for k in range(0, len(st.data), w)]
+                if st.descending:
+                    chunks.reverse()
+                for addr, data in chunks:
+                    emit("write", addr=addr, data=data, group=groups[0], what=st.what, loc=st.loc)
+                groups[0] += 1
+            elif isinstance(st, CacheOp):
+                emit(st.op, lines=lines(st.addrs), what=st.what, loc=st.loc)
+            elif isinstance(st, Dsb):
+                emit("dsb", option=st.option, loc=st.loc)
+            elif isinstance(st, Isb):
+                emit("isb", loc=st.loc)
+            elif isinstance(st, IpiSync):
+                emit("ipi_sync", loc=st.loc)
+                forced.append(len(prims))
+            elif isinstance(st, WaitTasks):
+                emit("wait_tasks", loc=st.loc)
+                waits.append(len(prims))
+            elif isinstance(st, SyncIcache):
+                for kind, option in _sync_icache_kinds(spec.idc, spec.dic):
+                    if kind in ("dc_cvau", "ic_ivau"):
+                        emit(kind, lines=lines(st.addrs), what=f"sync_icache {st.what}", loc=st.loc)
+                    else:
+                        emit(kind, option=option, what="sync_icache", loc=st.loc)
+            elif isinstance(st, StopMachine):
+                a = len(prims) + 1
+                walk(st.body)
+                b = len(prims)
+                if b >= a:
+                    blocks.append((a, b))
+                    forced.append(b)
+            else:  # pragma: no cover - the spec layer has no other steps
+                raise TypeError(st)
+
+    walk(spec.steps)
+    return Timeline(tuple(prims), tuple(blocks), tuple(sorted(set(forced))), tuple(waits))
+
+
+def _is_dc(p: Prim, line: int) -> bool:
+    return p.kind == "dc_cvau" and line in p.lines
+
+
+def _is_ic(p: Prim, line: int) -> bool:
+    return (p.kind == "ic_ivau" and line in p.lines) or p.kind == "ic_iallu"
+
+
+def _is_dsb_full(p: Prim, line: int) -> bool:
+    return p.kind == "dsb" and p.option in ("ish", "sy")
+
+
+def _is_dsb_any(p: Prim, line: int) -> bool:
+    return p.kind == "dsb"
+
+
+_CHAINS: dict[tuple[bool, bool], tuple[Callable[[Prim, int], bool], ...]] = {
+    (False, False): (_is_dc, _is_dsb_full, _is_ic, _is_dsb_full),
+    (True, False): (_is_dsb_any, _is_ic, _is_dsb_full),
+    (False, True): (_is_dc, _is_dsb_full),
+    (True, True): (_is_dsb_any,),
+}
+
+
+def publication(
+    tl: Timeline, idc: bool, dic: bool, line_size: int, w: int, addr: int
+) -> int | None:
+    """pub(w) for the slot at ``addr``: last step of the first matching chain after w."""
+    chain = _CHAINS[(idc, dic)]
+    line = addr // line_size
+    k = 0
+    for t in range(w + 1, tl.n + 1):
+        if chain[k](tl.step(t), line):
+            k += 1
+            if k == len(chain):
+                return t
+    return None
+
+
+@dataclass(frozen=True)
+class Window:
+    """What a fetch with window [lo, hi] can return."""
+
+    words: tuple[int, ...]  # distinct words, in order of first point
+    torn_at: int | None  # a torn point inside the window
+    cmodx: bool  # two different words, one not in the CMODX set
+
+
+class History:
+    """The patcher's effect on one site: slot words per point, torn points, L(s, c)."""
+
+    def __init__(self, spec: Spec, site: Site, tl: Timeline) -> None:
+        self.spec, self.site, self.tl = spec, site, tl
+        n, ns = tl.n, site.nslots
+        init = site.state(site.initial).words
+        mem: dict[int, int] = {}
+        for i, word in enumerate(init):
+            for k in range(4):
+                mem[site.slot_addr(i) + k] = (word >> (8 * k)) & 0xFF
+
+        def snapshot() -> list[int]:
+            return [
+                sum(mem[site.slot_addr(i) + k] << (8 * k) for k in range(4)) for i in range(ns)
+            ]
+
+        rows = [snapshot()]
+        for p in tl.steps:
+            if p.kind == "write":
+                for k, byte in enumerate(p.data):
+                    if p.addr + k in mem:
+                        mem[p.addr + k] = byte
+            rows.append(snapshot())
+        # words[s][p]: slot s at point p
+        self.words: list[list[int]] = [[rows[p][s] for p in range(n + 1)] for s in range(ns)]
+        # modifying writes of each slot, with publication points
+        self.writes: list[list[tuple[int, int | None]]] = []
+        for s in range(ns):
+            ws = []
+            for t in range(1, n + 1):
+                if tl.step(t).kind == "write" and self.words[s][t] != self.words[s][t - 1]:
+                    pub = publication(tl, spec.idc, spec.dic, spec.line_size, t, site.slot_addr(s))
+                    ws.append((t, pub))
+            self.writes.append(ws)
+        # torn points: inside a multi-chunk write, neither the word before nor after it
+        self.torn: list[list[bool]] = [[False] * (n + 1) for _ in range(ns)]
+        by_group: dict[int, list[int]] = {}
+        for p in tl.steps:
+            if p.kind == "write":
+                by_group.setdefault(p.group, []).append(p.index)
+        for idx in by_group.values():
+            first, last = min(idx), max(idx)
+            for s in range(ns):
+                before, after = self.words[s][first - 1], self.words[s][last]
+                for t in range(first, last):
+                    if self.words[s][t] not in (before, after):
+                        self.torn[s][t] = True
+        pubs = {pub for ws in self.writes for _, pub in ws if pub is not None}
+        self.breakpoints: tuple[int, ...] = tuple(sorted({0} | pubs | set(tl.forced)))
+        self._windows: dict[tuple[int, int, int], Window] = {}
+
+    def L(self, s: int, c: int) -> int:  # noqa: N802 - the name docs/model.md uses
+        """The newest modifying write of slot s published at or before point c (0 if none)."""
+        return max((w for w, pub in self.writes[s] if pub is not None and pub <= c), default=0)
+
+    def canon(self, c: int) -> int:
+        """The breakpoint representing c: same L(s, .) for all s, same forced CSEs <= c."""
+        return max(b for b in self.breakpoints if b <= c)
+
+    def window(self, s: int, lo: int, hi: int) -> Window:
+        key = (s, lo, hi)
+        win = self._windows.get(key)
+        if win is None:
+            seen = list(dict.fromkeys(self.words[s][lo : hi + 1]))
+            torn_at = next((p for p in range(lo, hi + 1) if self.torn[s][p]), None)
+            bad = len(seen) > 1 and any(not is_cmodx(w, self.spec.cmodx_linux) for w in seen)
+            win = Window(tuple(seen), torn_at, bad)
+            self._windows[key] = win
+        return win
+
+    def first_change(self, s: int, lo: int, hi: int) -> int | None:
+        """The first point in (lo, hi] whose word differs from the previous point's."""
+        return next((p for p in range(lo + 1, hi + 1) if self.words[s][p] != self.words[s][p - 1]),
+                    None)
+
+
+# ------------------------------------------------------------------ observers
+
+TState = tuple[int, ...]
+# (e, canonical c, displayed c or None for "unchanged", next timing state)
+Move = tuple[int, int, "int | None", TState]
+
+
+class Timing:
+    """The timing rules of one observer kind (docs/model.md, Observers)."""
+
+    def __init__(self, kind: str, spec: Spec, tl: Timeline, hist: History) -> None:
+        self.kind, self.spec, self.tl, self.hist = kind, spec, tl, hist
+        self._next: dict[tuple[TState, bool], list[Move]] = {}
+
+    def _thread_ok(self, e1: int, e: int, e2: int) -> bool:
+        """May a thread that entered at e1 and executed last at e execute next at e2?"""
+        if self.tl.inside_block(e2):
+            return False
+        if not self.spec.preemptible and any(e < a and e2 >= b for a, b in self.tl.blocks):
+            return False
+        return not any(e1 < t <= e2 for t in self.tl.waits)
+
+    def _classes(self, lo: int, hi: int) -> list[tuple[int, int]]:
+        """(canonical, smallest real value) for every class meeting [lo, hi]."""
+        out: dict[int, int] = {}
+        for c in range(lo, hi + 1):
+            out.setdefault(self.hist.canon(c), c)
+        return list(out.items())
+
+    def first(self) -> list[Move]:
+        """Choices for the first fetch: (e1, c1)."""
+        n, tl = self.tl.n, self.tl
+        moves: list[Move] = []
+        if self.kind == "thread":
+            keep_e1 = bool(tl.waits)
+            for e1 in range(n + 1):
+                if tl.inside_block(e1):
+                    continue
+                for cc, disp in self._classes(tl.forced_before(e1), e1):
+                    moves.append((e1, cc, disp, (e1, cc, e1 if keep_e1 else 0)))
+        elif self.kind == "nmi-local":
+            moves = [(a, a, a, (a,)) for a in range(n + 1)]
+        else:  # nmi-remote
+            for e1 in range(n + 1):
+                for cc, disp in self._classes(0, e1):
+                    if tl.forced_before(e1) <= cc:
+                        moves.append((e1, cc, disp, (e1, cc, cc)))
+        return moves
+
+    def next(self, t: TState, isb: bool) -> list[Move]:
+        """Choices for the next fetch from timing state t (isb: the last insn was an isb)."""
+        key = (t, isb)
+        cached = self._next.get(key)
+        if cached is not None:
+            return cached
+        n, tl = self.tl.n, self.tl
+        moves: list[Move] = []
+        if self.kind == "thread":
+            e, c, e1 = t
+            for e2 in range(e, n + 1):
+                if not self._thread_ok(e1, e, e2):
+                    continue
+                f = tl.forced_before(e2)
+                seen: set[int] = set()
+                if not isb and c >= f:
+                    moves.append((e2, c, None, (e2, c, e1)))
+                    seen.add(c)
+                for cc, disp in self._classes(max(e, f), e2):
+                    if cc not in seen:
+                        seen.add(cc)
+                        moves.append((e2, cc, disp, (e2, cc, e1)))
+        elif self.kind == "nmi-local":
+            moves = [(t[0], t[0], None, t)]
+        else:  # nmi-remote: no interruptions, never spans a forced CSE
+            e, c, c1 = t
+            cc = self.hist.canon(e) if isb else c
+            shown = e if isb else None
+            for e2 in range(e, n + 1):
+                if tl.forced_before(e2) <= c1:
+                    moves.append((e2, cc, shown, (e2, cc, c1)))
+        self._next[key] = moves
+        return moves
+
+
+# ------------------------------------------------------------------- execution
+
+
+def _hash64(*parts: object) -> int:
+    """A deterministic 64-bit hash (stable across runs, unlike hash())."""
+    h = hashlib.blake2b(repr(parts).encode(), digest_size=8)
+    return int.from_bytes(h.digest(), "little")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One initial machine state of the fixed family used for inequivalence."""
+
+    name: str
+    regs: tuple[tuple[str, int], ...]
+
+    def machine(self) -> Machine:
+        name = self.name
+        return Machine(dict(self.regs), lambda a: _hash64("mem", name, a) & 0xFF)
+
+    def init_byte(self, a: int) -> int:
+        return _hash64("mem", self.name, a) & 0xFF
+
+
+def _family() -> tuple[Member, ...]:
+    """Random registers (twice), all-zero registers, x_i = i; sp always 16-byte aligned."""
+    rng = random.Random(0x5EED_F9A7)
+    out = []
+    for name in ("random-1", "random-2"):
+        regs = {r: rng.getrandbits(64) for r in REGISTERS}
+        regs["sp"] &= MASK64 ^ 0xF
+        out.append(Member(name, tuple(regs.items())))
+    zero = {r: 0 for r in REGISTERS}
+    zero["sp"] = 0xFFFF_8000_0BAD_0000
+    out.append(Member("zero", tuple(zero.items())))
+    idx = {f"x{i}": i for i in range(31)}
+    idx["sp"] = 0x0000_7FFF_FFF0_0000
+    out.append(Member("x_i=i", tuple(idx.items())))
+    return tuple(out)
+
+
+FAMILY: tuple[Member, ...] = _family()
+
+Call = tuple[str, tuple[int, ...]]
+
+
+@dataclass(frozen=True)
+class StepOut:
+    """The result of executing one site instruction (helper calls included)."""
+
+    next_pc: int
+    trap: tuple[str, int] | None
+    isb: bool
+    call: Call | None
+    unmodelled: str | None = None
+
+
+def helper_clobber(helper: str, reg: str, inputs: tuple[int, ...]) -> int:
+    """The value a helper leaves in a clobbered register: a function of the call."""
+    return _hash64("clobber", helper, reg, inputs)
+
+
+def run_insn(spec: Spec, site: Site, insn: Insn, m: Machine, pc: int) -> StepOut:
+    """Execute one decoded instruction at pc on m (in place), including a helper call."""
+    unmodelled = None
+    if insn.op == "ldr_lit":
+        target = next(o.addr for o in insn.operands if isinstance(o, Target))
+        lo = min([site.base] + [site.base + d.offset for d in site.data])
+        hi = max([site.end] + [site.base + d.offset + d.size for d in site.data])
+        if lo <= target < hi:
+            unmodelled = f"ldr (literal) from site memory at 0x{target:x} is not modelled"
+    out = execute(semantics(insn, pc), m, pc)
+    trap = (out.trap.kind, out.trap.imm) if out.trap is not None else None
+    call: Call | None = None
+    next_pc = out.next_pc
+    helper = spec.helper_at(next_pc) if insn.op == "bl" and out.call else None
+    if helper is not None and trap is None:
+        entry = dict(m.regs)
+        inputs = tuple(entry[r] for r in helper.inputs)
+        call = (helper.name, inputs)
+        for r in helper.clobbers:
+            m.regs[r] = helper_clobber(helper.name, r, inputs)
+        for dst, src in helper.restores:
+            m.regs[dst] = entry[src]
+        next_pc = entry[helper.returns_to]
+    return StepOut(next_pc, trap, out.isb, call, unmodelled)
+
+
+def _in_site(site: Site, pc: int) -> bool:
+    return site.base <= pc < site.end and (pc - site.base) % 4 == 0
+
+
+Exit = tuple[object, ...]
+
+
+def _exit_text(ex: Exit) -> str:
+    if ex[0] == "trap":
+        return f"{ex[1]} #{ex[2]} at 0x{ex[3]:x}"
+    return f"0x{ex[1]:x}"
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What an execution did: exit, final registers, stored bytes, helper calls."""
+
+    exit: Exit
+    regs: tuple[tuple[str, int], ...]  # every register (live ones are compared)
+    mem: tuple[tuple[int, int], ...]  # final value of every byte stored
+    stack: frozenset[int]  # bytes stored through sp
+    calls: tuple[Call, ...]
+
+    def reg(self, r: str) -> int:
+        return dict(self.regs)[r]
+
+
+def effect_of(m: Machine, ex: Exit, calls: Iterable[Call]) -> Effect:
+    return Effect(ex, tuple(sorted(m.regs.items())), tuple(sorted(m.mem.items())),
+                  frozenset(m.stack_bytes), tuple(calls))
+
+
+def effect_diffs(site: Site, member: Member, run: Effect, valid: Effect) -> list[EffectDiff]:
+    """How run differs from valid, per docs/model.md (empty: equal effects)."""
+    diffs: list[EffectDiff] = []
+    if run.exit != valid.exit:
+        diffs.append(EffectDiff("exit", _exit_text(run.exit), _exit_text(valid.exit)))
+    rr, vr = dict(run.regs), dict(valid.regs)
+    for r in site.live:
+        if rr[r] != vr[r]:
+            diffs.append(EffectDiff(r, f"0x{rr[r]:x}", f"0x{vr[r]:x}"))
+    rm, vm = dict(run.mem), dict(valid.mem)
+    vsp = vr["sp"]
+    stack = run.stack | valid.stack
+    for a in sorted(set(rm) | set(vm)):
+        if a in stack and a < vsp:
+            continue  # dead stack below the valid execution's final sp
+        x, y = rm.get(a, member.init_byte(a)), vm.get(a, member.init_byte(a))
+        if x != y:
+            diffs.append(EffectDiff(f"mem[0x{a:x}]", f"0x{x:02x}", f"0x{y:02x}"))
+    if run.calls != valid.calls:
+        for i in range(max(len(run.calls), len(valid.calls))):
+            a_ = run.calls[i] if i < len(run.calls) else None
+            b_ = valid.calls[i] if i < len(valid.calls) else None
+            if a_ != b_:
+                diffs.append(EffectDiff(f"call {i + 1}", _call_text(a_), _call_text(b_)))
+    return diffs
+
+
+def _call_text(c: Call | None) -> str:
+    if c is None:
+        return "none"
+    return f"{c[0]}({', '.join(f'0x{v:x}' for v in c[1])})"
+
+
+def run_state(spec: Spec, site: Site, words: tuple[int, ...], member: Member
+              ) -> tuple[Effect | None, str | None]:
+    """A valid state's complete execution: (effect, None) or (None, why it has none)."""
+    m = member.machine()
+    pc = site.slot_addr(site.entry)
+    calls: list[Call] = []
+    for _ in range(spec.max_insns):
+        insn = decode(words[(pc - site.base) // 4], pc)
+        if isinstance(insn, Unsupported):
+            return None, f"executes an undefined word at 0x{pc:x}"
+        out = run_insn(spec, site, insn, m, pc)
+        if out.unmodelled:
+            return None, out.unmodelled
+        if out.call:
+            calls.append(out.call)
+        if out.trap is not None:
+            return effect_of(m, ("trap", out.trap[0], out.trap[1], pc), calls), None
+        if not _in_site(site, out.next_pc):
+            return effect_of(m, ("pc", out.next_pc), calls), None
+        pc = out.next_pc
+    return None, f"does not leave the site within max_insns={spec.max_insns}"
+
+
+# ------------------------------------------------------------------ the search
+
+# A timing state's witness at a node: (parent timing state, e, displayed c or None, L)
+Wit = tuple["TState | None", int, "int | None", int]
+
+
+@dataclass
+class Node:
+    """A prefix of fetched words, with the timing states that can reach it."""
+
+    parent: Node | None
+    slot: int  # slot of the fetch that led here (-1 at the root)
+    word: int
+    machine: Machine
+    pc: int  # next instruction
+    count: int
+    isb: bool
+    calls: tuple[Call, ...]
+    tstates: dict[TState, Wit] = field(default_factory=dict)
+
+
+class _Budget(Exception):
+    """The enumeration exceeded max_runs."""
+
+
+class SiteChecker:
+    """Checks one site for one spec: every observer kind, stale, effects."""
+
+    def __init__(self, spec: Spec, site: Site, tl: Timeline, max_runs: int) -> None:
+        self.spec, self.site, self.tl = spec, site, tl
+        self.hist = History(spec, site, tl)
+        self.max_runs = max_runs
+        self.runs = 0
+        self.site_reasons: list[str] = []
+        self.valid: dict[str, list[tuple[str, Effect]]] = {}
+        for mem in FAMILY:
+            effects = []
+            for name in site.valid:
+                eff, why = run_state(spec, site, site.state(name).words, mem)
+                if eff is not None:
+                    effects.append((name, eff))
+                elif why and "undefined" not in why:
+                    msg = f"valid state {name} {why}"
+                    if msg not in self.site_reasons:
+                        self.site_reasons.append(msg)
+            self.valid[mem.name] = effects
+
+    # -- reporting helpers ------------------------------------------------------
+
+    def _states_of(self, s: int, word: int) -> tuple[str, ...]:
+        return tuple(st.name for st in self.site.states if st.words[s] == word)
+
+    def _exec(self, index: int, s: int, e: int, c: int, lo: int, word: int,
+              interrupted: bool, torn: bool = False) -> Exec:
+        h = self.hist
+        f = next((p for p in range(lo, e + 1) if h.words[s][p] == word
+                  and (h.torn[s][p] or not torn)), lo)
+        addr = self.site.slot_addr(s)
+        d = decode(word, addr)
+        return Exec(index, s, addr, e, c, f, (lo, e), word, d.text, self._states_of(s, word),
+                    h.torn[s][f], interrupted)
+
+    def _path(self, node: Node, t: TState | None) -> list[Exec]:
+        """The executed instructions leading to node, for timing state t at node."""
+        raw: list[tuple[int, int, int, int | None, int]] = []  # slot, word, e, c, lo
+        cur: Node | None = node
+        while cur is not None and cur.parent is not None and t is not None:
+            pt, e, disp, lo = cur.tstates[t]
+            raw.append((cur.slot, cur.word, e, disp, lo))
+            t, cur = pt, cur.parent
+        raw.reverse()
+        out: list[Exec] = []
+        prev_c = 0
+        for i, (s, word, e, disp, lo) in enumerate(raw):
+            c = prev_c if disp is None else disp
+            out.append(self._exec(i, s, e, c, lo, word, i > 0 and c != prev_c))
+            prev_c = c
+        return out
+
+    def _step_loc(self, s: int, lo: int, hi: int) -> Loc | None:
+        p = self.hist.first_change(s, lo, hi)
+        return self.tl.step(p).loc if p is not None else None
+
+    # -- the search ---------------------------------------------------------------
+
+    def _tick(self) -> None:
+        self.runs += 1
+        if self.runs > self.max_runs:
+            raise _Budget
+
+    def observe(self, kind: str) -> tuple[dict[str, Counterexample], list[str], bool]:
+        """Enumerate every run of one observer kind: (violations, unknown reasons, complete)."""
+        found: dict[str, Counterexample] = {}
+        reasons: list[str] = []
+        timing = Timing(kind, self.spec, self.tl, self.hist)
+        try:
+            for member in FAMILY:
+                self._search(kind, member, timing, found, reasons)
+                if {TORN, CMODX, UNDEFINED, INEQUIVALENT} <= set(found):
+                    break
+        except _Budget:
+            reasons.append(f"enumeration stopped after max_runs={self.max_runs} run prefixes")
+            return found, reasons, False
+        return found, reasons, True
+
+    def _search(self, kind: str, member: Member, timing: Timing,
+                found: dict[str, Counterexample], reasons: list[str]) -> None:
+        site, spec, hist = self.site, self.spec, self.hist
+        root = Node(None, -1, 0, member.machine(), site.slot_addr(site.entry), 0, False, ())
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            self._tick()
+            s = (node.pc - site.base) // 4
+            groups: dict[int, dict[TState, Wit]] = {}
+            if node.parent is None:
+                sources: Iterable[tuple[TState | None, Move]] = (
+                    (None, mv) for mv in timing.first())
+            else:
+                sources = ((t, mv) for t in node.tstates for mv in timing.next(t, node.isb))
+            for t, (e, c, disp, t2) in sources:
+                lo = hist.L(s, c)
+                win = hist.window(s, lo, e)
+                if win.torn_at is not None and TORN not in found:
+                    found[TORN] = self._fetch_cex(kind, TORN, node, t, s, e, c, disp, lo, win)
+                if win.cmodx and CMODX not in found:
+                    found[CMODX] = self._fetch_cex(kind, CMODX, node, t, s, e, c, disp, lo, win)
+                for w in win.words:
+                    groups.setdefault(w, {}).setdefault(t2, (t, e, disp, lo))
+            for word, ts in groups.items():
+                addr = site.slot_addr(s)
+                insn = decode(word, addr)
+                if isinstance(insn, Unsupported):
+                    if UNDEFINED not in found:
+                        t2 = next(iter(ts))
+                        found[UNDEFINED] = self._undefined_cex(kind, node, ts, t2, s, word)
+                    continue
+                m = node.machine.copy()
+                out = run_insn(spec, site, insn, m, addr)
+                child = Node(node, s, word, m, out.next_pc, node.count + 1, out.isb,
+                             node.calls + ((out.call,) if out.call else ()), ts)
+                if out.unmodelled:
+                    if out.unmodelled not in reasons:
+                        reasons.append(out.unmodelled)
+                    continue
+                if out.trap is not None or not _in_site(site, out.next_pc):
+                    ex: Exit = (("trap", out.trap[0], out.trap[1], addr) if out.trap is not None
+                                else ("pc", out.next_pc))
+                    if INEQUIVALENT not in found:
+                        cex = self._compare(kind, member, child, effect_of(m, ex, child.calls))
+                        if cex is not None:
+                            found[INEQUIVALENT] = cex
+                    continue
+                if child.count >= spec.max_insns:
+                    msg = (f"a run can still be inside the site after max_insns="
+                           f"{spec.max_insns} instructions")
+                    if msg not in reasons:
+                        reasons.append(msg)
+                    continue
+                stack.append(child)
+
+    def _fetch_cex(self, kind: str, violation: str, node: Node, t: TState | None, s: int,
+                   e: int, c: int, disp: int | None, lo: int, win: Window) -> Counterexample:
+        """A torn or CMODX counterexample: the path so far plus the offending fetch."""
+        execs = self._path(node, t)
+        prev_c = execs[-1].cse if execs else 0
+        shown_c = prev_c if disp is None else disp
+        if violation == TORN:
+            assert win.torn_at is not None
+            word = self.hist.words[s][win.torn_at]
+        else:
+            word = next((w for w in win.words if not is_cmodx(w, self.spec.cmodx_linux)),
+                        win.words[0])
+        ex = self._exec(len(execs), s, e, shown_c, lo, word, bool(execs) and shown_c != prev_c,
+                        torn=violation == TORN)
+        words = ", ".join(f"0x{w:08x} ({decode(w, ex.addr).text})" for w in win.words)
+        if violation == TORN:
+            detail = (f"slot {s} is torn at point {win.torn_at} (mid-way through a non-atomic "
+                      f"write) and the fetch at point {e} with last CSE {shown_c} may return "
+                      f"any value of points {lo}..{e}: {words}")
+        else:
+            detail = (f"the fetch of slot {s} at point {e} with last CSE {shown_c} may return "
+                      f"any of {words}; not all are in the CMODX set, so the result is "
+                      f"CONSTRAINED UNPREDICTABLE")
+        return Counterexample(
+            site=self.site.name, observer=kind, violation=violation,
+            summary=f"{violation}: {kind} fetches slot {s} at point {e} with window [{lo}, {e}]",
+            detail=detail, execs=tuple(execs) + (ex,), exit="(still inside the site)",
+            loc=self._step_loc(s, lo, e))
+
+    def _undefined_cex(self, kind: str, node: Node, ts: dict[TState, Wit], t2: TState,
+                       s: int, word: int) -> Counterexample:
+        pt, e, disp, lo = ts[t2]
+        execs = self._path(node, pt)
+        prev_c = execs[-1].cse if execs else 0
+        shown_c = prev_c if disp is None else disp
+        ex = self._exec(len(execs), s, e, shown_c, lo, word, bool(execs) and shown_c != prev_c)
+        return Counterexample(
+            site=self.site.name, observer=kind, violation=UNDEFINED,
+            summary=f"undefined: {kind} executes 0x{word:08x} in slot {s} at point {e}",
+            detail=(f"the word 0x{word:08x} fetched from slot {s} (window [{lo}, {e}]) is not "
+                    f"a supported instruction"),
+            execs=tuple(execs) + (ex,), exit="(undefined instruction)",
+            loc=self._step_loc(s, lo, e))
+
+    def _compare(self, kind: str, member: Member, leaf: Node, eff: Effect
+                 ) -> Counterexample | None:
+        """An inequivalence counterexample if no valid state's effect equals eff."""
+        best: tuple[int, str, list[EffectDiff]] | None = None
+        for name, veff in self.valid[member.name]:
+            diffs = effect_diffs(self.site, member, eff, veff)
+            if not diffs:
+                return None
+            if best is None or len(diffs) < best[0]:
+                best = (len(diffs), name, diffs)
+        t = next(iter(leaf.tstates))
+        execs = self._path(leaf, t)
+        regs = dict(member.regs)
+        shown = ["sp"] + [d.what for d in diffs if d.what in regs and d.what != "sp"]
+        nearest = best[1] if best else None
+        diffs = best[2] if best else []
+        what = ", ".join(d.what for d in diffs[:4]) or "no valid state completes"
+        return Counterexample(
+            site=self.site.name, observer=kind, violation=INEQUIVALENT,
+            summary=(f"inequivalent: {kind} run differs from every valid state"
+                     f" (nearest {nearest}: {what})"),
+            detail=(f"from the initial state '{member.name}' the run leaves the site at "
+                    f"{_exit_text(eff.exit)} with an effect equal to no valid state's "
+                    f"({', '.join(self.site.valid)})"),
+            execs=tuple(execs), exit=_exit_text(eff.exit), nearest_valid=nearest,
+            diffs=tuple(diffs), initial=tuple((r, regs[r]) for r in shown))
+
+    def stale(self, kind: str) -> Counterexample | None:
+        """A run whose CSE is at N that fetches a word other than the final one."""
+        site, spec, hist, n = self.site, self.spec, self.hist, self.tl.n
+        for member in FAMILY:
+            stack: list[tuple[int, Machine, int, tuple[Exec, ...]]] = [
+                (site.slot_addr(site.entry), member.machine(), 0, ())]
+            while stack:
+                pc, m, count, execs = stack.pop()
+                self._tick()
+                s = (pc - site.base) // 4
+                lo = hist.L(s, n)
+                final = hist.words[s][n]
+                win = hist.window(s, lo, n)
+                for word in win.words:
+                    ex = self._exec(len(execs), s, n, n, lo, word, False)
+                    if word != final:
+                        return Counterexample(
+                            site=site.name, observer=kind, violation=STALE,
+                            summary=(f"stale: after the last step, slot {s} can still be "
+                                     f"fetched as 0x{word:08x} ({ex.text})"),
+                            detail=(f"an observer whose last CSE is at the final point {n} "
+                                    f"fetches slot {s} from window [{lo}, {n}], which holds "
+                                    f"0x{word:08x} besides the final 0x{final:08x}: the "
+                                    f"writes after point {lo} are never published"),
+                            execs=execs + (ex,), exit="(still inside the site)",
+                            loc=self._step_loc(s, lo, n))
+                    insn = decode(word, pc)
+                    if isinstance(insn, Unsupported):
+                        continue
+                    m2 = m.copy()
+                    out = run_insn(spec, site, insn, m2, pc)
+                    if (out.trap is None and _in_site(site, out.next_pc)
+                            and count + 1 < spec.max_insns and not out.unmodelled):
+                        stack.append((out.next_pc, m2, count + 1, execs + (ex,)))
+        return None
+
+
+# ------------------------------------------------------------------ entry point
+
+
+def observer_kinds(spec: Spec) -> tuple[str, ...]:
+    """Spec observers to report kinds: thread -> thread; nmi -> nmi-local, nmi-remote."""
+    out: list[str] = []
+    for o in spec.observers:
+        out.extend(("thread",) if o == "thread" else ("nmi-local", "nmi-remote"))
+    return tuple(out)
+
+
+def _site_unmodelled(site: Site) -> list[str]:
+    """Constructs docs/model.md leaves out: literal loads from the site's data words."""
+    out = []
+    for st in site.states:
+        for i, word in enumerate(st.words):
+            insn = decode(word, site.slot_addr(i))
+            if isinstance(insn, Insn) and insn.op == "ldr_lit":
+                target = next(o.addr for o in insn.operands if isinstance(o, Target))
+                for d in site.data:
+                    if site.base + d.offset <= target < site.base + d.offset + d.size:
+                        out.append(f"state {st.name} slot {i} loads data word {d.name}, "
+                                   f"which is not modelled")
+    return out
+
+
+def check(spec: Spec, max_runs: int = 2_000_000) -> Result:
+    """Check every (site, observer kind) of spec by explicit enumeration."""
+    start = time.monotonic()
+    tl = flatten(spec)
+    kinds = observer_kinds(spec)
+    results: list[ObserverResult] = []
+    complete = True
+    runs = 0
+    for site in spec.sites:
+        checker = SiteChecker(spec, site, tl, max_runs)
+        site_reasons = checker.site_reasons + _site_unmodelled(site)
+        stale: Counterexample | None = None
+        stale_reason: list[str] = []
+        try:
+            stale = checker.stale(kinds[0]) if kinds else None
+        except _Budget:
+            complete = False
+            stale_reason = [f"stale check stopped after max_runs={max_runs} run prefixes"]
+        for kind in kinds:
+            checker.runs = 0
+            found, reasons, done = checker.observe(kind)
+            runs += checker.runs
+            complete = complete and done
+            cexs = [found[v] for v in (TORN, CMODX, UNDEFINED, INEQUIVALENT) if v in found]
+            reasons = site_reasons + reasons
+            if kind == kinds[0]:
+                reasons += stale_reason
+                if stale is not None:
+                    cexs.append(stale)
+            status = UNSAFE if cexs else (UNKNOWN if reasons else SAFE)
+            results.append(ObserverResult(site.name, kind, status, tuple(cexs), tuple(reasons),
+                                          queries=checker.runs))
+    return Result(path=spec.path, name=spec.name, expect=spec.expect, observers=tuple(results),
+                  seconds=time.monotonic() - start, engine="enum",
+                  extra={"complete": complete, "runs": runs})
