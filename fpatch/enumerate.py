@@ -882,8 +882,9 @@ def check(spec: Spec, max_runs: int = 2_000_000) -> Result:
         except _Budget:
             complete = False
             stale_reason = [f"stale check stopped after max_runs={max_runs} run prefixes"]
+        runs += checker.runs
         for kind in kinds:
-            checker.runs = 0
+            checker.runs = 0  # max_runs bounds each (site, observer kind) search
             found, reasons, done = checker.observe(kind)
             runs += checker.runs
             complete = complete and done

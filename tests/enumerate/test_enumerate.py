@@ -5,11 +5,30 @@ Specs are inline so each test reads as the scenario it checks.
 
 from __future__ import annotations
 
+import random
 import textwrap
+from collections.abc import Iterable
 
 import pytest
 
-from fpatch.enumerate import FAMILY, History, Timing, check, flatten, publication
+from fpatch.enumerate import (
+    FAMILY,
+    Call,
+    History,
+    Member,
+    Timing,
+    check,
+    effect_diffs,
+    effect_of,
+    flatten,
+    publication,
+    run_insn,
+    run_state,
+)
+from fpatch.errors import SpecError
+from fpatch.isa import decode, is_cmodx
+from fpatch.isa.insn import Unsupported
+from fpatch.isa.interp import Machine
 from fpatch.spec.parse import parse_text
 from fpatch.spec.types import Spec
 from fpatch.verdict import CMODX, INEQUIVALENT, STALE, TORN, UNDEFINED, Result
@@ -356,3 +375,138 @@ def test_bounds_give_unknown_never_safe() -> None:
 def test_family_has_aligned_sp_and_distinct_members() -> None:
     assert all(dict(m.regs)["sp"] % 16 == 0 for m in FAMILY)
     assert len({m.regs for m in FAMILY}) == len(FAMILY)
+
+
+# ------------------------------------------- exactness of the search's reductions
+# A naive enumerator written straight from docs/model.md's Observers rules: every e,
+# every c (no canonical classes), every f (no merging of equal words), memoized only on
+# the complete history. The real search must find exactly the same violation kinds.
+
+POOL = ["nop", "b .+8", "bl h", '"mov x9, x30"', '"mov x10, x30"', "isb",
+        '"stp x29, x30, [sp, #-16]!"', '"ldp x29, x30, [sp], #16"', "0x00000000"]
+
+
+def _random_spec(rng: random.Random) -> Spec:
+    states = {name: [rng.choice(POOL) for _ in range(2)] for name in ("A", "B", "C")}
+    steps: list[str] = []
+    while len(steps) < rng.randint(3, 6):
+        kind = rng.randrange(9)
+        if kind < 3:
+            width = rng.choice([4, 4, 2, 8])
+            slots = "[0, 1]" if width == 8 else f"[{rng.randrange(2)}]"
+            steps.append(f"- write: {{slots: {slots}, as: {rng.choice('ABC')}, width: {width}}}")
+        else:
+            steps.append(rng.choice(["- dc_cvau: f", "- dsb: ish", "- ic_ivau: f", "- isb",
+                                     "- ipi_sync", "- wait_tasks", "- sync_icache: f",
+                                     "- stop_machine: [{write: {slot: 0, as: A}}, dsb]"]))
+    cache = rng.choice(["{idc: false, dic: false}", "{idc: true, dic: false}",
+                        "{idc: true, dic: true}"])
+    lines = [
+        "fpatch: 1", f"cache: {cache}",
+        f"env: {{preemptible: {rng.choice(['true', 'false'])}, nmi: true}}",
+        "helpers: {h: {address: 0x9000, inputs: [x30, sp], restores: {x30: x9}}}",
+        "sites:", "  f:", "    base: 0x1000", "    slots: 2", "    states:",
+    ]
+    lines += [f"      {n}: [{', '.join(ws)}]" for n, ws in states.items()]
+    lines += ["steps:"] + [f"  {s}" for s in steps]
+    return spec("\n".join(lines) + "\n")
+
+
+def _naive(s: Spec, kind: str) -> set[str]:
+    """Every fetch-level violation kind and inequivalence, by brute force."""
+    site, tl = s.sites[0], flatten(s)
+    h, n, found = History(s, site, tl), tl.n, set()
+    seen: set[tuple[object, ...]] = set()
+    leaves: set[tuple[object, ...]] = set()
+    valid = {mb.name: [run_state(s, site, site.state(v).words, mb)[0] for v in site.valid]
+             for mb in FAMILY}
+
+    def ok_thread(e1: int, e: int, e2: int) -> bool:
+        if tl.inside_block(e2):
+            return False
+        if not s.preemptible and any(e < a and e2 >= b for a, b in tl.blocks):
+            return False
+        return not any(e1 < t <= e2 for t in tl.waits)
+
+    def choices(i: int, e0: int, c0: int, e1: int, c1: int, isb: bool
+                ) -> Iterable[tuple[int, int, int, int]]:
+        for e in range(n + 1) if i == 0 else range(e0, n + 1):
+            f = tl.forced_before(e)
+            if kind == "nmi-local":
+                if i == 0 or e == e0:
+                    yield e, e, e, e
+            elif kind == "nmi-remote":
+                cs = range(e + 1) if i == 0 else [e0 if isb else c0]
+                for c in cs:
+                    first = c if i == 0 else c1
+                    if f <= first:
+                        yield e, c, (e if i == 0 else e1), first
+            else:
+                if i == 0:
+                    if not tl.inside_block(e):
+                        for c in range(f, e + 1):
+                            yield e, c, e, c
+                    continue
+                if not ok_thread(e1, e0, e):
+                    continue
+                cs = set(range(max(e0, f), e + 1))
+                if not isb and c0 >= f:
+                    cs.add(c0)
+                for c in cs:
+                    yield e, c, e1, c1
+
+    def go(member: Member, m: Machine, pc: int, words: tuple[int, ...], calls: tuple[Call, ...],
+           e0: int, c0: int, e1: int, c1: int, isb: bool) -> None:
+        key = (member.name, words, e0, c0, e1, c1)
+        if key in seen:
+            return
+        seen.add(key)
+        i, sl = len(words), (pc - site.base) // 4
+        for e, c, e1n, c1n in choices(i, e0, c0, e1, c1, isb):
+            lo = h.L(sl, c)
+            vals = [h.words[sl][p] for p in range(lo, e + 1)]
+            if any(h.torn[sl][p] for p in range(lo, e + 1)):
+                found.add(TORN)
+            if len(set(vals)) > 1 and not all(is_cmodx(v, s.cmodx_linux) for v in vals):
+                found.add(CMODX)
+            for w in dict.fromkeys(vals):  # the same word from the same machine: one execution
+                insn = decode(w, pc)
+                if isinstance(insn, Unsupported):
+                    found.add(UNDEFINED)
+                    continue
+                m2 = m.copy()
+                out = run_insn(s, site, insn, m2, pc)
+                calls2 = calls + ((out.call,) if out.call else ())
+                if out.trap is not None or not site.base <= out.next_pc < site.end:
+                    ex = (("trap", out.trap[0], out.trap[1], pc) if out.trap
+                          else ("pc", out.next_pc))
+                    leaf = (member.name, words + (w,))
+                    if leaf not in leaves:
+                        leaves.add(leaf)
+                        eff = effect_of(m2, ex, calls2)
+                        if all(v is None or effect_diffs(site, member, eff, v)
+                               for v in valid[member.name]):
+                            found.add(INEQUIVALENT)
+                elif i + 1 < s.max_insns:
+                    go(member, m2, out.next_pc, words + (w,), calls2, e, c, e1n, c1n, out.isb)
+
+    for member in FAMILY:
+        go(member, member.machine(), site.slot_addr(site.entry), (), (), 0, 0, 0, 0, False)
+    return found
+
+
+def test_search_matches_naive_enumeration() -> None:
+    rng = random.Random(20240607)
+    checked = 0
+    for _ in range(60):
+        try:
+            s = _random_spec(rng)
+        except SpecError:
+            continue
+        r = check(s)
+        assert r.extra["complete"]
+        for kind in ("thread", "nmi-local", "nmi-remote"):
+            got = kinds(r, kind) - {STALE}
+            assert got == _naive(s, kind), (kind, [st for st in s.steps])
+        checked += 1
+    assert checked >= 40
