@@ -1,9 +1,9 @@
-"""Turn a Z3 model back into a ``Counterexample`` made of fpatch's own records.
+"""Turn Z3 models back into a ``Counterexample`` made of fpatch's own records.
 
 Everything a person needs to replay the run is read out here, before the
-solver is dropped: each executed instruction with its slot, point, CSE,
-fetch point and state, the initial registers that matter, and the effect
-difference against the nearest valid state.
+solver is dropped: each executed instruction with its slot, point, CSE, fetch
+point and state, the initial registers that matter, and the effect difference
+against the nearest valid state.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import z3
 
 from fpatch.errors import Loc
-from fpatch.isa import Insn
-from fpatch.isa.ir import REGISTERS
+from fpatch.isa import decode
+from fpatch.isa.ir import MASK64, REGISTERS
 from fpatch.verdict import (
     CMODX,
     INEQUIVALENT,
@@ -27,223 +27,210 @@ from fpatch.verdict import (
 )
 
 if TYPE_CHECKING:
-    from fpatch.encoding.smt import Effects, _ObserverCheck
+    from fpatch.encoding.smt import Candidate, PathEnd, _ObserverSearch
 
 _TRAP_NAMES = {1: "brk", 2: "svc", 3: "hvc", 4: "smc"}
 
 
 def _int(model: z3.ModelRef, e: Any) -> int:
     v = model.eval(e, model_completion=True)
-    return v.as_long() if hasattr(v, "as_long") else int(str(v))
-
-
-def _bool(model: z3.ModelRef, e: Any) -> bool:
-    return z3.is_true(model.eval(e, model_completion=True))
+    return int(v.as_long())
 
 
 def _h(v: int) -> str:
     return f"0x{v:x}"
 
 
-def extract(chk: _ObserverCheck, model: z3.ModelRef, violation: str, extra: object) -> Counterexample:
-    enc = chk.enc
+def counterexample(
+    srch: _ObserverSearch,
+    violation: str,
+    path: tuple[Candidate, ...],
+    tm: z3.ModelRef,
+    dm: z3.ModelRef | None,
+    points: tuple[z3.ArithRef, ...] | None,
+    end: PathEnd | None = None,
+) -> Counterexample:
+    enc = srch.enc
     site = enc.site
     execs: list[Exec] = []
-    prev_c = None
-    for i, st in enumerate(chk.steps):
-        if not _bool(model, st["act"]):
-            break
-        cand = enc.cands[_int(model, st["sel"])]
-        e, c, f = _int(model, chk.e[i]), _int(model, chk.c[i]), _int(model, chk.f[i])
+    for i, cand in enumerate(path):
+        e, c, f = _int(tm, srch.e[i]), _int(tm, srch.c[i]), _int(tm, srch.f[i])
         hist = enc.hist[cand.slot]
-        text = cand.insn.text if isinstance(cand.insn, Insn) else cand.insn.text
         execs.append(Exec(
             index=i, slot=cand.slot, addr=site.slot_addr(cand.slot), point=e, cse=c,
-            fetched_at=f, window=(hist.newest_published(c), e), word=cand.word, text=text,
+            fetched_at=f, window=(hist.newest_published(c), e), word=cand.word,
+            text=cand.insn.text,
             states=tuple(s.name for s in site.states if s.words[cand.slot] == cand.word),
-            torn=hist.torn[f], interrupted_before=prev_c is not None and c != prev_c,
+            torn=hist.torn[f], interrupted_before=i > 0 and c != execs[-1].cse,
         ))
-        prev_c = c
-    regs0 = {r: _int(model, chk.regs0[r]) for r in REGISTERS}
-    exit_text = _exit_text(chk, model, chk.run, regs0)
-    detail, loc = "", None
+    x = execs[-1]
+    hist = enc.hist[x.slot]
+    lo, hi = x.window
+    regs0 = {r: _int(dm, enc.regs0[r]) for r in REGISTERS} if dm is not None else {}
     diffs: tuple[EffectDiff, ...] = ()
     nearest = None
-    step_i = len(execs) - 1
-    if violation in (TORN, CMODX):
-        step_i, detail, loc = _window_detail(chk, model, violation, extra, execs)
+    exit_text = "(the run stops being predictable at this fetch)"
+    loc: Loc | None = None
+    if violation == TORN:
+        assert points is not None
+        g = _int(tm, points[0])
+        detail = (f"slot {x.slot} is fetched at point {x.point} with last CSE at {x.cse}; its "
+                  f"window [{lo}, {hi}] includes point {g}, where the word is torn "
+                  f"({_h(hist.values[g])}: part old, part new bytes of a non-atomic write)")
+        loc = _write_loc(srch, x.slot, g)
+    elif violation == CMODX:
+        assert points is not None
+        g, h = _int(tm, points[0]), _int(tm, points[1])
+        a, b = _word_desc(srch, x.slot, hist.values[g]), _word_desc(srch, x.slot, hist.values[h])
+        detail = (f"slot {x.slot} is fetched at point {x.point} with last CSE at {x.cse}; its "
+                  f"window [{lo}, {hi}] holds both {a} (point {g}) and {b} (point {h}), and not "
+                  f"both are in the CMODX set: the fetched instruction is CONSTRAINED "
+                  f"UNPREDICTABLE")
+        loc = _write_loc(srch, x.slot, max(g, h))
     elif violation == UNDEFINED:
-        x = execs[-1]
-        detail = (f"slot {x.slot} was fetched as {_h(x.word)}, which is not an instruction "
-                  f"of the supported set (executing it is undefined)")
-        loc = _write_loc(chk, x.slot, x.fetched_at)
+        detail = (f"slot {x.slot} was fetched as {_h(x.word)}, which is not an instruction of "
+                  f"the supported set (executing it is undefined)")
+        exit_text = "undefined instruction"
+        loc = _write_loc(srch, x.slot, x.fetched_at)
     elif violation == STALE:
-        n = enc.n
-        for x in execs:
-            final = enc.hist[x.slot].values[n]
-            if x.word != final:
-                step_i = x.index
-                detail = (f"after the last step (point {n}) and a CSE, slot {x.slot} can still be "
-                          f"fetched as {x.text} ({_h(x.word)}) instead of the final "
-                          f"{_h(final)}: the write is never published to instruction fetch")
-                loc = _unpublished_loc(chk, x.slot)
-                break
-    elif violation == INEQUIVALENT:
-        assert isinstance(extra, dict)
+        final = hist.values[enc.n]
+        detail = (f"after the last step (point {enc.n}) and a CSE, slot {x.slot} can still be "
+                  f"fetched as `{x.text}` ({_h(x.word)}) instead of the final {_h(final)}: "
+                  f"the write is never published to instruction fetch")
+        exit_text = "(the stale instruction runs)"
+        loc = _unpublished_loc(srch, x.slot)
+    else:
+        assert violation == INEQUIVALENT and dm is not None and end is not None
+        exit_text = _exit_text(srch, dm, end, regs0)
         best: tuple[int, str, list[EffectDiff]] | None = None
-        for name, eff in extra.items():
-            d = _diffs(chk, model, eff, regs0)
-            if best is None or len(d) < best[0]:
-                best = (len(d), name, d)
+        for name, ends in enc.valid_paths.items():
+            for v in ends:
+                if all(z3.is_true(dm.eval(c, model_completion=True)) for c in v.state.cond):
+                    d = _diffs(srch, dm, end, v, regs0)
+                    if best is None or len(d) < best[0]:
+                        best = (len(d), name, d)
         assert best is not None
         nearest, diffs = best[1], tuple(best[2])
         what = ", ".join(f"{d.what} = {d.run} instead of {d.valid}" for d in diffs[:3])
         detail = (f"the run's effect differs from every valid state's; against the nearest, "
                   f"{nearest}: {what}")
-        loc = _run_loc(chk, execs)
+        loc = _run_loc(srch, execs)
     show = {"sp", "x29", "x30"} | {d.what for d in diffs if d.what in regs0}
-    for x in execs:
-        for r in ("x9",):
-            if r in x.text:
-                show.add(r)
-    initial = tuple((r, regs0[r]) for r in REGISTERS if r in show)
-    ran = "; ".join(f"{x.text} @{x.point}" for x in execs)
-    summary = f"{violation}: {chk.kind} ran [{ran}] -> {exit_text}"
+    initial = tuple((r, regs0[r]) for r in REGISTERS if r in show and r in regs0)
+    ran = "; ".join(f"{e.text} @{e.point}" for e in execs)
+    summary = f"{violation}: {srch.kind} ran [{ran}]"
     if violation == INEQUIVALENT and diffs:
-        summary += f"; {diffs[0].what} {diffs[0].run} vs {diffs[0].valid} in {nearest}"
+        summary += f" -> {exit_text}; {diffs[0].what} {diffs[0].run} vs {diffs[0].valid} in {nearest}"
     return Counterexample(
-        site=site.name, observer=chk.kind, violation=violation, summary=summary,
-        detail=detail, execs=tuple(execs[: step_i + 1] if violation in (TORN, CMODX) else execs),
-        exit=exit_text, nearest_valid=nearest, diffs=diffs, initial=initial, loc=loc,
+        site=site.name, observer=srch.kind, violation=violation, summary=summary, detail=detail,
+        execs=tuple(execs), exit=exit_text, nearest_valid=nearest, diffs=diffs, initial=initial,
+        loc=loc,
     )
 
 
-def _exit_text(chk: _ObserverCheck, model: z3.ModelRef, eff: Effects, regs0: dict[str, int]) -> str:
-    if any(_bool(model, u) for u in eff.undefined):
+def _exit_text(srch: _ObserverSearch, dm: z3.ModelRef, end: PathEnd, regs0: dict[str, int]) -> str:
+    pc = _int(dm, end.exit.pc)
+    if end.exit.undefined:
         return "undefined instruction"
-    code = _int(model, eff.code)
-    pc = _int(model, eff.pc)
-    if code:
-        return f"trap {_TRAP_NAMES[code >> 16]} #{code & 0xFFFF} at {_h(pc)}"
-    if _bool(model, eff.active_at_end):
-        return "still inside the site (bound reached)"
-    site = chk.enc.site
+    if end.exit.code:
+        return f"trap {_TRAP_NAMES[end.exit.code >> 16]} #{end.exit.code & 0xFFFF} at {_h(pc)}"
+    site = srch.enc.site
     if pc == site.end:
         return f"leaves through the end of the site ({_h(pc)})"
-    if pc == regs0["x30"]:
+    if regs0 and pc == regs0["x30"]:
         return f"returns to the caller (x30 at entry, {_h(pc)})"
+    for name, addr in srch.enc.spec.symbols:
+        if addr == pc:
+            return f"branches to {name} ({_h(pc)})"
     return f"leaves to {_h(pc)}"
 
 
-def _diffs(chk: _ObserverCheck, model: z3.ModelRef, v: Effects, regs0: dict[str, int]) -> list[EffectDiff]:
-    run = chk.run
+def _diffs(srch: _ObserverSearch, dm: z3.ModelRef, run: PathEnd, v: PathEnd,
+           regs0: dict[str, int]) -> list[EffectDiff]:
     out: list[EffectDiff] = []
 
     def rel(val: int, reg: str) -> str:
-        delta = (val - regs0[reg]) & ((1 << 64) - 1)
+        delta = (val - regs0[reg]) & MASK64
         if delta == 0:
             return f"{_h(val)} (= {reg} at entry)"
         if delta >= 1 << 63:
             return f"{_h(val)} ({reg} at entry - {(1 << 64) - delta})"
         return f"{_h(val)} ({reg} at entry + {delta})"
 
-    r_exit = _exit_text(chk, model, run, regs0)
-    v_exit = _exit_text(chk, model, v, regs0)
+    r_exit, v_exit = _exit_text(srch, dm, run, regs0), _exit_text(srch, dm, v, regs0)
     if r_exit != v_exit:
         out.append(EffectDiff("exit", r_exit, v_exit))
-    for r in chk.enc.site.live:
-        a, b = _int(model, run.regs[r]), _int(model, v.regs[r])
+    for r in srch.enc.site.live:
+        a, b = _int(dm, run.state.regs[r]), _int(dm, v.state.regs[r])
         if a != b:
             out.append(EffectDiff(r, rel(a, r), rel(b, r)))
-    nr, nv = _int(model, run.ncalls), _int(model, v.ncalls)
-    if nr != nv:
-        out.append(EffectDiff("calls", f"{nr} helper call(s)", f"{nv} helper call(s)"))
-    sp_v = _int(model, v.regs["sp"])
+    rc, vc = run.state.calls, v.state.calls
+    if [h for h, _ in rc] != [h for h, _ in vc]:
+        out.append(EffectDiff("calls", ", ".join(h for h, _ in rc) or "none",
+                              ", ".join(h for h, _ in vc) or "none"))
+    else:
+        for k, ((h, a_in), (_, b_in)) in enumerate(zip(rc, vc), 1):
+            helper = next(x for x in srch.enc.spec.helpers if x.name == h)
+            for reg, a, b in zip(helper.inputs, a_in, b_in):
+                av, bv = _int(dm, a), _int(dm, b)
+                if av != bv:
+                    out.append(EffectDiff(f"call {k} ({h}) input {reg}", _h(av), _h(bv)))
+    sp_v = _int(dm, v.state.regs["sp"])
+    events = run.state.stores + v.state.stores
+    stack_bytes: set[int] = set()
+    for addr, size, stack in events:
+        if stack:
+            base = _int(dm, addr)
+            stack_bytes |= {(base + b) & MASK64 for b in range(size)}
     seen: set[int] = set()
-    for g, addr, size, stack in run.stores + v.stores:
-        if not _bool(model, g):
-            continue
-        base = _int(model, addr)
+    for addr, size, _ in events:
+        base = _int(dm, addr)
         for b in range(size):
-            a = (base + b) & ((1 << 64) - 1)
-            if a in seen or (stack and a < sp_v):
+            a = (base + b) & MASK64
+            if a in seen or (a in stack_bytes and a < sp_v):
                 continue
             seen.add(a)
-            x = _int(model, z3.Select(run.mem, z3.BitVecVal(a, 64)))
-            y = _int(model, z3.Select(v.mem, z3.BitVecVal(a, 64)))
+            x = _int(dm, z3.Select(run.state.mem, z3.BitVecVal(a, 64)))
+            y = _int(dm, z3.Select(v.state.mem, z3.BitVecVal(a, 64)))
             if x != y:
                 out.append(EffectDiff(f"mem[{_h(a)}]", _h(x), _h(y)))
     return out
 
 
-def _window_detail(
-    chk: _ObserverCheck, model: z3.ModelRef, violation: str, extra: object, execs: list[Exec]
-) -> tuple[int, str, Loc | None]:
-    enc = chk.enc
-    pts = extra if violation == CMODX else [extra]
-    assert isinstance(pts, list)
-    for x in execs:
-        hist = enc.hist[x.slot]
-        lo, hi = x.window
-        if violation == TORN:
-            g = _int(model, pts[0][x.index])
-            if lo <= g <= hi and hist.torn[g]:
-                return x.index, (
-                    f"slot {x.slot} is fetched at point {x.point} with last CSE at {x.cse}; its "
-                    f"window [{lo}, {hi}] includes point {g}, where the word is torn "
-                    f"({_h(hist.values[g])}: part old, part new bytes of a non-atomic write)"
-                ), _write_loc(chk, x.slot, g)
-        else:
-            g, h = _int(model, pts[0][x.index]), _int(model, pts[1][x.index])
-            if lo <= g <= hi and lo <= h <= hi and hist.values[g] != hist.values[h]:
-                a, b = _word_desc(chk, x.slot, hist.values[g]), _word_desc(chk, x.slot, hist.values[h])
-                return x.index, (
-                    f"slot {x.slot} is fetched at point {x.point} with last CSE at {x.cse}; its "
-                    f"window [{lo}, {hi}] holds both {a} (point {g}) and {b} (point {h}), and "
-                    f"not both are in the CMODX set: the fetched instruction is CONSTRAINED "
-                    f"UNPREDICTABLE"
-                ), _write_loc(chk, x.slot, max(g, h))
-    return len(execs) - 1, f"{violation} in a fetch window", None
-
-
-def _word_desc(chk: _ObserverCheck, slot: int, word: int) -> str:
-    from fpatch.isa import decode
-
-    insn = decode(word, chk.enc.site.slot_addr(slot))
-    states = [s.name for s in chk.enc.site.states if s.words[slot] == word]
+def _word_desc(srch: _ObserverSearch, slot: int, word: int) -> str:
+    insn = decode(word, srch.enc.site.slot_addr(slot))
+    states = [s.name for s in srch.enc.site.states if s.words[slot] == word]
     where = f" [{', '.join(states)}]" if states else ""
     return f"`{insn.text}`{where}"
 
 
-def _write_loc(chk: _ObserverCheck, slot: int, point: int) -> Loc | None:
+def _write_loc(srch: _ObserverSearch, slot: int, point: int) -> Loc | None:
     """The write step that put the word the slot holds at ``point``."""
-    writes = [w for w, _ in chk.enc.hist[slot].writes if w <= point]
+    writes = [w for w, _ in srch.enc.hist[slot].writes if w <= point]
     if not writes:
         return None
-    step = chk.tl.step_at(max(writes))
+    step = srch.tl.step_at(max(writes))
     return step.loc if step else None
 
 
-def _unpublished_loc(chk: _ObserverCheck, slot: int) -> Loc | None:
-    n = chk.enc.n
-    for w, pub in reversed(chk.enc.hist[slot].writes):
+def _unpublished_loc(srch: _ObserverSearch, slot: int) -> Loc | None:
+    n = srch.enc.n
+    for w, pub in reversed(srch.enc.hist[slot].writes):
         if pub is None or pub > n:
-            step = chk.tl.step_at(w)
+            step = srch.tl.step_at(w)
             return step.loc if step else None
     return None
 
 
-def _run_loc(chk: _ObserverCheck, execs: list[Exec]) -> Loc | None:
-    if not execs:
-        return None
+def _run_loc(srch: _ObserverSearch, execs: list[Exec]) -> Loc | None:
     lo, hi = execs[0].point, execs[-1].point
-    for slot, h in enumerate(chk.enc.hist):
+    for h in srch.enc.hist:
         for w, _ in h.writes:
             if lo < w <= hi:
-                step = chk.tl.step_at(w)
+                step = srch.tl.step_at(w)
                 if step:
                     return step.loc
     for x in execs:
-        if x.fetched_at > 0 and x.word != chk.enc.hist[x.slot].values[0]:
-            return _write_loc(chk, x.slot, x.fetched_at)
+        if x.fetched_at > 0 and x.word != srch.enc.hist[x.slot].values[0]:
+            return _write_loc(srch, x.slot, x.fetched_at)
     return None

@@ -1,25 +1,35 @@
-"""The Z3 encoding: one observer run against the patcher's timeline, as constraints.
+"""The Z3 encoding: observer runs against the patcher's timeline, as constraints.
 
-This is the only module that imports z3. It reads the plain model (``Timeline``,
-``SlotHistory``, the ISA's IR) and answers with ``fpatch.verdict`` records, so
-no solver object leaves it.
+This is the only package that imports z3 (with ``extract.py``). It reads the
+plain model (``Timeline``, ``SlotHistory``, the ISA's IR) and answers with
+``fpatch.verdict`` records, so no solver object leaves it.
 
-Shape of the encoding, per site and observer kind (docs/model.md):
-- step ``i`` of the run (``0..K-1``, K = max_insns) has a PC, an "active" flag
-  (the run is still inside the site), execution point ``e_i``, last CSE ``c_i``,
-  fetch point ``f_i`` and a selector ``sel_i`` naming which (slot, word)
-  candidate it fetched; the machine state after it is a fresh set of 64-bit
-  registers and a byte array, constrained by the IR of the selected word;
-- each valid state's complete execution is encoded the same way with the fetch
-  pinned to that state's words, from the same initial registers and memory;
-- each violation kind is a goal asserted under push/pop.
+The search is split in two, because the two halves have nothing in common
+but the sequence of words the observer fetched:
+
+- *Timing* (integer difference constraints): for a prefix of fetched words
+  ``w_0..w_i``, are there points ``e``, CSEs ``c`` and fetch points ``f``
+  allowed by the observer kind (docs/model.md) such that each ``w_k`` is the
+  slot's word at ``f_k`` in the window ``[L(c_k), e_k]``? One incremental
+  solver per observer kind, extended one step at a time (push/pop), so
+  impossible prefixes are cut at once. Torn, CMODX and stale goals are
+  asked of the same solver at each step.
+- *Data* (bit-vectors, arrays, uninterpreted functions): the run's effect
+  along a fixed word sequence is symbolic execution without case splits,
+  compared with each valid state's complete execution from the same initial
+  registers and memory. Conditional branches fork the path with a path
+  condition.
+
+A violation needs both: the run is possible (timing) and wrong (data).
+Enumerating word sequences is exponential in the number of slots that change
+and branch; the benchmarks measure how far that goes.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import z3
 
@@ -38,7 +48,6 @@ from fpatch.isa.ir import (
     Jump,
     Load,
     Maintenance,
-    NotZero,
     Or,
     Reg,
     SetReg,
@@ -57,8 +66,6 @@ from fpatch.verdict import (
     TORN,
     UNDEFINED,
     Counterexample,
-    EffectDiff,
-    Exec,
     ObserverResult,
 )
 
@@ -78,24 +85,41 @@ class Candidate:
     stmts: tuple[Stmt, ...] | None  # None: not a supported instruction
     cmodx: bool
     points: tuple[tuple[int, int], ...]  # intervals of points where the slot holds it
+    isb: bool = False
 
 
 @dataclass
-class Effects:
-    """What one encoded execution leaves behind (all z3 terms)."""
+class SymState:
+    """The machine along one path: plain z3 terms, no case splits."""
 
     regs: dict[str, BV]
     mem: z3.ArrayRef
+    cond: list[z3.BoolRef] = field(default_factory=list)
+    stores: list[tuple[BV, int, bool]] = field(default_factory=list)
+    calls: list[tuple[str, list[BV]]] = field(default_factory=list)
+
+    def fork(self) -> SymState:
+        return SymState(dict(self.regs), self.mem, list(self.cond), list(self.stores),
+                        list(self.calls))
+
+
+@dataclass
+class Exit:
+    """How a path leaves the site: address (and trap code, 0 for none)."""
+
     pc: BV
-    code: z3.ArithRef
-    active_at_end: z3.BoolRef
-    undefined: list[z3.BoolRef]
-    stores: list[tuple[z3.BoolRef, BV, int, bool]]
-    calls: list[tuple[z3.BoolRef, str, z3.ArithRef, list[BV]]]  # guard, helper, position, inputs
-    ncalls: z3.ArithRef
+    code: int
+    undefined: bool = False
 
 
-def _intervals(points: Sequence[int]) -> tuple[tuple[int, int], ...]:
+@dataclass
+class PathEnd:
+    state: SymState
+    exit: Exit
+    cands: tuple[Candidate, ...]
+
+
+def _intervals(points: list[int]) -> tuple[tuple[int, int], ...]:
     out: list[list[int]] = []
     for p in sorted(points):
         if out and out[-1][1] == p - 1:
@@ -124,42 +148,71 @@ class SiteEncoder:
                 mine.append(self._candidate(j, word, _intervals(pts)))
             self.by_slot.append(mine)
         self.uf: dict[tuple[str, str], z3.FuncDeclRef] = {}
-        self.queries = 0
-        self.solver_seconds = 0.0
+        self.regs0 = {r: z3.BitVec(f"init_{r}", 64) for r in REGISTERS}
+        self.mem0 = z3.Array("init_mem", z3.BitVecSort(64), z3.BitVecSort(8))
+        self.init_ok = self.regs0["sp"] & 15 == 0
+        self.unknowns: list[str] = self._unsupported()
+        self.valid_paths: dict[str, list[PathEnd]] = {}
+        for name in site.valid:
+            st = site.state(name)
+            fixed = []
+            for j, word in enumerate(st.words):
+                match = [c for c in self.by_slot[j] if c.word == word]
+                fixed.append(match[0] if match else self._candidate(j, word, ()))
+            ends, bounded = self._valid_paths(fixed)
+            self.valid_paths[name] = ends
+            if bounded:
+                self.unknowns.append(f"valid state {name} may not finish within max_insns="
+                                     f"{self.k} instructions")
 
     def _candidate(self, slot: int, word: int, points: tuple[tuple[int, int], ...]) -> Candidate:
         pc = self.site.slot_addr(slot)
         insn = decode(word, pc)
         stmts = semantics(insn, pc) if isinstance(insn, Insn) else None
+        isb = any(isinstance(s, Barrier) and s.kind == "isb" for s in stmts or ())
         c = Candidate(len(self.cands), slot, word, insn, stmts,
-                      is_cmodx(word, self.spec.cmodx_linux), points)
+                      is_cmodx(word, self.spec.cmodx_linux), points, isb)
         self.cands.append(c)
         return c
 
-    # ------------------------------------------------------------ expressions
+    def _unsupported(self) -> list[str]:
+        """Constructs the model does not cover: the answer must then be unknown."""
+        site = self.site
+        lo = min([site.base] + [site.base + d.offset for d in site.data])
+        out = []
+        for c in self.cands:
+            for s in c.stmts or ():
+                loads = _loads(s)
+                for ld in loads:
+                    if isinstance(ld.addr, Const) and lo <= ld.addr.value < site.end:
+                        out.append(f"slot {c.slot} `{c.insn.text}` loads from the site itself "
+                                   f"(literal loads of site memory are not modelled)")
+        return sorted(set(out))
 
-    def _expr(self, e: Expr, regs: dict[str, BV], mem: z3.ArrayRef) -> BV:
+    # ------------------------------------------------------------ symbolic run
+
+    def _expr(self, e: Expr, st: SymState) -> BV:
         if isinstance(e, Const):
             return z3.BitVecVal(e.value & MASK64, 64)
         if isinstance(e, Reg):
-            return regs[e.name]
+            return st.regs[e.name]
         if isinstance(e, Add):
-            return self._expr(e.a, regs, mem) + self._expr(e.b, regs, mem)
+            return self._expr(e.a, st) + self._expr(e.b, st)
         if isinstance(e, Sub):
-            return self._expr(e.a, regs, mem) - self._expr(e.b, regs, mem)
+            return self._expr(e.a, st) - self._expr(e.b, st)
         if isinstance(e, And):
-            return self._expr(e.a, regs, mem) & self._expr(e.b, regs, mem)
+            return self._expr(e.a, st) & self._expr(e.b, st)
         if isinstance(e, Or):
-            return self._expr(e.a, regs, mem) | self._expr(e.b, regs, mem)
+            return self._expr(e.a, st) | self._expr(e.b, st)
         if isinstance(e, Load):
-            addr = self._expr(e.addr, regs, mem)
-            parts = [z3.Select(mem, addr + k) for k in range(e.size)]
+            addr = self._expr(e.addr, st)
+            parts = [z3.Select(st.mem, addr + k) for k in range(e.size)]
             val = z3.Concat(*reversed(parts)) if len(parts) > 1 else parts[0]
             return z3.ZeroExt(64 - 8 * e.size, val)
         raise TypeError(e)
 
-    def _cond(self, c: Cond, regs: dict[str, BV], mem: z3.ArrayRef) -> z3.BoolRef:
-        v = self._expr(c.value, regs, mem)
+    def _cond(self, c: Cond, st: SymState) -> z3.BoolRef:
+        v = self._expr(c.value, st)
         return v == 0 if isinstance(c, IsZero) else v != 0
 
     def _clobber(self, h: Helper, reg: str, inputs: list[BV]) -> BV:
@@ -170,209 +223,200 @@ class SiteEncoder:
         f = self.uf[key]
         return f(*inputs) if inputs else f()  # type: ignore[no-any-return]
 
-    def _apply(self, cand: Candidate, regs: dict[str, BV], mem: z3.ArrayRef) -> dict:
-        """Symbolic effect of executing ``cand`` from (regs, mem)."""
-        assert cand.stmts is not None
+    def step(self, cand: Candidate, st: SymState) -> list[tuple[SymState, BV | None, Exit | None]]:
+        """Execute ``cand``: each outcome is (state, next pc or None, exit or None)."""
         pc = self.site.slot_addr(cand.slot)
-        regs = dict(regs)
-        nxt: BV = z3.BitVecVal((pc + 4) & MASK64, 64)
-        stores: list[tuple[BV, int, bool]] = []
+        if cand.stmts is None:
+            return [(st, None, Exit(z3.BitVecVal(pc, 64), 0, undefined=True))]
+        outs: list[tuple[SymState, BV]] = [(st.fork(), z3.BitVecVal((pc + 4) & MASK64, 64))]
         call: Helper | None = None
         trap: Trap | None = None
-        isb = False
         for s in cand.stmts:
-            if isinstance(s, SetReg):
-                regs[s.name] = self._expr(s.value, regs, mem)
-            elif isinstance(s, Store):
-                addr = self._expr(s.addr, regs, mem)
-                val = self._expr(s.value, regs, mem)
-                for b in range(s.size):
-                    mem = z3.Store(mem, addr + b, z3.Extract(8 * b + 7, 8 * b, val))
-                stores.append((addr, s.size, s.stack))
-            elif isinstance(s, Jump):
-                nxt = self._expr(s.target, regs, mem)
-                if s.link and isinstance(s.target, Const) and s.target.value in self.helpers:
-                    call = self.helpers[s.target.value]
-            elif isinstance(s, CondJump):
-                nxt = z3.If(self._cond(s.cond, regs, mem), self._expr(s.target, regs, mem), nxt)
-            elif isinstance(s, Barrier):
-                isb = isb or s.kind == "isb"
-            elif isinstance(s, Trap):
-                trap = s
-            elif isinstance(s, Maintenance):
-                pass
-            else:  # pragma: no cover
-                raise TypeError(s)
-        inputs: list[BV] = []
-        if call is not None:
-            # The bl has set x30; the helper runs to completion under its contract.
-            inputs = [regs[r] for r in call.inputs]
-            entry = dict(regs)
-            for r in call.clobbers:
-                regs[r] = self._clobber(call, r, inputs)
-            for dst, src in call.restores:
-                regs[dst] = entry[src]
-            nxt = entry[call.returns_to]
-        if trap is not None:
-            nxt = z3.BitVecVal(pc, 64)
-        return {"regs": regs, "mem": mem, "next": nxt, "stores": stores, "call": call,
-                "inputs": inputs, "trap": trap, "isb": isb}
+            nxt_outs: list[tuple[SymState, BV]] = []
+            for cur, nxt in outs:
+                if isinstance(s, SetReg):
+                    cur.regs[s.name] = z3.simplify(self._expr(s.value, cur))
+                elif isinstance(s, Store):
+                    addr = z3.simplify(self._expr(s.addr, cur))
+                    val = self._expr(s.value, cur)
+                    mem = cur.mem
+                    for b in range(s.size):
+                        mem = z3.Store(mem, addr + b, z3.Extract(8 * b + 7, 8 * b, val))
+                    cur.mem = mem
+                    cur.stores.append((addr, s.size, s.stack))
+                elif isinstance(s, Jump):
+                    nxt = self._expr(s.target, cur)
+                    if s.link and isinstance(s.target, Const) and s.target.value in self.helpers:
+                        call = self.helpers[s.target.value]
+                elif isinstance(s, CondJump):
+                    cond = z3.simplify(self._cond(s.cond, cur))
+                    if not z3.is_false(cond):
+                        taken = cur.fork()
+                        taken.cond.append(cond)
+                        nxt_outs.append((taken, self._expr(s.target, cur)))
+                    if z3.is_true(cond):
+                        continue
+                    cur.cond.append(z3.Not(cond))
+                elif isinstance(s, Trap):
+                    trap = s
+                elif isinstance(s, (Barrier, Maintenance)):
+                    pass
+                else:  # pragma: no cover
+                    raise TypeError(s)
+                nxt_outs.append((cur, nxt))
+            outs = nxt_outs
+        result: list[tuple[SymState, BV | None, Exit | None]] = []
+        for cur, nxt in outs:
+            if trap is not None:
+                code = TRAP_CODES[trap.kind] * 65536 + trap.imm
+                result.append((cur, None, Exit(z3.BitVecVal(pc, 64), code)))
+                continue
+            if call is not None:
+                # The bl has set x30; the helper runs to completion under its contract.
+                entry = dict(cur.regs)
+                inputs = [entry[r] for r in call.inputs]
+                cur.calls.append((call.name, inputs))
+                for r in call.clobbers:
+                    cur.regs[r] = self._clobber(call, r, inputs)
+                for dst, src in call.restores:
+                    cur.regs[dst] = entry[src]
+                nxt = entry[call.returns_to]
+            result.append((cur, z3.simplify(nxt), None))
+        return result
 
-    # ------------------------------------------------------------- executions
-
-    def execution(
-        self,
-        tag: str,
-        solver: z3.Solver,
-        regs0: dict[str, BV],
-        mem0: z3.ArrayRef,
-        cands_for: list[list[Candidate]],
-    ) -> tuple[Effects, list[dict]]:
-        """Encode up to K steps fetching, at each slot, one of ``cands_for[slot]``."""
+    def slot_of(self, pc: BV) -> int | None | str:
+        """Slot index of a constant PC, None if outside the site, "dynamic" if symbolic."""
+        if not z3.is_bv_value(pc):
+            return "dynamic"
+        v = pc.as_long()
         site = self.site
-        regs, mem = dict(regs0), mem0
-        pc: BV = z3.BitVecVal(site.slot_addr(site.entry), 64)
-        code: z3.ArithRef = z3.IntVal(0)
-        ncalls: z3.ArithRef = z3.IntVal(0)
-        act: z3.BoolRef = z3.BoolVal(True)
-        steps: list[dict] = []
-        eff = Effects(regs, mem, pc, code, act, [], [], [], ncalls)
-        reach = {site.entry}
-        for i in range(self.k):
-            if not reach:
-                act = z3.BoolVal(False)
-                break
-            sel = z3.Int(f"{tag}_sel{i}")
-            options = [c for j in sorted(reach) for c in cands_for[j]]
-            step = {"act": act, "pc": pc, "sel": sel, "isb": z3.BoolVal(False),
-                    "options": options, "slots": sorted(reach)}
-            reach = set().union(*[self._successors(c) for c in options])
-            at_slot = [pc == site.slot_addr(j) for j in range(site.nslots)]
-            solver.add(z3.Implies(act, z3.Or(*[
-                z3.And(sel == c.idx, at_slot[c.slot]) for c in options])))
-            new_regs: dict[str, BV] = {}
-            outs = [(c, self._apply(c, regs, mem)) for c in options if c.stmts is not None]
-            undef = [c for c in options if c.stmts is None]
-            if undef:
-                eff.undefined.append(z3.And(act, z3.Or(*[sel == c.idx for c in undef])))
-            changed = {r for _, o in outs for r in REGISTERS if o["regs"][r] is not regs[r]}
-            for r in REGISTERS:
-                if r not in changed:
-                    new_regs[r] = regs[r]
+        if site.base <= v < site.end and (v - site.base) % 4 == 0:
+            return (v - site.base) // 4
+        return None
+
+    def inside(self, pc: BV) -> z3.BoolRef:
+        return z3.Or(*[pc == self.site.slot_addr(j) for j in range(self.site.nslots)])
+
+    def _valid_paths(self, fixed: list[Candidate]) -> tuple[list[PathEnd], bool]:
+        """Every path of a valid state's complete execution (forks on data only)."""
+        ends: list[PathEnd] = []
+        bounded = False
+        start = SymState(dict(self.regs0), self.mem0)
+        todo: list[tuple[SymState, int, tuple[Candidate, ...]]] = [(start, self.site.entry, ())]
+        while todo:
+            st, slot, cands = todo.pop()
+            if len(cands) >= self.k:
+                bounded = True
+                continue
+            cand = fixed[slot]
+            for nst, nxt, ex in self.step(cand, st):
+                if ex is not None:
+                    if ex.undefined:
+                        continue  # rejected by the spec layer for valid states
+                    ends.append(PathEnd(nst, ex, cands + (cand,)))
                     continue
-                v = z3.BitVec(f"{tag}_{r}_{i + 1}", 64)
-                expr: BV = regs[r]
-                for c, o in outs:
-                    if o["regs"][r] is not regs[r]:
-                        expr = z3.If(z3.And(act, sel == c.idx), o["regs"][r], expr)
-                solver.add(v == expr)
-                new_regs[r] = v
-            if any(o["mem"] is not mem for _, o in outs):
-                m2 = z3.Array(f"{tag}_mem_{i + 1}", z3.BitVecSort(64), z3.BitVecSort(8))
-                mexpr = mem
-                for c, o in outs:
-                    if o["mem"] is not mem:
-                        mexpr = z3.If(z3.And(act, sel == c.idx), o["mem"], mexpr)
-                solver.add(m2 == mexpr)
-                new_mem = m2
-            else:
-                new_mem = mem
-            npc = z3.BitVec(f"{tag}_pc_{i + 1}", 64)
-            pexpr: BV = pc
-            trap_here: list[z3.BoolRef] = []
-            for c, o in outs:
-                g = z3.And(act, sel == c.idx)
-                pexpr = z3.If(g, o["next"], pexpr)
-                for addr, size, stack in o["stores"]:
-                    eff.stores.append((g, addr, size, stack))
-                if o["call"] is not None:
-                    eff.calls.append((g, o["call"].name, ncalls, o["inputs"]))
-                if o["trap"] is not None:
-                    code = z3.If(g, z3.IntVal(TRAP_CODES[o["trap"].kind] * 65536 + o["trap"].imm),
-                                 code)
-                    trap_here.append(g)
-                if o["isb"]:
-                    step["isb"] = z3.Or(step["isb"], g)
-            solver.add(npc == pexpr)
-            called = [z3.And(act, sel == c.idx) for c, o in outs if o["call"] is not None]
-            if called:
-                ncalls = ncalls + z3.If(z3.Or(*called), 1, 0)
-            inside = z3.Or(*[npc == site.slot_addr(j) for j in range(site.nslots)])
-            ended = z3.Or(*trap_here) if trap_here else z3.BoolVal(False)
-            undef_here = eff.undefined[-1] if undef else z3.BoolVal(False)
-            nact = z3.Bool(f"{tag}_act{i + 1}")
-            solver.add(nact == z3.And(act, z3.Not(ended), z3.Not(undef_here), inside))
-            steps.append(step)
-            regs, mem, pc, act = new_regs, new_mem, npc, nact
-        eff.regs, eff.mem, eff.pc, eff.code, eff.active_at_end, eff.ncalls = (
-            regs, mem, pc, code, act, ncalls)
-        return eff, steps
-
-    def _successors(self, cand: Candidate) -> set[int]:
-        """Slots the run may be at after ``cand`` (all of them when the target is dynamic).
-
-        Only a pruning of the encoding: a superset of the real successors is
-        always sound, it merely costs solver time.
-        """
-        if cand.stmts is None:
-            return set()
-        site = self.site
-        pc = site.slot_addr(cand.slot)
-        everywhere = set(range(site.nslots))
-
-        def slot_of(addr: int) -> set[int]:
-            if site.base <= addr < site.end and (addr - site.base) % 4 == 0:
-                return {(addr - site.base) // 4}
-            return set()
-
-        nxt = slot_of(pc + 4)
-        for s in cand.stmts:
-            if isinstance(s, Trap):
-                return set()
-            if isinstance(s, Jump):
-                if not isinstance(s.target, Const):
-                    return everywhere
-                h = self.helpers.get(s.target.value) if s.link else None
-                if h is not None:
-                    nxt = slot_of(pc + 4) if h.returns_to == "x30" else everywhere
+                assert nxt is not None
+                where = self.slot_of(nxt)
+                if where == "dynamic":
+                    out = nst.fork()
+                    out.cond.append(z3.Not(self.inside(nxt)))
+                    ends.append(PathEnd(out, Exit(nxt, 0), cands + (cand,)))
+                    if self.data_sat(nst.cond + [self.inside(nxt)]):
+                        self.unknowns.append("a valid state may branch into the site through a "
+                                             "register (not modelled)")
+                elif where is None:
+                    ends.append(PathEnd(nst, Exit(nxt, 0), cands + (cand,)))
                 else:
-                    nxt = slot_of(s.target.value)
-            elif isinstance(s, CondJump):
-                if not isinstance(s.target, Const):
-                    return everywhere
-                nxt = nxt | slot_of(s.target.value)
-        return nxt
+                    assert isinstance(where, int)
+                    todo.append((nst, where, cands + (cand,)))
+        return ends, bounded
 
-    # -------------------------------------------------------------- the checks
+    # ------------------------------------------------------------- data side
+
+    def data_sat(self, conds: list[z3.BoolRef]) -> bool:
+        if not conds:
+            return True
+        s = z3.Solver()
+        s.set("timeout", self.timeout_ms)
+        s.add(self.init_ok, *conds)
+        return s.check() != z3.unsat
+
+    def equal(self, run: PathEnd, v: PathEnd) -> z3.BoolRef:
+        """Same observable effect (docs/model.md, Execution and effects)."""
+        if run.exit.code != v.exit.code or len(run.state.calls) != len(v.state.calls):
+            return z3.BoolVal(False)
+        conds = [run.exit.pc == v.exit.pc]
+        conds += [run.state.regs[r] == v.state.regs[r] for r in self.site.live]
+        for (h1, in1), (h2, in2) in zip(run.state.calls, v.state.calls):
+            if h1 != h2:
+                return z3.BoolVal(False)
+            conds += [a == b for a, b in zip(in1, in2)]
+        sp_v = v.state.regs["sp"]
+        events = run.state.stores + v.state.stores
+        stack_events = [(a, n) for a, n, stack in events if stack]
+        for addr, size, _ in events:
+            for b in range(size):
+                a = addr + b
+                same = z3.Select(run.state.mem, a) == z3.Select(v.state.mem, a)
+                if stack_events:
+                    on_stack = z3.Or(*[z3.ULT(a - sa, n) for sa, n in stack_events])
+                    same = z3.Or(same, z3.And(on_stack, z3.ULT(a, sp_v)))
+                conds.append(same)
+        return z3.And(*conds)
+
+    def inequivalent(self, run: PathEnd) -> z3.ModelRef | None | str:
+        """A model of an initial state where ``run`` matches no valid path, or None."""
+        s = z3.Solver()
+        s.set("timeout", self.timeout_ms)
+        s.set("random_seed", 0)
+        s.add(self.init_ok, *run.state.cond)
+        for ends in self.valid_paths.values():
+            for v in ends:
+                s.add(z3.Implies(z3.And(*v.state.cond), z3.Not(self.equal(run, v))))
+        r = s.check()
+        if r == z3.sat:
+            return s.model()
+        if r == z3.unknown:
+            return f"solver gave up ({s.reason_unknown()})"
+        return None
 
     def check(self, kind: str, with_stale: bool) -> ObserverResult:
-        return _ObserverCheck(self, kind).solve_all(with_stale)
+        return _ObserverSearch(self, kind).search(with_stale)
 
 
-class _ObserverCheck:
-    """One observer kind on one site: the timing constraints and the goals."""
+def _loads(s: Stmt) -> Iterator[Load]:
+    def walk(e: object) -> Iterator[Load]:
+        if isinstance(e, Load):
+            yield e
+            yield from walk(e.addr)
+        elif isinstance(e, (Add, Sub, And, Or)):
+            yield from walk(e.a)
+            yield from walk(e.b)
+
+    for attr in ("value", "addr", "target"):
+        if hasattr(s, attr):
+            yield from walk(getattr(s, attr))
+    if isinstance(s, CondJump):
+        yield from walk(s.cond.value)
+
+
+class _ObserverSearch:
+    """One observer kind on one site: DFS over fetched words, timing in Z3."""
 
     def __init__(self, enc: SiteEncoder, kind: str) -> None:
-        self.enc, self.kind = enc, kind
-        self.tl = enc.tl
+        self.enc, self.kind, self.tl = enc, kind, enc.tl
         self.solver = z3.Solver()
-        self.solver.set("timeout", enc.timeout_ms)
         self.solver.set("random_seed", 0)
-        self.regs0 = {r: z3.BitVec(f"init_{r}", 64) for r in REGISTERS}
-        self.mem0 = z3.Array("init_mem", z3.BitVecSort(64), z3.BitVecSort(8))
-        s = self.solver
-        s.add(self.regs0["sp"] & 15 == 0)
-        self.run, self.steps = enc.execution("run", s, self.regs0, self.mem0, enc.by_slot)
-        self.k = len(self.steps)
-        self.e = [z3.Int(f"e{i}") for i in range(self.k)]
-        self.c = [z3.Int(f"c{i}") for i in range(self.k)]
-        self.f = [z3.Int(f"f{i}") for i in range(self.k)]
-        self._timing()
-        self._fetch()
+        self.solver.set("timeout", enc.timeout_ms)
+        self.e: list[z3.ArithRef] = []
+        self.c: list[z3.ArithRef] = []
+        self.f: list[z3.ArithRef] = []
+        self.found: dict[str, Counterexample] = {}
+        self.reasons: list[str] = list(enc.unknowns)
         self.queries = 0
         self.seconds = 0.0
 
-    # -- helpers ------------------------------------------------------------
+    # -- timing constraints ----------------------------------------------------
 
     def L(self, slot: int, c: z3.ArithRef) -> z3.ArithRef:
         """Newest modifying write of ``slot`` published by point ``c``."""
@@ -389,212 +433,184 @@ class _ObserverCheck:
         return expr
 
     def in_window(self, i: int, slot: int, pt: z3.ArithRef,
-                  intervals: Sequence[tuple[int, int]]) -> z3.BoolRef:
-        return z3.And(
-            self.L(slot, self.c[i]) <= pt, pt <= self.e[i],
-            z3.Or(*[z3.And(a <= pt, pt <= b) for a, b in intervals]) if intervals
-            else z3.BoolVal(False),
-        )
-
-    # -- constraints ----------------------------------------------------------
-
-    def _timing(self) -> None:
-        s, e, c, n = self.solver, self.e, self.c, self.enc.n
-        acts = [st["act"] for st in self.steps]
-        for i in range(self.k):
-            s.add(0 <= e[i], e[i] <= n, 0 <= c[i], c[i] <= e[i])
-        kind = self.kind
-        if kind == NMI_LOCAL:
-            for i in range(self.k):
-                s.add(e[i] == e[0], c[i] == e[0])
-            return
-        for i in range(1, self.k):
-            s.add(z3.Implies(acts[i], e[i - 1] <= e[i]))
-        forced = self.tl.forced_cse_points()
-        if kind == THREAD:
-            s.add(c[0] >= self.F(e[0]))
-            for i in range(self.k):
-                for b in self.tl.blocks:
-                    s.add(z3.Implies(acts[i], z3.Not(z3.And(b.first <= e[i], e[i] < b.last))))
-                for t in self.tl.wait_points():
-                    s.add(z3.Implies(acts[i], z3.Not(z3.And(e[0] < t, e[i] >= t))))
-            for i in range(1, self.k):
-                isb = self.steps[i - 1]["isb"]
-                s.add(z3.Implies(acts[i], z3.And(
-                    z3.Or(c[i] == c[i - 1], z3.And(e[i - 1] <= c[i], c[i] <= e[i])),
-                    z3.Implies(isb, c[i] >= e[i - 1]),
-                    c[i] >= self.F(e[i]),
-                )))
-                if not self.enc.spec.preemptible:
-                    for b in self.tl.blocks:
-                        s.add(z3.Implies(acts[i], z3.Not(z3.And(e[i - 1] < b.first,
-                                                                e[i] >= b.last))))
-        elif kind == NMI_REMOTE:
-            for i in range(1, self.k):
-                isb = self.steps[i - 1]["isb"]
-                s.add(z3.Implies(acts[i], c[i] == z3.If(isb, e[i - 1], c[i - 1])))
-            for i in range(self.k):
-                for p in forced:
-                    s.add(z3.Implies(acts[i], z3.Not(z3.And(c[0] < p, e[i] >= p))))
-        else:  # pragma: no cover
-            raise ValueError(kind)
-
-    def _fetch(self) -> None:
-        for i, st in enumerate(self.steps):
-            for cand in st["options"]:
-                self.solver.add(z3.Implies(
-                    z3.And(st["act"], st["sel"] == cand.idx),
-                    self.in_window(i, cand.slot, self.f[i], cand.points)))
-
-    # -- goals --------------------------------------------------------------
-
-    def _goal_torn(self) -> tuple[z3.BoolRef, list]:
-        g = [z3.Int(f"tg{i}") for i in range(self.k)]
-        parts = []
-        for i, st in enumerate(self.steps):
-            for j in st["slots"]:
-                h = self.enc.hist[j]
-                pts = [t for t, torn in enumerate(h.torn) if torn]
-                if pts:
-                    parts.append(z3.And(st["act"], st["pc"] == self.enc.site.slot_addr(j),
-                                        self.in_window(i, j, g[i], _intervals(pts))))
-        return (z3.Or(*parts) if parts else z3.BoolVal(False)), g
-
-    def _goal_cmodx(self) -> tuple[z3.BoolRef, list]:
-        g = [z3.Int(f"cg{i}") for i in range(self.k)]
-        h = [z3.Int(f"ch{i}") for i in range(self.k)]
-        parts = []
-        for i, st in enumerate(self.steps):
-            for j in st["slots"]:
-                cands = self.enc.by_slot[j]
-                for a in cands:
-                    for b in cands:
-                        if a.idx < b.idx and not (a.cmodx and b.cmodx):
-                            parts.append(z3.And(
-                                st["act"], st["pc"] == self.enc.site.slot_addr(j),
-                                self.in_window(i, j, g[i], a.points),
-                                self.in_window(i, j, h[i], b.points)))
-        return (z3.Or(*parts) if parts else z3.BoolVal(False)), [g, h]
-
-    def _goal_stale(self) -> z3.BoolRef:
-        parts = []
-        n = self.enc.n
-        for i, st in enumerate(self.steps):
-            for cand in st["options"]:
-                if cand.word != self.enc.hist[cand.slot].values[n]:
-                    parts.append(z3.And(st["act"], st["sel"] == cand.idx))
-        if not parts:
+                  intervals: tuple[tuple[int, int], ...] | list[tuple[int, int]]) -> z3.BoolRef:
+        if not intervals:
             return z3.BoolVal(False)
-        return z3.And(self.c[0] >= n, z3.Or(*parts))
+        return z3.And(self.L(slot, self.c[i]) <= pt, pt <= self.e[i],
+                      z3.Or(*[z3.And(a <= pt, pt <= b) for a, b in intervals]))
 
-    def _goal_inequivalent(self) -> tuple[z3.BoolRef, dict[str, Effects]]:
-        enc, s = self.enc, self.solver
-        valid: dict[str, Effects] = {}
-        diffs = []
-        for name in enc.site.valid:
-            st = enc.site.state(name)
-            cands = []
-            for j, word in enumerate(st.words):
-                match = [c for c in enc.by_slot[j] if c.word == word]
-                cands.append(match[:1] or [enc._candidate(j, word, ())])
-            eff, _ = enc.execution(f"v_{name}", s, self.regs0, self.mem0, cands)
-            valid[name] = eff
-            diffs.append(z3.Not(self._equal(self.run, eff)))
-        complete = z3.And(z3.Not(self.run.active_at_end),
-                          *[z3.Not(u) for u in self.run.undefined])
-        return z3.And(complete, *diffs), valid
+    def timing(self, i: int, cand: Candidate, prev: Candidate | None) -> list[z3.BoolRef]:
+        """Constraints for fetching ``cand`` as the i-th instruction (docs/model.md)."""
+        e, c, f = z3.Int(f"e{i}"), z3.Int(f"c{i}"), z3.Int(f"f{i}")
+        self.e.append(e)
+        self.c.append(c)
+        self.f.append(f)
+        n, tl = self.enc.n, self.tl
+        out = [0 <= e, e <= n, 0 <= c, c <= e]
+        if self.kind == NMI_LOCAL:
+            out += [e == self.e[0], c == self.e[0]]
+        elif i > 0:
+            out.append(self.e[i - 1] <= e)
+        if self.kind == THREAD:
+            out += [z3.Not(z3.And(b.first <= e, e < b.last)) for b in tl.blocks]
+            out += [z3.Not(z3.And(self.e[0] < t, e >= t)) for t in tl.wait_points()]
+            out.append(c >= self.F(e))
+            if i > 0:
+                assert prev is not None
+                out.append(z3.Or(c == self.c[i - 1], z3.And(self.e[i - 1] <= c, c <= e)))
+                if prev.isb:
+                    out.append(c >= self.e[i - 1])
+                if not self.enc.spec.preemptible:
+                    out += [z3.Not(z3.And(self.e[i - 1] < b.first, e >= b.last))
+                            for b in tl.blocks]
+        elif self.kind == NMI_REMOTE:
+            if i > 0:
+                assert prev is not None
+                out.append(c == (self.e[i - 1] if prev.isb else self.c[i - 1]))
+            out += [z3.Not(z3.And(self.c[0] < p, e >= p)) for p in tl.forced_cse_points()]
+        out.append(self.in_window(i, cand.slot, f, cand.points))
+        return out
 
-    def _equal(self, run: Effects, v: Effects) -> z3.BoolRef:
-        conds = [run.code == v.code, run.pc == v.pc, run.ncalls == v.ncalls]
-        conds += [run.regs[r] == v.regs[r] for r in self.enc.site.live]
-        sp_v = v.regs["sp"]
-        for g, addr, size, stack in run.stores + v.stores:
-            for b in range(size):
-                a = addr + b
-                same = z3.Select(run.mem, a) == z3.Select(v.mem, a)
-                if stack:
-                    same = z3.Or(same, z3.ULT(a, sp_v))
-                conds.append(z3.Implies(g, same))
-        for g1, h1, p1, in1 in run.calls:
-            for g2, h2, p2, in2 in v.calls:
-                both = z3.And(g1, g2, p1 == p2)
-                if h1 != h2:
-                    conds.append(z3.Not(both))
-                else:
-                    conds.append(z3.Implies(both, z3.And(*[a == b for a, b in zip(in1, in2)])))
-        return z3.And(*conds)
-
-    # -- solving --------------------------------------------------------------
-
-    def _solve(self, goal: z3.BoolRef, timeout_ms: int | None = None) -> tuple[str, z3.ModelRef | None]:
+    def _check(self, extra: list[z3.BoolRef], timeout_ms: int | None = None
+               ) -> tuple[str, z3.ModelRef | None]:
         self.solver.push()
-        self.solver.add(goal)
+        self.solver.add(*extra)
         self.solver.set("timeout", timeout_ms or self.enc.timeout_ms)
         t0 = time.perf_counter()
         r = self.solver.check()
         self.seconds += time.perf_counter() - t0
         self.queries += 1
         model = self.solver.model() if r == z3.sat else None
+        reason = self.solver.reason_unknown() if r == z3.unknown else ""
         self.solver.pop()
-        return ("sat" if r == z3.sat else "unsat" if r == z3.unsat else "unknown"), model
+        if r == z3.unknown:
+            return f"unknown: {reason}", None
+        return ("sat" if r == z3.sat else "unsat"), model
 
-    def _simplest(self, goal: z3.BoolRef, model: z3.ModelRef) -> z3.ModelRef:
-        """Prefer a counterexample with fewer interruptions, then fewer instructions.
-
-        People read these; the first model Z3 finds often interrupts the
-        observer more often than the bug needs.
-        """
-        acts = [st["act"] for st in self.steps]
-        interrupts = z3.Sum(*[z3.If(z3.And(acts[i], self.c[i] != self.c[i - 1]), 1, 0)
-                              for i in range(1, self.k)] or [z3.IntVal(0)])
-        length = z3.Sum(*[z3.If(a, 1, 0) for a in acts] or [z3.IntVal(0)])
-        for measure in (interrupts, length):
+    def _timing_model(self, goal: list[z3.BoolRef]) -> z3.ModelRef | None:
+        """A model of the current prefix + goal with as few interruptions as the solver finds."""
+        r, model = self._check(goal)
+        if model is None:
+            return None
+        if len(self.c) > 1:
+            measure = z3.Sum(*[z3.If(self.c[i] != self.c[i - 1], 1, 0)
+                               for i in range(1, len(self.c))])
             current = model.eval(measure, model_completion=True).as_long()
             for bound in range(current):
-                r, better = self._solve(z3.And(goal, measure <= bound),
-                                        min(MINIMIZE_MS, self.enc.timeout_ms))
-                if r == "sat" and better is not None:
-                    model = better
-                    goal = z3.And(goal, measure <= bound)
-                    break
-            else:
-                goal = z3.And(goal, measure <= current)
+                r2, better = self._check(goal + [measure <= bound],
+                                         min(MINIMIZE_MS, self.enc.timeout_ms))
+                if better is not None:
+                    return better
         return model
 
-    def solve_all(self, with_stale: bool) -> ObserverResult:
-        from fpatch.encoding.extract import extract  # keeps model->record code apart
+    # -- the search ------------------------------------------------------------
 
-        found: list[Counterexample] = []
-        reasons: list[str] = []
-        torn_goal, torn_pts = self._goal_torn()
-        cmodx_goal, cmodx_pts = self._goal_cmodx()
-        undef_goal = z3.Or(*self.run.undefined) if self.run.undefined else z3.BoolVal(False)
-        ineq_goal, valid = self._goal_inequivalent()
-        goals: list[tuple[str, z3.BoolRef, object]] = [
-            (TORN, torn_goal, torn_pts),
-            (CMODX, cmodx_goal, cmodx_pts),
-            (UNDEFINED, undef_goal, None),
-            (INEQUIVALENT, ineq_goal, valid),
-        ]
-        if with_stale:
-            goals.append((STALE, self._goal_stale(), None))
-        for vname, eff in valid.items():
-            r, _ = self._solve(eff.active_at_end)
-            if r != "unsat":
-                reasons.append(f"valid state {vname} may not finish within max_insns="
-                               f"{self.enc.k} instructions")
-        for violation, goal, extra in goals:
-            r, model = self._solve(goal)
-            if r == "sat":
-                assert model is not None
-                model = self._simplest(goal, model)
-                found.append(extract(self, model, violation, extra))
-            elif r == "unknown":
-                reasons.append(f"{violation}: solver gave up ({self.solver.reason_unknown()})")
-        r, _ = self._solve(self.run.active_at_end)
-        if r != "unsat":
-            reasons.append(f"a run may execute more than max_insns={self.enc.k} instructions "
-                           f"inside the site; raise max_insns")
+    def search(self, with_stale: bool) -> ObserverResult:
+        enc = self.enc
+        start = SymState(dict(enc.regs0), enc.mem0)
+        self._dfs(0, enc.site.entry, start, (), with_stale)
+        found = tuple(self.found[k] for k in (TORN, CMODX, UNDEFINED, INEQUIVALENT, STALE)
+                      if k in self.found)
+        reasons = tuple(dict.fromkeys(self.reasons))
         status = "unsafe" if found else ("unknown" if reasons else "safe")
-        return ObserverResult(self.enc.site.name, self.kind, status, tuple(found),
-                              tuple(reasons), self.queries, round(self.seconds, 4))
+        return ObserverResult(enc.site.name, self.kind, status, found, reasons,
+                              self.queries, round(self.seconds, 4))
+
+    def _dfs(self, i: int, slot: int, st: SymState, path: tuple[Candidate, ...],
+             with_stale: bool) -> None:
+        from fpatch.encoding.extract import counterexample
+
+        enc = self.enc
+        if i >= enc.k:
+            r, _ = self._check([])
+            if r != "unsat":
+                self.reasons.append(f"a run may execute more than max_insns={enc.k} "
+                                    f"instructions inside the site; raise max_insns")
+            return
+        for cand in enc.by_slot[slot]:
+            self.solver.push()
+            self.solver.add(*self.timing(i, cand, path[-1] if path else None))
+            r, _ = self._check([])
+            if r != "sat":
+                if r.startswith("unknown"):
+                    self.reasons.append(f"timing: solver gave up ({r})")
+                self._pop_step()
+                continue
+            here = path + (cand,)
+            self._window_goals(i, cand, here, st)
+            if with_stale and STALE not in self.found:
+                final = enc.hist[cand.slot].values[enc.n]
+                if cand.word != final and enc.data_sat(st.cond):
+                    m = self._timing_model([self.c[0] >= enc.n])
+                    if m is not None:
+                        self.found[STALE] = counterexample(self, STALE, here, m, None, None)
+            for nst, nxt, ex in enc.step(cand, st):
+                if ex is None and nxt is not None:
+                    where = enc.slot_of(nxt)
+                    if where == "dynamic":
+                        if enc.data_sat(nst.cond + [enc.inside(nxt)]):
+                            self.reasons.append(f"slot {cand.slot} `{cand.insn.text}` may branch "
+                                                f"into the site through a register (not "
+                                                f"modelled)")
+                        nst.cond.append(z3.Not(enc.inside(nxt)))
+                        ex = Exit(nxt, 0)
+                    elif where is None:
+                        ex = Exit(nxt, 0)
+                    else:
+                        assert isinstance(where, int)
+                        if enc.data_sat(nst.cond):
+                            self._dfs(i + 1, where, nst, here, with_stale)
+                        continue
+                self._at_exit(i, PathEnd(nst, ex, here))
+            self._pop_step()
+
+    def _pop_step(self) -> None:
+        self.solver.pop()
+        self.e.pop()
+        self.c.pop()
+        self.f.pop()
+
+    def _window_goals(self, i: int, cand: Candidate, here: tuple[Candidate, ...],
+                      st: SymState) -> None:
+        from fpatch.encoding.extract import counterexample
+
+        enc = self.enc
+        hist = enc.hist[cand.slot]
+        if (TORN not in self.found) and any(hist.torn):
+            g = z3.Int(f"torn_g{i}")
+            pts = _intervals([t for t, torn in enumerate(hist.torn) if torn])
+            m = self._timing_model([self.in_window(i, cand.slot, g, pts)])
+            if m is not None and enc.data_sat(st.cond):
+                self.found[TORN] = counterexample(self, TORN, here, m, None, (g,))
+        if CMODX not in self.found:
+            others = enc.by_slot[cand.slot]
+            pairs = [(a, b) for a in others for b in others
+                     if a.idx < b.idx and not (a.cmodx and b.cmodx)]
+            if pairs:
+                g, h = z3.Int(f"cmodx_g{i}"), z3.Int(f"cmodx_h{i}")
+                goal = z3.Or(*[z3.And(self.in_window(i, cand.slot, g, a.points),
+                                      self.in_window(i, cand.slot, h, b.points))
+                               for a, b in pairs])
+                m = self._timing_model([goal])
+                if m is not None and enc.data_sat(st.cond):
+                    self.found[CMODX] = counterexample(self, CMODX, here, m, None, (g, h))
+        if cand.stmts is None and UNDEFINED not in self.found and enc.data_sat(st.cond):
+            m = self._timing_model([])
+            if m is not None:
+                self.found[UNDEFINED] = counterexample(self, UNDEFINED, here, m, None, None)
+
+    def _at_exit(self, i: int, end: PathEnd) -> None:
+        from fpatch.encoding.extract import counterexample
+
+        if end.exit.undefined or INEQUIVALENT in self.found:
+            return
+        data = self.enc.inequivalent(end)
+        if isinstance(data, str):
+            self.reasons.append(f"inequivalence: {data}")
+            return
+        if data is None:
+            return
+        m = self._timing_model([])
+        if m is not None:
+            self.found[INEQUIVALENT] = counterexample(self, INEQUIVALENT, end.cands, m, data, None,
+                                                      end)
