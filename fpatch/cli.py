@@ -87,7 +87,7 @@ def check(paths: tuple[str, ...], as_json: bool, timeout: float | None, engine: 
         if isinstance(spec, SpecError):
             invalid += 1
             for d in sorted(spec.diagnostics):
-                err.print(str(d), markup=False)
+                click.echo(str(d), err=True)
             if as_json:
                 docs.append(jsonout.error_json(str(path), spec.diagnostics))
             else:
@@ -153,7 +153,7 @@ def validate(paths: tuple[str, ...]) -> None:
         if isinstance(spec, SpecError):
             bad += 1
             for d in sorted(spec.diagnostics):
-                err.print(str(d), markup=False)
+                click.echo(str(d), err=True)
         else:
             click.echo(f"{path}: ok ({len(spec.sites)} site(s), {len(build(spec).steps)} steps)")
     sys.exit(EXIT_USAGE if bad else EXIT_OK)
@@ -169,7 +169,7 @@ def show(path: str, as_json: bool, no_color: bool) -> None:
     spec = _load(Path(path), err)
     if isinstance(spec, SpecError):
         for d in sorted(spec.diagnostics):
-            err.print(str(d), markup=False)
+            click.echo(str(d), err=True)
         sys.exit(EXIT_USAGE)
     tl = build(spec)
     if as_json:

@@ -59,7 +59,7 @@ def counterexample(
         execs.append(Exec(
             index=i, slot=cand.slot, addr=site.slot_addr(cand.slot), point=e, cse=c,
             fetched_at=f, window=(hist.newest_published(c), e), word=cand.word,
-            text=cand.insn.text,
+            text=symbolize(cand.insn.text, enc.spec.symbols),
             states=tuple(s.name for s in site.states if s.words[cand.slot] == cand.word),
             torn=hist.torn[f], interrupted_before=i > 0 and c != execs[-1].cse,
         ))
@@ -128,6 +128,13 @@ def counterexample(
     )
 
 
+def symbolize(text: str, symbols: tuple[tuple[str, int], ...]) -> str:
+    """``bl 0xffff800008010000`` -> ``bl ftrace_caller``: people know the names."""
+    for name, addr in symbols:
+        text = text.replace(_h(addr), name)
+    return text
+
+
 def _exit_text(srch: _ObserverSearch, dm: z3.ModelRef, end: PathEnd, regs0: dict[str, int]) -> str:
     pc = _int(dm, end.exit.pc)
     if end.exit.undefined:
@@ -153,6 +160,9 @@ def _diffs(srch: _ObserverSearch, dm: z3.ModelRef, run: PathEnd, v: PathEnd,
         delta = (val - regs0[reg]) & MASK64
         if delta == 0:
             return f"{_h(val)} (= {reg} at entry)"
+        same = [r for r in REGISTERS if regs0[r] == val]
+        if same:
+            return f"{_h(val)} (= {same[0]} at entry)"
         if delta >= 1 << 63:
             return f"{_h(val)} ({reg} at entry - {(1 << 64) - delta})"
         return f"{_h(val)} ({reg} at entry + {delta})"

@@ -71,6 +71,12 @@ from fpatch.verdict import (
 
 BV = z3.BitVecRef
 MINIMIZE_MS = 500  # per query spent making a counterexample simpler; never affects the verdict
+# Initial registers tried first for counterexamples: distinct and easy to spot.
+TYPICAL_INIT = {f"x{i}": 0x1111 * i for i in range(29)} | {
+    "x29": 0xFFFF80000A013F80,  # a frame record on the kernel stack
+    "x30": 0xFFFF800008300010,  # the caller's return address
+    "sp": 0xFFFF80000A013F40,
+}
 TRAP_CODES = {"brk": 1, "svc": 2, "hvc": 3, "smc": 4}
 
 
@@ -375,7 +381,15 @@ class SiteEncoder:
                 s.add(z3.Implies(z3.And(*v.state.cond), z3.Not(self.equal(run, v))))
         r = s.check()
         if r == z3.sat:
-            return s.model()
+            model = s.model()
+            # Prefer an initial state a person recognises (docs/model.md, reports).
+            s.push()
+            s.add(*[self.regs0[reg] == val for reg, val in TYPICAL_INIT.items()])
+            s.set("timeout", min(MINIMIZE_MS, self.timeout_ms))
+            if s.check() == z3.sat:
+                model = s.model()
+            s.pop()
+            return model
         if r == z3.unknown:
             return f"solver gave up ({s.reason_unknown()})"
         return None

@@ -49,6 +49,7 @@ class _Ctx:
         self.path = path
         self.lines = text.splitlines()
         self.problems: list[Diagnostic] = []
+        self.broken_states: set[tuple[str, str]] = set()  # (site, state) that failed to parse
 
     def comment_hint(self, loc: Loc, value: str) -> str:
         """YAML drops ``#...`` after a space: say so when an operand went missing."""
@@ -447,8 +448,10 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
     live = DEFAULT_LIVE
     if m.get("live") is not None:
         live = ctx.registers(m.get("live"), f"{what}.live") or ()
-    if not states or len(names) != len(state_names):
-        return None
+    if len(names) != len(state_names):
+        # Keep the site so that steps are still checked (all problems at once);
+        # writes naming a broken state are not reported a second time.
+        ctx.broken_states |= {(key.value, n) for n in state_names if n not in names}
     return Site(key.value, base, nslots, entry, tuple(states), initial, valid,
                 tuple(dict.fromkeys(live)), tuple(data), key.loc)
 
@@ -795,7 +798,7 @@ def _write(ctx: _Ctx, arg: Node | None, sites: list[Site], loc: Loc) -> Write | 
         try:
             st = site.state(name or "")
         except KeyError:
-            if name is not None:
+            if name is not None and (site.name, name) not in ctx.broken_states:
                 node = m.get("as")
                 assert node is not None
                 ctx.err(node.loc, f"write.as: unknown state '{name}' of site '{site.name}' "
