@@ -1,0 +1,135 @@
+"""Benchmarks (not tests): per-spec timings and a scaling table, SMT vs enumerator.
+
+Run with `make bench`. Prints, for every spec in specs/, wall time, time in
+the solver and the number of solver queries; then how both engines scale with
+the number of slots in a site and with the number of patcher steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import statistics
+import time
+from pathlib import Path
+
+from fpatch.encoding import check_spec
+from fpatch.enumerate import check as enum_check
+from fpatch.spec import parse_file, parse_text
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HELPER = """helpers:
+  ftrace_caller:
+    address: 0xffff800008010000
+    inputs: [x9, x30, sp]
+    restores: {x30: x9}
+    clobbers: [x9]
+"""
+
+
+def scaling_spec(slots: int, steps: int) -> str:
+    """A site of `slots` slots whose last two are `mov x9, x30 ; nop<->bl`, toggled by
+    `steps` primitive steps (write, dc, dsb, ic, dsb, isb, write back, ...)."""
+    off = ["nop"] * (slots - 2) + ["mov x9, x30", "nop"]
+    on = off[:-1] + ["bl ftrace_caller"]
+    cycle = ["write: {slot: %d, as: ON}" % (slots - 1), "dc_cvau: {slots: [%d]}" % (slots - 1),
+             "dsb: ish", "ic_ivau: {slots: [%d]}" % (slots - 1), "dsb: ish", "isb",
+             "write: {slot: %d, as: OFF}" % (slots - 1), "dc_cvau: {slots: [%d]}" % (slots - 1),
+             "dsb: ish", "ic_ivau: {slots: [%d]}" % (slots - 1), "dsb: ish", "isb"]
+    body = [cycle[i % len(cycle)] for i in range(steps)]
+    lines = ["fpatch: 1", "env: {preemptible: true, nmi: true}", HELPER.rstrip(), "sites:",
+             "  f:", "    base: 0xffff800008200000", f"    slots: {slots}", "    states:",
+             "      OFF:"] + [f"        - {i}" for i in off] + ["      ON:"]
+    lines += [f"        - {i}" for i in on] + ["    initial: OFF", "steps:"]
+    lines += [f"  - {b}" for b in body]
+    return "\n".join(lines) + "\n"
+
+
+def rewrite_spec(k: int, preemptible: bool) -> str:
+    """k slots rewritten at once inside stop_machine (nop -> add x0, x0, #1)."""
+    lines = ["fpatch: 1", f"env: {{preemptible: {str(preemptible).lower()}, nmi: false}}",
+             "sites:", "  f:", "    base: 0x10000", f"    slots: {k}", "    states:", "      OFF:"]
+    lines += ["        - nop"] * k + ["      ON:"] + ['        - "add x0, x0, #1"'] * k
+    lines += ["    initial: OFF", "steps:", "  - stop_machine:",
+              f"      - write: {{slots: {list(range(k))}, as: ON}}", "      - sync_icache: f"]
+    return "\n".join(lines) + "\n"
+
+
+def _timed(engine: str, text: str, q: mp.Queue) -> None:  # type: ignore[type-arg]
+    spec = parse_text(text, "bench.yaml")
+    t0 = time.perf_counter()
+    r = check_spec(spec) if engine == "smt" else enum_check(spec)
+    q.put((time.perf_counter() - t0, r.verdict))
+
+
+def run_limited(engine: str, text: str, limit: float) -> str:
+    q: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+    p = mp.Process(target=_timed, args=(engine, text, q))
+    p.start()
+    p.join(limit)
+    if p.is_alive():
+        p.kill()
+        p.join()
+        return f">{limit:.0f}s"
+    secs, verdict = q.get()
+    return f"{secs:.2f}s {verdict}"
+
+
+def per_spec(repeat: int) -> None:
+    print(f"{'spec':52} {'verdict':8} {'wall s':>7} {'z3 s':>7} {'queries':>7} {'enum s':>7}")
+    total = 0.0
+    for path in sorted((ROOT / "specs").glob("*.yaml")):
+        spec = parse_file(path)
+        walls = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            r = check_spec(spec)
+            walls.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        enum_check(spec)
+        enum_s = time.perf_counter() - t0
+        wall = statistics.median(walls)
+        total += wall
+        z3s = sum(o.solver_seconds for o in r.observers)
+        q = sum(o.queries for o in r.observers)
+        print(f"{path.name:52} {r.verdict:8} {wall:7.3f} {z3s:7.3f} {q:7d} {enum_s:7.3f}")
+    print(f"{'total (median of %d runs each)' % repeat:52} {'':8} {total:7.3f}")
+
+
+def scaling(limit: float) -> None:
+    print("\nscaling: slots per site (steps = 12)")
+    print(f"{'slots':>6} {'smt':>16} {'enum':>16}")
+    for slots in (2, 4, 8, 16, 32):
+        text = scaling_spec(slots, 12)
+        print(f"{slots:6} {run_limited('smt', text, limit):>16} {run_limited('enum', text, limit):>16}")
+    print("\nscaling: patcher steps (slots = 2)")
+    print(f"{'steps':>6} {'smt':>16} {'enum':>16}")
+    for steps in (2, 4, 8, 16, 32, 64):
+        text = scaling_spec(2, steps)
+        print(f"{steps:6} {run_limited('smt', text, limit):>16} {run_limited('enum', text, limit):>16}")
+
+
+    print("\nscaling: slots rewritten in one stop_machine block (non-preemptible: safe; "
+          "preemptible: unsafe)")
+    print(f"{'slots':>6} {'smt (non-pre)':>16} {'enum (non-pre)':>16} {'smt (pre)':>16} "
+          f"{'enum (pre)':>16}")
+    for k in (1, 2, 4, 8, 16):
+        cells = [run_limited(e, rewrite_spec(k, pre), limit)
+                 for pre in (False, True) for e in ("smt", "enum")]
+        print(f"{k:6} " + " ".join(f"{c:>16}" for c in cells))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--limit", type=float, default=60.0, help="seconds per scaling cell")
+    ap.add_argument("--no-scaling", action="store_true")
+    a = ap.parse_args()
+    per_spec(a.repeat)
+    if not a.no_scaling:
+        scaling(a.limit)
+
+
+if __name__ == "__main__":
+    main()
