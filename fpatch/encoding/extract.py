@@ -109,11 +109,15 @@ def counterexample(
                     d = _diffs(srch, dm, end, v, regs0)
                     if best is None or len(d) < best[0]:
                         best = (len(d), name, d)
-        assert best is not None
-        nearest, diffs = best[1], tuple(best[2])
-        what = ", ".join(f"{d.what} = {d.run} instead of {d.valid}" for d in diffs[:3])
-        detail = (f"the run's effect differs from every valid state's; against the nearest, "
-                  f"{nearest}: {what}")
+        if best is None:
+            # No valid state completes from this initial state (each executes an undefined
+            # word): any completed run is inequivalent (tests/test_differential.py).
+            detail = "the run completes, but no valid state's execution does"
+        else:
+            nearest, diffs = best[1], tuple(best[2])
+            what = ", ".join(f"{d.what} = {d.run} instead of {d.valid}" for d in diffs[:3])
+            detail = (f"the run's effect differs from every valid state's; against the "
+                      f"nearest, {nearest}: {what}")
         loc = _run_loc(srch, execs)
     show = {"sp", "x29", "x30"} | {d.what for d in diffs if d.what in regs0}
     initial = tuple((r, regs0[r]) for r in REGISTERS if r in show and r in regs0)

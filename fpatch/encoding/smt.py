@@ -30,6 +30,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import z3
 
@@ -69,7 +70,7 @@ from fpatch.verdict import (
     ObserverResult,
 )
 
-BV = z3.BitVecRef
+BV: TypeAlias = z3.BitVecRef
 MINIMIZE_MS = 500  # per query spent making a counterexample simpler; never affects the verdict
 # Initial registers tried first for counterexamples: distinct and easy to spot.
 TYPICAL_INIT = {f"x{i}": 0x1111 * i for i in range(29)} | {
@@ -575,6 +576,7 @@ class _ObserverSearch:
                         if enc.data_sat(nst.cond):
                             self._dfs(i + 1, where, nst, here, with_stale)
                         continue
+                assert ex is not None
                 self._at_exit(i, PathEnd(nst, ex, here))
             self._pop_step()
 

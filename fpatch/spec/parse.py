@@ -35,6 +35,11 @@ from fpatch.spec.yamlnode import Map, Node, Scalar, Seq, load
 FORMAT_VERSION = 1
 MAX_SLOTS = 256
 MAX_STEPS = 4096
+# Fix: the assembler turns digit runs into ints, and Python refuses decimal
+# strings over 4300 digits with a ValueError (a crash on hostile input); no
+# real instruction comes near this length.
+MAX_INSN_CHARS = 256
+MAX_INT_BITS = 32 * MAX_SLOTS
 
 _REG_ALIASES = {"lr": "x30", "fp": "x29"}
 _REGS = {f"x{i}" for i in range(31)} | {"sp"}
@@ -98,9 +103,16 @@ class _Ctx:
         if value is None:
             self.err(node.loc, f"{what}: expected an integer, got {_kind(node)}")
             return None
+        if value.bit_length() > MAX_INT_BITS:
+            # Fix: messages format ints with str(), which raises ValueError past
+            # 4300 decimal digits (e.g. `width: 0xfff...f`); nothing needs more
+            # than a 256-slot write value (8192 bits, 2467 digits).
+            self.err(node.loc, f"{what}: a {value.bit_length()}-bit number is too large")
+            return None
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             rng = f"{lo if lo is not None else '-inf'}..{hi if hi is not None else 'inf'}"
-            self.err(node.loc, f"{what}: {value} is out of range {rng}")
+            shown = str(value) if value.bit_length() <= 128 else f"a {value.bit_length()}-bit number"
+            self.err(node.loc, f"{what}: {shown} is out of range {rng}")
             return None
         return value
 
@@ -348,7 +360,7 @@ def _helpers(ctx: _Ctx, node: Map | None) -> list[Helper]:
         addr = ctx.integer(ctx.required(m, "address", what), f"{what}.address", 0, (1 << 64) - 1)
         if addr is not None and addr % 4:
             ctx.err(m.key_loc("address"), f"{what}.address: 0x{addr:x} is not 4-byte aligned")
-        inputs = ("x30", "sp")
+        inputs: tuple[str, ...] = ("x30", "sp")
         if m.get("inputs") is not None:
             inputs = ctx.registers(m.get("inputs"), f"{what}.inputs") or ()
         returns_to = "x30"
@@ -362,7 +374,7 @@ def _helpers(ctx: _Ctx, node: Map | None) -> list[Helper]:
                 src = ctx.register(sv, f"{what}.restores.{dk.value}")
                 if dst and src:
                     restores.append((dst, src))
-        clobbers = ()
+        clobbers: tuple[str, ...] = ()
         if m.get("clobbers") is not None:
             clobbers = ctx.registers(m.get("clobbers"), f"{what}.clobbers") or ()
         for dst, _ in restores:
@@ -442,7 +454,7 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
                                   f"(states: {', '.join(state_names)})")
             else:
                 chosen.append(name)
-        if not chosen and vn.items:
+        if not vn.items:  # fix: was `not chosen and vn.items`, so `valid: []` passed
             ctx.err(vn.loc, f"{what}.valid: expected at least one valid state")
         valid = tuple(dict.fromkeys(chosen))
     live = DEFAULT_LIVE
@@ -470,7 +482,11 @@ def _data_words(ctx: _Ctx, node: Node | None, what: str, base: int, nslots: int)
         off = ctx.integer(ctx.required(dm, "offset", w), f"{w}.offset", -4096, 4 * nslots)
         size = 8
         if dm.get("size") is not None:
-            size = ctx.integer(dm.get("size"), f"{w}.size") or 8
+            # Fix: was `... or 8`, which silently read `size: 0` as 8.
+            sz = ctx.integer(dm.get("size"), f"{w}.size")
+            if sz is None:
+                continue
+            size = sz
             if size not in (4, 8):
                 ctx.err(dm.key_loc("size"), f"{w}.size: expected 4 or 8, got {size}")
                 continue
@@ -506,9 +522,11 @@ def _state(
     labels: list[str] = []
     texts: list[str] = []
     locs: list[Loc] = []
+    quoted: list[bool] = []
     ok = True
     for item in seq.items:
         label, text, loc = "", None, item.loc
+        q = isinstance(item, Scalar) and item.quoted
         if isinstance(item, Map) and len(item.items) == 1:
             (lk, lv), = item.items
             if not _LABEL.match(lk.value):
@@ -517,6 +535,7 @@ def _state(
             label = lk.value
             text = ctx.string(lv, what)
             loc = lv.loc
+            q = isinstance(lv, Scalar) and lv.quoted
         elif isinstance(item, Scalar) and item.tag != "null":
             text = item.value
         else:
@@ -527,6 +546,7 @@ def _state(
         labels.append(label)
         texts.append(text or "")
         locs.append(loc)
+        quoted.append(q)
     seen: dict[str, int] = {}
     for i, lab in enumerate(labels):
         if lab and not lab.isdigit():
@@ -546,8 +566,13 @@ def _state(
         if hexm:
             words.append(int(hexm.group(1), 16))
             continue
+        if len(text) > MAX_INSN_CHARS:
+            ctx.err(locs[i], f"{what}: instruction text is longer than {MAX_INSN_CHARS} characters")
+            ok = False
+            continue
         syms = dict(symbols)
         syms.update({lab: base + 4 * j for lab, j in seen.items()})
+        bad_ref = False
         for m in _LOCAL_REF.finditer(text):
             num, direction = m.group(1), m.group(2)
             rng = range(i + 1, nslots) if direction == "f" else range(i, -1, -1)
@@ -561,11 +586,16 @@ def _state(
                 where = "after" if direction == "f" else "before"
                 ctx.err(locs[i], f"{what}: label {num}{direction} has no definition {where} slot {i}")
                 ok = False
+                bad_ref = True
+        if bad_ref:  # fix: the assembler would report the same label again
+            continue
         try:
             words.append(assemble(text, pc, syms))
         except AsmError as exc:
-            col = locs[i].col + _source_offset(text, exc.column)
-            hint = ctx.comment_hint(locs[i], text)
+            # Fix: a quoted instruction starts one column after its opening
+            # quote, and a quoted one cannot have lost a ' #...' to a comment.
+            col = locs[i].col + quoted[i] + _source_offset(text, exc.column)
+            hint = "" if quoted[i] else ctx.comment_hint(locs[i], text)
             ctx.err(Loc(locs[i].file, locs[i].line, col), f"{what}: {exc.message}{hint}")
             ok = False
     if not ok:
@@ -631,6 +661,11 @@ def _step(ctx: _Ctx, item: Node, sites: list[Site], in_block: bool) -> Step | No
         ctx.err(item.loc, "step: expected a step name or a mapping with exactly one step name")
         return None
 
+    if (kind in ("isb", "ipi_sync", "wait_tasks", "ic_iallu") and arg is not None
+            and not (isinstance(arg, Scalar) and arg.tag == "null")):
+        # Fix: `- isb: sy` or `- ipi_sync: {cpus: 1}` had their argument silently ignored.
+        ctx.err(arg.loc, f"step '{kind}' takes no arguments")
+        return None
     if kind == "isb":
         return Isb(loc)
     if kind == "ipi_sync":
@@ -781,6 +816,12 @@ def _write(ctx: _Ctx, arg: Node | None, sites: list[Site], loc: Loc) -> Write | 
         descending = ctx.choice(m.get("order"), "write.order", ("ascending", "descending")) == "descending"
     sources = [k for k in ("as", "insn", "value") if m.get(k) is not None]
     if m.get("data") is not None:
+        # Fix: 'as'/'insn'/'slot'/'slots' next to 'data' were silently ignored.
+        extra = [k for k in ("as", "insn", "slot", "slots") if m.get(k) is not None]
+        if extra:
+            ctx.err(m.key_loc(extra[0]), f"write: a data write takes 'data' and 'value', "
+                                         f"not '{extra[0]}'")
+            return None
         return _write_data(ctx, m, site, width, descending, loc)
     if len(sources) != 1:
         ctx.err(m.loc, "write: give exactly one of 'as: STATE', 'insn: TEXT' or 'value: WORD'")
@@ -814,12 +855,18 @@ def _write(ctx: _Ctx, arg: Node | None, sites: list[Site], loc: Loc) -> Write | 
         text = ctx.string(node, "write.insn")
         if text is None or node is None:
             return None
+        if len(text) > MAX_INSN_CHARS:
+            ctx.err(node.loc, f"write.insn: instruction text is longer than {MAX_INSN_CHARS} "
+                              "characters")
+            return None
         syms = dict(_site_symbols(site))
         try:
             hexm = _HEX_WORD.match(text.strip())
             word = int(hexm.group(1), 16) if hexm else assemble(text, site.slot_addr(slots[0]), syms)
         except AsmError as exc:
-            ctx.err(Loc(node.loc.file, node.loc.line, node.loc.col + exc.column),
+            quote = isinstance(node, Scalar) and node.quoted  # fix: see _state
+            ctx.err(Loc(node.loc.file, node.loc.line,
+                        node.loc.col + quote + _source_offset(text, exc.column)),
                     f"write.insn: {exc.message}")
             return None
         words = [word]
