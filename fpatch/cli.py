@@ -20,6 +20,10 @@ from fpatch import __version__
 from fpatch.errors import SpecError
 from fpatch.model.timeline import build
 from fpatch.report import jsonout, text
+from fpatch.report.ci import Checked, junit_xml, sarif_log
+from fpatch.report.document import build_report, error_report
+from fpatch.report.explain import render_explain
+from fpatch.report.writer import write_report
 from fpatch.spec import parse_file
 from fpatch.spec.types import Spec
 from fpatch.verdict import UNKNOWN, Result
@@ -37,7 +41,8 @@ def _spec_files(paths: Iterable[str]) -> list[Path]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            out += sorted(q for q in path.rglob("*") if q.suffix in (".yaml", ".yml") and q.is_file())
+            out += sorted(q for q in path.rglob("*")
+                          if q.suffix in (".yaml", ".yml") and q.is_file())
         else:
             out.append(path)
     return out
@@ -64,47 +69,81 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (docs/json.md).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (docs/json.md); "
+              "the same as --format json.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text",
+              show_default=True,
+              help="What to print on stdout: text, JSON (docs/json.md) or SARIF 2.1.0 "
+                   "(docs/ci.md).")
+@click.option("--sarif", "sarif_file", type=click.Path(dir_okay=False, writable=True),
+              default=None, help="Also write SARIF 2.1.0 to this file (docs/ci.md).")
+@click.option("--junit-xml", "junit_file", type=click.Path(dir_okay=False, writable=True),
+              default=None, help="Also write JUnit XML to this file (docs/ci.md).")
+@click.option("--report-dir", type=click.Path(file_okay=False, writable=True), default=None,
+              help="Write report.md, report.json, timeline.svg, states.svg and states.dot of "
+                   "each spec into DIR/<spec-name>/ (docs/reports.md).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
               help="Seconds per solver query before the answer is 'unknown' (default 60, or "
                    "the spec's timeout).")
 @click.option("--engine", type=click.Choice(["smt", "enum"]), default="smt", show_default=True,
-              help="smt: the Z3 encoding; enum: the explicit enumerator (cross-check, small specs).")
+              help="smt: the Z3 encoding; enum: the explicit enumerator (cross-check, "
+                   "small specs).")
 @click.option("-q", "--quiet", is_flag=True, help="Only the one-line summaries.")
 @click.option("--no-color", is_flag=True, help="No colour, even on a terminal.")
-def check(paths: tuple[str, ...], as_json: bool, timeout: float | None, engine: str,
+def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | None,
+          junit_file: str | None, report_dir: str | None, timeout: float | None, engine: str,
           quiet: bool, no_color: bool) -> None:
     """Check spec files and folders (recursively *.yaml) and gate on their expectations."""
-    out, err = _console(no_color), Console(stderr=True, no_color=no_color, highlight=False, markup=False)
+    if as_json:
+        if fmt not in ("text", "json"):
+            raise click.UsageError("--json and --format sarif exclude each other")
+        fmt = "json"
+    as_json = fmt == "json"
+    text_out = fmt == "text"
+    out = _console(no_color)
+    err = Console(stderr=True, no_color=no_color, highlight=False, markup=False)
     files = _spec_files(paths)
     if not files:
         err.print("fpatch: no spec files (*.yaml, *.yml) found")
         sys.exit(EXIT_USAGE)
     invalid = mismatched = unknown = 0
     docs = []
+    checked: list[Checked] = []
+    taken: set[str] = set()
     for path in files:
         spec = _load(path, err)
         if isinstance(spec, SpecError):
             invalid += 1
             for d in sorted(spec.diagnostics):
                 click.echo(str(d), err=True)
+            checked.append(Checked(str(path), errors=tuple(spec.diagnostics)))
+            if report_dir:
+                write_report(Path(report_dir), error_report(str(path), path.stem,
+                                                            spec.diagnostics), taken)
             if as_json:
                 docs.append(jsonout.error_json(str(path), spec.diagnostics))
-            else:
+            elif text_out:
                 out.print(f"ERR  {path}: invalid spec ({len(spec.diagnostics)} problem(s))",
                           markup=False)
             continue
         result = _run(spec, engine, timeout)
+        checked.append(Checked(str(path), spec, result))
         if result.verdict == UNKNOWN:
             unknown += 1
         elif not result.meets_expectation:
             mismatched += 1
+        tl = build(spec) if report_dir or (text_out and not quiet) else None
+        if report_dir and tl is not None:
+            write_report(Path(report_dir), build_report(spec, tl, result), taken)
         if as_json:
             docs.append(jsonout.result_json(result))
+        elif not text_out:
+            pass
         elif quiet:
             out.print(text.one_line(result), markup=False)
         else:
-            text.render_result(out, result, build(spec), verbose=not result.meets_expectation
+            assert tl is not None
+            text.render_result(out, result, tl, verbose=not result.meets_expectation
                                or result.verdict != "safe")
             out.print(text.one_line(result), markup=False)
             out.print()
@@ -112,20 +151,55 @@ def check(paths: tuple[str, ...], as_json: bool, timeout: float | None, engine: 
     ok = total - invalid - mismatched - unknown
     summary = (f"{total} spec(s): {ok} as expected, {mismatched} not as expected, "
                f"{unknown} unknown, {invalid} invalid")
+    if sarif_file:
+        Path(sarif_file).write_text(json.dumps(sarif_log(checked), indent=2) + "\n",
+                                    encoding="utf-8")
+    if junit_file:
+        Path(junit_file).write_text(junit_xml(checked), encoding="utf-8")
     if as_json:
         click.echo(json.dumps({"schema": jsonout.SCHEMA_VERSION, "results": docs,
                                "summary": {"total": total, "as_expected": ok,
                                            "not_as_expected": mismatched, "unknown": unknown,
                                            "invalid": invalid}}, indent=2))
+    elif fmt == "sarif":
+        click.echo(json.dumps(sarif_log(checked), indent=2))
     else:
         out.print(summary, markup=False)
+    sys.exit(_exit_status(invalid, mismatched, unknown))
+
+
+def _exit_status(invalid: int, mismatched: int, unknown: int) -> int:
     if invalid:
-        sys.exit(EXIT_USAGE)
+        return EXIT_USAGE
     if mismatched:
-        sys.exit(EXIT_UNSAFE)
+        return EXIT_UNSAFE
     if unknown:
-        sys.exit(EXIT_UNKNOWN)
-    sys.exit(EXIT_OK)
+        return EXIT_UNKNOWN
+    return EXIT_OK
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
+              help="Seconds per solver query before the answer is 'unknown'.")
+@click.option("--engine", type=click.Choice(["smt", "enum"]), default="smt", show_default=True,
+              help="smt: the Z3 encoding; enum: the explicit enumerator.")
+@click.option("--no-color", is_flag=True, help="No colour, even on a terminal.")
+def explain(path: str, timeout: float | None, engine: str, no_color: bool) -> None:
+    """Check one spec and print its full report (what --report-dir writes to report.md).
+
+    Exit status as for check: 0 as expected, 1 not as expected, 2 invalid, 3 unknown.
+    """
+    err = Console(stderr=True, highlight=False, markup=False)
+    spec = _load(Path(path), err)
+    if isinstance(spec, SpecError):
+        for d in sorted(spec.diagnostics):
+            click.echo(str(d), err=True)
+        sys.exit(EXIT_USAGE)
+    result = _run(spec, engine, timeout)
+    render_explain(_console(no_color), build_report(spec, build(spec), result))
+    unknown = result.verdict == UNKNOWN
+    sys.exit(_exit_status(0, int(not unknown and not result.meets_expectation), int(unknown)))
 
 
 def _run(spec: Spec, engine: str, timeout: float | None) -> Result:

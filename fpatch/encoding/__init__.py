@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from fpatch.encoding.smt import SiteEncoder
+from fpatch.encoding.smt import SiteEncoder, fresh_context
 from fpatch.model.arch import observer_kinds
 from fpatch.model.timeline import build
 from fpatch.spec.types import Spec
@@ -16,6 +16,7 @@ DEFAULT_TIMEOUT = 60.0
 def check_spec(spec: Spec, timeout: float | None = None) -> Result:
     """Check every site of ``spec`` against every observer kind it allows."""
     t0 = time.perf_counter()
+    fresh_context()
     tl = build(spec)
     per_query = timeout or spec.timeout or DEFAULT_TIMEOUT
     results = []

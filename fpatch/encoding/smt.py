@@ -136,6 +136,16 @@ def _intervals(points: list[int]) -> tuple[tuple[int, int], ...]:
     return tuple((a, b) for a, b in out)
 
 
+def fresh_context() -> None:
+    """Start every spec in a new Z3 context.
+
+    Z3 hash-conses terms in its global context, so the models it returns (and
+    hence the counterexamples we print) would otherwise depend on which specs
+    the same process checked before. A report must not.
+    """
+    z3.z3._main_ctx = None  # type: ignore[attr-defined]  # z3py recreates it on demand
+
+
 class SiteEncoder:
     """Everything about one site that does not depend on the observer kind."""
 

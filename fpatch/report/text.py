@@ -7,7 +7,7 @@ the interleaving top to bottom.
 
 from __future__ import annotations
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -137,9 +137,9 @@ def render_show(console: Console, spec: Spec, tl: Timeline) -> None:
             table.add_row(str(i), f"0x{site.slot_addr(i):x}", *cells,
                           "*" if len(words) > 1 else "")
         console.print(table)
-        for d in site.data:
-            console.print(f"  data {d.name}: {d.size} bytes at base{d.offset:+d}, "
-                          f"initially 0x{d.value:x}")
+        for dw in site.data:
+            console.print(f"  data {dw.name}: {dw.size} bytes at base{dw.offset:+d}, "
+                          f"initially 0x{dw.value:x}")
         console.print(Text("state transitions:", style="bold"))
         for line in graph_lines(transition_graph(tl, site)):
             console.print(f"  {line}")

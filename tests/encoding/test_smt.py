@@ -159,3 +159,12 @@ def test_bundled_specs_meet_their_expectation(path: Path) -> None:
     if r.verdict == "unsafe":
         for cx in r.counterexamples:
             assert cx.execs and cx.detail and cx.summary
+
+
+def test_counterexample_does_not_depend_on_what_ran_before() -> None:
+    """Reports must be byte-identical whatever else the process checked first."""
+    path = SPECS / "ftrace-8-byte-store-both-slots.yaml"
+    first = check_spec(parse_file(path)).counterexamples
+    check_spec(parse_file(SPECS / "seed-q2-enable-stop-machine-preemptible.yaml"))
+    again = check_spec(parse_file(path)).counterexamples
+    assert first == again

@@ -1,0 +1,228 @@
+"""The report of one checked spec as data: the single source every renderer reads.
+
+``build_report`` turns a spec, its timeline and the checker's ``Result`` into a
+plain, JSON-ready ``dict`` (``report.json``; schema ``report.schema.json``
+beside this file, described in docs/reports.md). The Markdown, the terminal
+rendering (``fpatch explain``) and both SVG pictures are drawn from this dict
+only, so they can never disagree with each other or with the JSON.
+
+Nothing here is timed: the same spec and result give the same dict, so report
+files are byte-identical across runs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fpatch.errors import Diagnostic, Loc
+from fpatch.isa import decode
+from fpatch.model.graph import contents_name, transition_graph
+from fpatch.model.timeline import SlotHistory, Timeline
+from fpatch.spec.types import Site, Spec
+from fpatch.verdict import Counterexample, Exec, Result
+
+REPORT_FORMAT = "fpatch-report"
+REPORT_VERSION = 1
+
+# The short name of each primitive step kind, for pictures and narrow columns.
+STEP_SHORT = {
+    "write": "W", "dc_cvau": "DC", "ic_ivau": "IC", "ic_iallu": "IC*", "dsb": "DSB",
+    "isb": "ISB", "ipi_sync": "IPI", "wait_tasks": "WAIT",
+}
+
+
+def _hex(v: int) -> str:
+    return f"0x{v:x}"
+
+
+def _loc(loc: Loc | None) -> dict[str, Any] | None:
+    return None if loc is None else {"file": loc.file, "line": loc.line, "col": loc.col}
+
+
+def diff_category(what: str) -> str:
+    """register | memory | call | exit: what kind of effect an ``EffectDiff`` names."""
+    if what == "exit":
+        return "exit"
+    if what.startswith("mem["):
+        return "memory"
+    if what.startswith("call"):
+        return "call"
+    return "register"
+
+
+def symbolize(text: str, spec: Spec, site: Site) -> str:
+    """Replace addresses in disassembly with helper/symbol names or ``site+off``."""
+    names = {addr: name for name, addr in spec.symbols}
+    for h in spec.helpers:
+        names[h.address] = h.name
+
+    def sub(m: re.Match[str]) -> str:
+        v = int(m.group(0), 16)
+        if v in names:
+            return names[v]
+        if site.base <= v <= site.end:
+            return f"{site.name}+{v - site.base:#x}" if v != site.base else site.name
+        return m.group(0)
+
+    return re.sub(r"0x[0-9a-f]+\b", sub, text)
+
+
+def source_write(hist: SlotHistory, fetched_at: int) -> int | None:
+    """The modifying write whose value a fetch as at ``fetched_at`` returned (None: initial)."""
+    best = None
+    for w, _pub in hist.writes:
+        if w <= fetched_at and (best is None or w > best):
+            best = w
+    return best
+
+
+def _site_doc(spec: Spec, tl: Timeline, site: Site,
+              cx_docs: list[dict[str, Any]]) -> dict[str, Any]:
+    hist = tl.history(site)
+    g = transition_graph(tl, site)
+    contents = [contents_name(site, tuple(h.values[t] for h in hist)) for t in range(tl.n + 1)]
+    states = []
+    for st in site.states:
+        slots = []
+        for i, w in enumerate(st.words):
+            d = decode(w, site.slot_addr(i))
+            slots.append({"word": f"{w:08x}", "text": symbolize(d.text, spec, site),
+                          "source": st.texts[i], "label": st.labels[i]})
+        states.append({"name": st.name, "initial": st.name == site.initial,
+                       "valid": st.name in site.valid, "line": st.loc.line, "slots": slots})
+    slots_doc = [{"index": i, "addr": _hex(site.slot_addr(i)),
+                  "differs": len({st.words[i] for st in site.states}) > 1}
+                 for i in range(site.nslots)]
+    writes = sorted(({"slot": i, "point": w, "publication": pub}
+                     for i, h in enumerate(hist) for w, pub in h.writes),
+                    key=lambda d: (d["point"], d["slot"]))
+    nodes = [{"name": n, "first_point": d["first_point"], "valid": bool(d["valid"]),
+              "named": bool(d["named"]), "initial": n == contents[0], "final": n == contents[-1]}
+             for n, d in sorted(g.nodes(data=True), key=lambda nd: nd[1]["first_point"])]
+    transitions = []
+    for u, v, d in sorted(g.edges(data=True), key=lambda e: e[2]["point"]):
+        t = d["point"]
+        inside = [c["id"] for c in cx_docs
+                  if c["site"] == site.name and c["span"][0] < t <= c["span"][1]]
+        transitions.append({"from": u, "to": v, "point": t, "step": d["label"],
+                            "unsafe": bool(inside), "counterexamples": inside})
+    return {
+        "name": site.name, "base": _hex(site.base), "entry": site.entry, "line": site.loc.line,
+        "initial": site.initial, "valid": list(site.valid), "slots": slots_doc, "states": states,
+        "data": [{"name": d.name, "offset": d.offset, "size": d.size, "value": _hex(d.value)}
+                 for d in site.data],
+        "writes": writes, "contents": contents, "nodes": nodes, "transitions": transitions,
+    }
+
+
+def _exec_doc(x: Exec, hist: SlotHistory, spec: Spec, site: Site) -> dict[str, Any]:
+    return {
+        "index": x.index, "slot": x.slot, "addr": _hex(x.addr), "point": x.point, "cse": x.cse,
+        "fetched_at": x.fetched_at, "window": [x.window[0], x.window[1]],
+        "source_write": source_write(hist, x.fetched_at), "word": f"{x.word:08x}",
+        "text": symbolize(x.text, spec, site), "states": list(x.states), "torn": x.torn,
+        "interrupted_before": x.interrupted_before,
+    }
+
+
+def _events(cx: dict[str, Any]) -> list[dict[str, Any]]:
+    """The observer's doings placed on patcher points, in the order a reader replays them."""
+    ev: list[dict[str, Any]] = []
+    execs = cx["execs"]
+    for k, x in enumerate(execs):
+        n = k + 1
+        if k == 0:
+            ev.append({"point": x["cse"], "kind": "cse",
+                       "text": f"last CSE before entering the site (for #{n})"})
+            ev.append({"point": x["point"], "kind": "enter",
+                       "text": f"enters the site at slot {x['slot']}"})
+        else:
+            prev = execs[k - 1]
+            if x["interrupted_before"]:
+                ev.append({"point": prev["point"], "kind": "interrupt",
+                           "text": f"interrupted after #{k}"})
+                ev.append({"point": x["cse"], "kind": "cse",
+                           "text": f"returns from the interruption: CSE (for #{n})"})
+            elif x["cse"] != prev["cse"]:
+                ev.append({"point": x["cse"], "kind": "cse",
+                           "text": f"CSE from its own isb (for #{n})"})
+        if x["fetched_at"] != x["point"]:
+            src = ("the initial value" if x["source_write"] is None
+                   else f"written at point {x['source_write']}")
+            ev.append({"point": x["fetched_at"], "kind": "fetch",
+                       "text": f"#{n} fetches slot {x['slot']} as at this point ({src})"})
+        states = ", ".join(x["states"]) or ("torn word" if x["torn"] else "no state")
+        ev.append({"point": x["point"], "kind": "exec",
+                   "text": f"#{n} executes slot {x['slot']}: `{x['text']}` [{states}]"})
+    if execs:
+        ev.append({"point": execs[-1]["point"], "kind": "exit", "text": f"-> {cx['exit']}"})
+    order = {id(e): i for i, e in enumerate(ev)}
+    return sorted(ev, key=lambda e: (e["point"], order[id(e)]))
+
+
+def _cx_doc(k: int, c: Counterexample, spec: Spec, tl: Timeline) -> dict[str, Any]:
+    site = spec.site(c.site)
+    hist = tl.history(site)
+    execs = [_exec_doc(x, hist[x.slot], spec, site) for x in c.execs]
+    lo = min((x.window[0] for x in c.execs), default=0)
+    hi = max((x.point for x in c.execs), default=0)
+    loc = c.loc or site.loc
+    doc: dict[str, Any] = {
+        "id": f"cx{k}", "site": c.site, "observer": c.observer, "violation": c.violation,
+        "summary": c.summary, "detail": c.detail, "loc": _loc(loc),
+        "exit": c.exit, "nearest_valid": c.nearest_valid, "replayed": c.replayed,
+        "initial": {r: _hex(v) for r, v in c.initial}, "span": [lo, hi], "execs": execs,
+        "diffs": [{"what": d.what, "category": diff_category(d.what), "run": d.run,
+                   "valid": d.valid} for d in c.diffs],
+    }
+    doc["events"] = _events(doc)
+    return doc
+
+
+def build_report(spec: Spec, tl: Timeline, result: Result) -> dict[str, Any]:
+    """The whole report of one spec (report.json), deterministic."""
+    cxs = [_cx_doc(k, c, spec, tl) for k, c in enumerate(result.counterexamples, 1)]
+    forced = set(tl.forced_cse_points())
+    return {
+        "format": REPORT_FORMAT,
+        "version": REPORT_VERSION,
+        "spec": {"path": result.path, "name": spec.name, "description": spec.description,
+                 "line": spec.loc.line},
+        "engine": result.engine,
+        "verdict": result.verdict,
+        "expect": result.expect or "safe",
+        "meets_expectation": result.meets_expectation,
+        "environment": {
+            "cache": {"idc": spec.idc, "dic": spec.dic, "line": spec.line_size},
+            "preemptible": spec.preemptible, "nmi": spec.nmi,
+            "cmodx": "linux" if spec.cmodx_linux else "manual",
+            "observers": list(spec.observers), "max_insns": spec.max_insns,
+            "helpers": [{"name": h.name, "address": _hex(h.address), "inputs": list(h.inputs),
+                         "returns_to": h.returns_to,
+                         "restores": {d: s for d, s in h.restores},
+                         "clobbers": list(h.clobbers)} for h in spec.helpers],
+        },
+        "steps": [{"point": s.index, "kind": s.kind, "label": s.label, "stop_machine": s.block,
+                   "line": s.loc.line, "col": s.loc.col, "forced_cse": s.index in forced}
+                  for s in tl.steps],
+        "stop_machine_blocks": [{"first": b.first, "last": b.last, "line": b.loc.line}
+                                for b in tl.blocks],
+        "forced_cse_points": sorted(forced),
+        "sites": [_site_doc(spec, tl, site, cxs) for site in spec.sites],
+        "observers": [{"site": o.site, "observer": o.observer, "status": o.status,
+                       "reasons": list(o.reasons)} for o in result.observers],
+        "counterexamples": cxs,
+    }
+
+
+def error_report(path: str, name: str, diagnostics: list[Diagnostic]) -> dict[str, Any]:
+    """The report of a spec that did not validate (verdict ``error``)."""
+    return {
+        "format": REPORT_FORMAT,
+        "version": REPORT_VERSION,
+        "spec": {"path": path, "name": name, "description": "", "line": 1},
+        "verdict": "error",
+        "errors": [{"file": d.loc.file, "line": d.loc.line, "col": d.loc.col,
+                    "message": d.message} for d in sorted(diagnostics)],
+    }

@@ -1,0 +1,168 @@
+"""``fpatch explain SPEC``: the report (report.md's content) in the terminal, with rich.
+
+Colour on a terminal, plain text when piped or with ``--no-color`` (the CLI
+builds the console). Reads only the report dict (document.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from fpatch.report.markdown import environment_lines, publications
+
+STYLE = {"safe": "bold green", "unsafe": "bold red", "unknown": "bold yellow",
+         "error": "bold red"}
+EVENT_STYLE = {"cse": "magenta", "interrupt": "red", "fetch": "blue", "exec": "",
+               "enter": "bold", "exit": "dim"}
+
+
+def render_explain(console: Console, doc: dict[str, Any]) -> None:
+    spec = doc["spec"]
+    head = Text()
+    head.append(f"{spec['path']}: {spec['name']}  ", style="bold")
+    head.append(doc["verdict"].upper(), style=STYLE.get(doc["verdict"], ""))
+    if doc["verdict"] == "error":
+        console.print(head)
+        for e in doc["errors"]:
+            console.print(f"  {e['file']}:{e['line']}:{e['col']}: error: {e['message']}")
+        return
+    head.append(f"  (expected {doc['expect']}; "
+                f"{'as expected' if doc['meets_expectation'] else 'NOT as expected'})")
+    console.print(head)
+    if spec["description"]:
+        console.print(spec["description"])
+    for o in doc["observers"]:
+        line = Text(f"  site {o['site']}, observer {o['observer']}: ")
+        line.append(o["status"], style=STYLE.get(o["status"], ""))
+        if o["reasons"]:
+            line.append(f"  (unknown because: {'; '.join(o['reasons'])})")
+        console.print(line)
+    console.print()
+    console.print(Text("Environment", style="bold underline"))
+    for ln in environment_lines(doc):
+        console.print("  " + ln[2:].replace("`", ""))
+    for site in doc["sites"]:
+        console.print()
+        _site(console, site)
+    console.print()
+    console.print(Text("Patcher steps", style="bold underline"))
+    pubs = publications(doc)
+    table = Table(box=None, header_style="bold", padding=(0, 1))
+    for col in ("point", "step", "", "publishes", "line"):
+        table.add_column(col, justify="right" if col in ("point", "line") else "left")
+    for s in doc["steps"]:
+        marks = []
+        if s["stop_machine"] is not None:
+            marks.append(f"stop_machine {s['stop_machine']}")
+        if s["forced_cse"]:
+            marks.append("CSE on every CPU")
+        table.add_row(str(s["point"]), s["label"], ", ".join(marks), pubs.get(s["point"], ""),
+                      str(s["line"]))
+    console.print(table)
+    for cx in doc["counterexamples"]:
+        console.print()
+        _counterexample(console, doc, cx)
+    if not doc["counterexamples"]:
+        console.print()
+        console.print("No counterexample: " + (
+            "every observer is safe within the model." if doc["verdict"] == "safe"
+            else "the answer is unknown; nothing was proved."))
+
+
+def _site(console: Console, site: dict[str, Any]) -> None:
+    table = Table(title=f"site {site['name']} @{site['base']} (entry slot {site['entry']})",
+                  header_style="bold", title_style="bold")
+    table.add_column("slot", justify="right")
+    table.add_column("addr")
+    for st in site["states"]:
+        flags = [f for f, on in (("initial", st["initial"]), ("valid", st["valid"])) if on]
+        table.add_column(st["name"] + (f" ({', '.join(flags)})" if flags else ""))
+    table.add_column("differs")
+    for sl in site["slots"]:
+        style = "yellow" if sl["differs"] else ""
+        cells = []
+        for st in site["states"]:
+            s = st["slots"][sl["index"]]
+            lab = f"{s['label']}: " if s["label"] else ""
+            cells.append(Text(f"{lab}{s['text']}  ({s['word']})", style=style))
+        table.add_row(str(sl["index"]), sl["addr"], *cells,
+                      Text("*", style="bold yellow") if sl["differs"] else "")
+    console.print(table)
+    console.print(Text("state transitions:", style="bold"))
+    for t in site["transitions"]:
+        line = Text(f"  {t['from']} --[{t['point']}: {t['step']}]--> {t['to']}")
+        if t["unsafe"]:
+            line.stylize("red")
+            line.append(f"   (inside {', '.join(t['counterexamples'])})", style="red")
+        console.print(line)
+    if not site["transitions"]:
+        console.print(f"  (none: the site stays {site['contents'][0]})")
+
+
+def _counterexample(console: Console, doc: dict[str, Any], cx: dict[str, Any]) -> None:
+    console.print(Text(f"{cx['id']}: {cx['violation'].upper()} — site {cx['site']}, "
+                       f"observer {cx['observer']}", style="bold red"))
+    if cx["loc"]:
+        loc = cx["loc"]
+        console.print(f"  caused by the spec at {loc['file']}:{loc['line']}:{loc['col']}")
+    console.print(f"  {cx['detail']}")
+    if cx["initial"]:
+        console.print("  initial registers: "
+                      + ", ".join(f"{r}={v}" for r, v in cx["initial"].items()))
+    by_point: dict[int, list[dict[str, Any]]] = {}
+    for e in cx["events"]:
+        by_point.setdefault(e["point"], []).append(e)
+    pubs = publications(doc)
+    table = Table(box=None, header_style="bold", padding=(0, 1), title="timeline",
+                  title_justify="left", title_style="bold")
+    table.add_column("point", justify="right")
+    table.add_column("patcher step")
+    table.add_column("visibility")
+    table.add_column(f"observer ({cx['observer']})")
+    lo, hi = cx["span"]
+    for t in range(len(doc["steps"]) + 1):
+        step = doc["steps"][t - 1] if t else None
+        label = "(before the first step)" if step is None else step["label"]
+        if step and step["stop_machine"] is not None:
+            label = f"[sm] {label}"
+        marks = []
+        if step and step["forced_cse"]:
+            marks.append("CSE all CPUs")
+        if t in pubs:
+            marks.append(f"pub {pubs[t]}")
+        events = Text()
+        for i, e in enumerate(by_point.get(t, [])):
+            if i:
+                events.append("\n")
+            events.append(e["text"], style=EVENT_STYLE.get(e["kind"], ""))
+        row_style = "" if lo <= t <= hi else "dim"
+        table.add_row(str(t), Text(label, style=row_style), Text("; ".join(marks),
+                      style="green"), events)
+    console.print(table)
+    ran = Table(box=None, header_style="bold", padding=(0, 1),
+                title="instructions the observer ran", title_justify="left", title_style="bold")
+    for col in ("#", "slot", "instruction", "from state", "at", "fetched as at", "written at",
+                "window", "CSE", "interrupted"):
+        ran.add_column(col)
+    for k, x in enumerate(cx["execs"]):
+        ran.add_row(str(k + 1), str(x["slot"]), x["text"],
+                    ", ".join(x["states"]) or ("torn word" if x["torn"] else "no state"),
+                    str(x["point"]), str(x["fetched_at"]),
+                    "initial" if x["source_write"] is None else str(x["source_write"]),
+                    f"{x['window'][0]}..{x['window'][1]}", str(x["cse"]),
+                    "yes" if x["interrupted_before"] else "")
+    console.print(ran)
+    console.print(f"  exit: {cx['exit']}")
+    if cx["diffs"]:
+        console.print(Text(f"  effect against the nearest valid state, {cx['nearest_valid']}:",
+                           style="bold"))
+        for d in cx["diffs"]:
+            line = Text(f"    {d['what']} ({d['category']}): run ")
+            line.append(d["run"], style="red")
+            line.append(f"; {cx['nearest_valid']} ")
+            line.append(d["valid"], style="green")
+            console.print(line)
