@@ -44,7 +44,7 @@ from fpatch.errors import Loc
 from fpatch.isa import decode, is_cmodx, semantics
 from fpatch.isa.insn import Insn, Target, Unsupported
 from fpatch.isa.interp import Machine, execute
-from fpatch.isa.ir import MASK64, REGISTERS
+from fpatch.isa.ir import MASK64, REGISTERS, Const, Jump
 from fpatch.spec.types import (
     CacheOp,
     Dsb,
@@ -417,13 +417,18 @@ class Member:
         return _hash64("mem", self.name, a) & 0xFF
 
 
+SP_MIN = 1 << 32  # initial sp range of docs/model.md: a kernel stack never wraps
+SP_MAX = (1 << 64) - (1 << 32) - 16
+
+
 def _family() -> tuple[Member, ...]:
     """Random registers (twice), all-zero registers, x_i = i; sp always 16-byte aligned."""
     rng = random.Random(0x5EED_F9A7)
     out = []
     for name in ("random-1", "random-2"):
         regs = {r: rng.getrandbits(64) for r in REGISTERS}
-        regs["sp"] &= MASK64 ^ 0xF
+        regs["sp"] = (regs["sp"] & (MASK64 ^ 0xF)) | SP_MIN  # away from both ends (docs/model.md)
+        regs["sp"] = min(regs["sp"], SP_MAX)
         out.append(Member(name, tuple(regs.items())))
     zero = {r: 0 for r in REGISTERS}
     zero["sp"] = 0xFFFF_8000_0BAD_0000
@@ -448,14 +453,51 @@ class StepOut:
     isb: bool
     call: Call | None
     unmodelled: str | None = None
+    indirect: bool = False  # the next pc came from a register (ret/br/blr, a helper's return)
 
 
-def helper_clobber(helper: str, reg: str, inputs: tuple[int, ...]) -> int:
+def helper_clobber(helper: str, reg: str, inputs: tuple[int, ...], salt: str = "") -> int:
     """The value a helper leaves in a clobbered register: a function of the call."""
+    if salt:  # another choice of the (free) clobber functions, for _twin_next_pc
+        return _hash64("clobber", helper, reg, inputs, salt)
     return _hash64("clobber", helper, reg, inputs)
 
 
-def run_insn(spec: Spec, site: Site, insn: Insn, m: Machine, pc: int) -> StepOut:
+_TWIN_XOR = 0x5A5A_5A5A_5A5A_5A50  # keeps sp 16-byte aligned
+
+
+def _twin(member: Member) -> Member:
+    """member with every initial register, memory byte (and clobber value) changed."""
+    return Member(member.name + "/twin", tuple((r, v ^ _TWIN_XOR) for r, v in member.regs))
+
+
+def free_target(spec: Spec, site: Site, member: Member, words: Iterable[tuple[int, int]],
+                out: StepOut) -> bool:
+    """Does the indirect branch ending the run ``words`` jump to a free (initial-state
+    dependent) address, which for some initial state is inside the site?
+
+    docs/model.md: every initial register and memory byte is free, so e.g. ``ret`` with
+    the entry x30 may jump back into the site, which neither engine follows: the answer is
+    unknown ("branch into the site through a register (not modelled)", as the Z3 engine
+    finds by asking the solver). Without a solver, dependence is decided by replaying the
+    same fetched words ((slot, word) pairs) on a twin initial state that differs in every
+    register, byte and clobber value: a target computed by the site alone (e.g. x30 set by
+    a ``bl``) is the same for both; a free one differs.
+    """
+    if not out.indirect:
+        return False
+    m = _twin(member).machine()
+    nxt = out.next_pc
+    for slot, word in words:
+        pc = site.slot_addr(slot)
+        insn = decode(word, pc)
+        assert not isinstance(insn, Unsupported)
+        nxt = run_insn(spec, site, insn, m, pc, salt="twin").next_pc
+    return nxt != out.next_pc
+
+
+def run_insn(spec: Spec, site: Site, insn: Insn, m: Machine, pc: int, salt: str = ""
+             ) -> StepOut:
     """Execute one decoded instruction at pc on m (in place), including a helper call."""
     unmodelled = None
     if insn.op == "ldr_lit":
@@ -464,7 +506,9 @@ def run_insn(spec: Spec, site: Site, insn: Insn, m: Machine, pc: int) -> StepOut
         hi = max([site.end] + [site.base + d.offset + d.size for d in site.data])
         if lo <= target < hi:
             unmodelled = f"ldr (literal) from site memory at 0x{target:x} is not modelled"
-    out = execute(semantics(insn, pc), m, pc)
+    stmts = semantics(insn, pc)
+    out = execute(stmts, m, pc)
+    indirect = any(isinstance(st, Jump) and not isinstance(st.target, Const) for st in stmts)
     trap = (out.trap.kind, out.trap.imm) if out.trap is not None else None
     call: Call | None = None
     next_pc = out.next_pc
@@ -474,11 +518,12 @@ def run_insn(spec: Spec, site: Site, insn: Insn, m: Machine, pc: int) -> StepOut
         inputs = tuple(entry[r] for r in helper.inputs)
         call = (helper.name, inputs)
         for r in helper.clobbers:
-            m.regs[r] = helper_clobber(helper.name, r, inputs)
+            m.regs[r] = helper_clobber(helper.name, r, inputs, salt)
         for dst, src in helper.restores:
             m.regs[dst] = entry[src]
         next_pc = entry[helper.returns_to]
-    return StepOut(next_pc, trap, out.isb, call, unmodelled)
+        indirect = True
+    return StepOut(next_pc, trap, out.isb, call, unmodelled, indirect)
 
 
 def _in_site(site: Site, pc: int) -> bool:
@@ -546,17 +591,27 @@ def _call_text(c: Call | None) -> str:
     return f"{c[0]}({', '.join(f'0x{v:x}' for v in c[1])})"
 
 
-def run_state(spec: Spec, site: Site, words: tuple[int, ...], member: Member
-              ) -> tuple[Effect | None, str | None]:
-    """A valid state's complete execution: (effect, None) or (None, why it has none)."""
+def run_state(spec: Spec, site: Site, words: tuple[int, ...], member: Member,
+              notes: list[str] | None = None) -> tuple[Effect | None, str | None]:
+    """A valid state's complete execution: (effect, None) or (None, why it has none).
+
+    ``notes`` collects why the answer must be unknown although the execution completes."""
     m = member.machine()
     pc = site.slot_addr(site.entry)
     calls: list[Call] = []
+    path: list[tuple[int, int]] = []
     for _ in range(spec.max_insns):
-        insn = decode(words[(pc - site.base) // 4], pc)
+        slot = (pc - site.base) // 4
+        insn = decode(words[slot], pc)
         if isinstance(insn, Unsupported):
             return None, f"executes an undefined word at 0x{pc:x}"
+        path.append((slot, words[slot]))
         out = run_insn(spec, site, insn, m, pc)
+        if (notes is not None and out.trap is None and not _in_site(site, out.next_pc)
+                and free_target(spec, site, member, path, out)):
+            msg = "a valid state may branch into the site through a register (not modelled)"
+            if msg not in notes:
+                notes.append(msg)
         if out.unmodelled:
             return None, out.unmodelled
         if out.call:
@@ -590,6 +645,17 @@ class Node:
     tstates: dict[TState, Wit] = field(default_factory=dict)
 
 
+def _fetched(node: Node) -> list[tuple[int, int]]:
+    """The (slot, word) pairs fetched on the way to node, in order."""
+    out: list[tuple[int, int]] = []
+    cur: Node | None = node
+    while cur is not None and cur.parent is not None:
+        out.append((cur.slot, cur.word))
+        cur = cur.parent
+    out.reverse()
+    return out
+
+
 class _Budget(Exception):
     """The enumeration exceeded max_runs."""
 
@@ -607,7 +673,8 @@ class SiteChecker:
         for mem in FAMILY:
             effects = []
             for name in site.valid:
-                eff, why = run_state(spec, site, site.state(name).words, mem)
+                eff, why = run_state(spec, site, site.state(name).words, mem,
+                                     self.site_reasons)
                 if eff is not None:
                     effects.append((name, eff))
                 elif why and "undefined" not in why:
@@ -715,6 +782,11 @@ class SiteChecker:
                         reasons.append(out.unmodelled)
                     continue
                 if out.trap is not None or not _in_site(site, out.next_pc):
+                    if out.trap is None and free_target(spec, site, member, _fetched(child), out):
+                        msg = (f"slot {s} `{insn.text}` may branch into the site through a "
+                               f"register (not modelled)")
+                        if msg not in reasons:
+                            reasons.append(msg)
                     ex: Exit = (("trap", out.trap[0], out.trap[1], addr) if out.trap is not None
                                 else ("pc", out.next_pc))
                     if INEQUIVALENT not in found:
@@ -787,9 +859,11 @@ class SiteChecker:
         t = next(iter(leaf.tstates))
         execs = self._path(leaf, t)
         regs = dict(member.regs)
-        shown = ["sp"] + [d.what for d in diffs if d.what in regs and d.what != "sp"]
+        # (nearest and diffs before shown: with no valid state completing, the loop above
+        # never binds diffs; tests/test_differential.py::test_regression_no_valid_completes)
         nearest = best[1] if best else None
         diffs = best[2] if best else []
+        shown = ["sp"] + [d.what for d in diffs if d.what in regs and d.what != "sp"]
         what = ", ".join(d.what for d in diffs[:4]) or "no valid state completes"
         return Counterexample(
             site=self.site.name, observer=kind, violation=INEQUIVALENT,

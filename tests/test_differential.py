@@ -125,6 +125,7 @@ HELPER_CONTRACTS = [
     "{address: 0x9000, inputs: [x30], clobbers: [x0, x16]}",
     "{address: 0x9000, inputs: [x0, sp], restores: {x30: x9}}",
     "{address: 0x9000, inputs: [], clobbers: [x9]}",
+    "{address: 0x9000, inputs: [x9, sp], returns_to: x9, clobbers: [x30]}",
 ]
 
 
@@ -152,10 +153,11 @@ def gen_spec(ch: Chooser) -> str:
         if count == 2 and (BASE + 4 * first) % 8 == 0:
             widths += [8, 8]
         width = ch.pick(widths)
-        return f"write: {{slots: {slots}, as: {ch.pick(names)}, width: {width}}}"
+        order = ", order: descending" if width < 4 and ch.int(0, 2) == 0 else ""
+        return f"write: {{slots: {slots}, as: {ch.pick(names)}, width: {width}{order}}}"
 
     def maintenance() -> str:
-        return ch.pick(["dc_cvau: f", "dsb: ish", "dsb: sy", "dsb: ishst", "ic_ivau: f",
+        return ch.pick(["dc_cvau: f", "dsb: ish", "dsb: sy", "dsb: ishst", "dsb: st", "ic_ivau: f",
                         "ic_iallu", "isb", "sync_icache: f"])
 
     steps: list[str] = []
@@ -171,12 +173,14 @@ def gen_spec(ch: Chooser) -> str:
         else:
             steps.append(ch.pick(["ipi_sync", "wait_tasks"]))
     idc, dic, preempt, nmi = ch.bool(), ch.bool(), ch.bool(), ch.bool()
+    cmodx = ch.pick(["", "", "", ", cmodx: linux"])
     observers = ch.pick(["", "observers: [thread]"] + (["observers: [nmi]"] if nmi else []))
+    max_insns = ch.pick(["", "", "", "", "max_insns: 2"])  # small bounds: unknown answers
     lines = [
         "fpatch: 1",
         "name: fuzz",
         f"cache: {{idc: {str(idc).lower()}, dic: {str(dic).lower()}}}",
-        f"env: {{preemptible: {str(preempt).lower()}, nmi: {str(nmi).lower()}}}",
+        f"env: {{preemptible: {str(preempt).lower()}, nmi: {str(nmi).lower()}{cmodx}}}",
         f"helpers: {{h: {ch.pick(HELPER_CONTRACTS)}}}",
         "sites:",
         "  f:",
@@ -187,8 +191,7 @@ def gen_spec(ch: Chooser) -> str:
     lines += [f"      {n}: [{', '.join(ws)}]" for n, ws in states.items()]
     lines += [f"    initial: {initial}", f"    valid: [{', '.join(valid)}]", "steps:"]
     lines += [f"  - {s}" for s in steps]
-    if observers:
-        lines.append(observers)
+    lines += [x for x in (observers, max_insns) if x]
     return "\n".join(lines) + "\n"
 
 
@@ -213,3 +216,106 @@ def test_engines_agree_on_shipped_specs(path: Path) -> None:
     spec = parse_file(path)
     smt, enum = compare(spec)
     assert smt.violations() == enum.violations(), describe(smt) + "\n" + describe(enum)
+
+
+# ------------------------------------------------ regressions (one per disagreement)
+
+HEAD = """
+fpatch: 1
+name: regression
+cache: {idc: true, dic: true}
+env: {preemptible: false, nmi: false}
+"""
+
+
+def both(text: str) -> tuple[Result, Result]:
+    spec = parse_text(textwrap.dedent(HEAD) + textwrap.dedent(text), "<regression>")
+    assert_agree(spec)
+    return compare(spec)
+
+
+def test_regression_no_valid_state_completes() -> None:
+    """The only valid state executes an undefined word, so every completed run is
+    inequivalent. Both engines crashed building the counterexample (extract.py asserted a
+    nearest valid state exists; enumerate.py read ``diffs`` before binding it)."""
+    for r in both("""
+        sites:
+          f:
+            base: 0x1000
+            slots: 1
+            states: {A: [nop], U: ["00000000"]}
+            initial: A
+            valid: [U]
+        steps: [{dsb: ish}]
+    """):
+        assert r.violations() == {("f", "thread", "inequivalent")}
+        assert r.counterexamples[0].nearest_valid is None
+
+
+def test_regression_ret_to_free_x30_is_unknown() -> None:
+    """``ret`` jumps to the entry x30, which docs/model.md leaves free: for some initial
+    state it points back into the site, which neither engine follows. Z3 answered unknown;
+    the enumerator, whose fixed initial states never point there, answered safe."""
+    for r in both("""
+        sites:
+          f:
+            base: 0x1000
+            slots: 2
+            states: {A: [nop, ret]}
+        steps: [{dsb: ish}]
+    """):
+        assert r.verdict == "unknown"
+        assert any("through a register" in why for o in r.observers for why in o.reasons)
+
+
+def test_regression_helper_returning_through_a_free_register_is_unknown() -> None:
+    """Same for a helper whose contract returns through x9 (here the entry x30)."""
+    for r in both("""
+        helpers: {h: {address: 0x9000, inputs: [x9, sp], returns_to: x9, clobbers: [x30]}}
+        sites:
+          f:
+            base: 0x1000
+            slots: 2
+            states: {A: ["mov x9, x30", bl h]}
+        steps: [{dsb: ish}]
+    """):
+        assert r.verdict == "unknown"
+
+
+def test_regression_stack_wraps_at_zero() -> None:
+    """Valid A pushes and pops a frame; the run (B) does neither. With sp = 0 at entry the
+    push would wrap to 2^64-16 and be compared: Z3 found that artefact, the enumerator did
+    not. docs/model.md now keeps the initial sp 2^32 away from both ends (a kernel stack
+    never wraps), so both engines agree the dead frame is no difference."""
+    for r in both("""
+        sites:
+          f:
+            base: 0x1000
+            slots: 2
+            states:
+              A: ["stp x29, x30, [sp, #-16]!", "ldp x29, x30, [sp], #16"]
+              B: [isb, "mov x9, x30"]
+            initial: B
+            valid: [A]
+        steps: [{dsb: ish}]
+    """):
+        assert r.violations() == set() and r.verdict == "safe"
+
+
+def test_regression_stack_wraps_at_the_top() -> None:
+    """Valid A stores at sp+8 then pops 16 bytes; the run (B) only pops. With sp = 2^64-16
+    the final sp would wrap to 0 and the store at 2^64-8 be compared (an artefact); with
+    the initial-sp range of docs/model.md the store is dead stack for both engines."""
+    for r in both("""
+        sites:
+          f:
+            base: 0x1000
+            slots: 2
+            states:
+              A: ["str x0, [sp, #8]", "add sp, sp, #16"]
+              B: [nop, "add sp, sp, #16"]
+            initial: B
+            valid: [A]
+        steps: [{dsb: ish}]
+    """):
+        assert r.violations() == set() and r.verdict == "safe"

@@ -72,6 +72,8 @@ from fpatch.verdict import (
 
 BV: TypeAlias = z3.BitVecRef
 MINIMIZE_MS = 500  # per query spent making a counterexample simpler; never affects the verdict
+SP_MIN = 1 << 32
+SP_MAX = (1 << 64) - (1 << 32) - 16
 # Initial registers tried first for counterexamples: distinct and easy to spot.
 TYPICAL_INIT = {f"x{i}": 0x1111 * i for i in range(29)} | {
     "x29": 0xFFFF80000A013F80,  # a frame record on the kernel stack
@@ -167,7 +169,10 @@ class SiteEncoder:
         self.uf: dict[tuple[str, str], z3.FuncDeclRef] = {}
         self.regs0 = {r: z3.BitVec(f"init_{r}", 64) for r in REGISTERS}
         self.mem0 = z3.Array("init_mem", z3.BitVecSort(64), z3.BitVecSort(8))
-        self.init_ok = self.regs0["sp"] & 15 == 0
+        sp = self.regs0["sp"]
+        # AAPCS64 alignment, and a stack far from both ends of the address space:
+        # a kernel stack never wraps (docs/model.md, Initial state).
+        self.init_ok = z3.And(sp & 15 == 0, z3.UGE(sp, SP_MIN), z3.ULE(sp, SP_MAX))
         self.unknowns: list[str] = self._unsupported()
         self.valid_paths: dict[str, list[PathEnd]] = {}
         for name in site.valid:

@@ -54,6 +54,7 @@ class _Ctx:
         self.path = path
         self.lines = text.splitlines()
         self.problems: list[Diagnostic] = []
+        self.symbols: dict[str, int] = {}  # symbols and helpers, for write.insn
         self.broken_states: set[tuple[str, str]] = set()  # (site, state) that failed to parse
 
     def comment_hint(self, loc: Loc, value: str) -> str:
@@ -111,7 +112,8 @@ class _Ctx:
             return None
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             rng = f"{lo if lo is not None else '-inf'}..{hi if hi is not None else 'inf'}"
-            shown = str(value) if value.bit_length() <= 128 else f"a {value.bit_length()}-bit number"
+            bits = value.bit_length()
+            shown = str(value) if bits <= 128 else f"a {bits}-bit number"
             self.err(node.loc, f"{what}: {shown} is out of range {rng}")
             return None
         return value
@@ -280,6 +282,7 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
         if h.name in symbols:
             ctx.err(h.loc, f"helper '{h.name}' is also declared under symbols")
         symbols[h.name] = h.address
+    ctx.symbols = symbols
 
     sites_node = ctx.mapping(ctx.required(root, "sites", "spec"), "sites")
     sites: list[Site] = []
@@ -859,7 +862,10 @@ def _write(ctx: _Ctx, arg: Node | None, sites: list[Site], loc: Loc) -> Write | 
             ctx.err(node.loc, f"write.insn: instruction text is longer than {MAX_INSN_CHARS} "
                               "characters")
             return None
-        syms = dict(_site_symbols(site))
+        # Fix: only the site's labels were visible, so `insn: bl ftrace_caller`
+        # failed with "unknown symbol" although states may use helpers.
+        syms = dict(ctx.symbols)
+        syms.update(_site_symbols(site))
         try:
             hexm = _HEX_WORD.match(text.strip())
             word = int(hexm.group(1), 16) if hexm else assemble(text, site.slot_addr(slots[0]), syms)

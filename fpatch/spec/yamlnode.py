@@ -69,6 +69,35 @@ def _loc(path: str, node: yaml.Node) -> Loc:
     return Loc(path, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that remembers where each alias (``*name``) is used.
+
+    Fix: the composer hands back the anchored node itself for an alias, so its
+    mark is the anchor's, and a scalar alias was not noticed at all. Recording
+    the alias events reports every alias, at the ``*name`` the user wrote.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.alias_marks: list[yaml.Mark] = []
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self.alias_marks.append(self.peek_event().start_mark)
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+
+def _compose(text: str) -> tuple[yaml.Node | None, list[yaml.Mark]]:
+    loader = _Loader(text)
+    try:
+        return loader.get_single_node(), loader.alias_marks
+    finally:
+        loader.dispose()  # type: ignore[no-untyped-call]
+
+
+_COLLECTION_TAGS = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")
+
+
 def load(text: str, path: str) -> tuple[Node | None, list[Diagnostic]]:
     """Compose ``text``; return the located tree or the problems found."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
@@ -76,7 +105,7 @@ def load(text: str, path: str) -> tuple[Node | None, list[Diagnostic]]:
     if "\x00" in text:
         return None, [Diagnostic(Loc(path, 1, 1), "spec contains a NUL character")]
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root, alias_marks = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Loc(path, mark.line + 1, mark.column + 1) if mark else Loc(path, 1, 1)
@@ -88,7 +117,11 @@ def load(text: str, path: str) -> tuple[Node | None, list[Diagnostic]]:
         return None, [Diagnostic(Loc(path, 1, 1), "spec is nested too deeply")]
     if root is None:
         return None, [Diagnostic(Loc(path, 1, 1), "spec is empty; expected a mapping")]
-    problems: list[Diagnostic] = []
+    problems: list[Diagnostic] = [
+        Diagnostic(Loc(path, m.line + 1, m.column + 1),
+                   "YAML aliases (*name) are not supported in specs")
+        for m in alias_marks
+    ]
     seen: set[int] = set()
     count = [0]
 
@@ -97,16 +130,22 @@ def load(text: str, path: str) -> tuple[Node | None, list[Diagnostic]]:
         if count[0] > MAX_NODES or depth > 64:
             raise _TooBig
         loc = _loc(path, node)
+        if id(node) in seen and not isinstance(node, yaml.ScalarNode):
+            # An alias (already reported where it is used): do not walk the
+            # shared collection again, so an alias bomb stays linear; an empty
+            # one of the same kind avoids "expected a mapping" follow-ups.
+            return Map((), loc) if isinstance(node, yaml.MappingNode) else Seq((), loc)
+        seen.add(id(node))
         if isinstance(node, yaml.ScalarNode):
             tag = _TAGS.get(node.tag, "other")
             if tag == "other":
                 problems.append(Diagnostic(loc, f"unsupported YAML tag {node.tag}"))
                 tag = "str"
             return Scalar(node.value, tag, loc, node.style in ("'", '"'))
-        if id(node) in seen:
-            problems.append(Diagnostic(loc, "YAML aliases (*name) are not supported in specs"))
-            return Seq((), loc)
-        seen.add(id(node))
+        if node.tag not in _COLLECTION_TAGS:
+            # Fix: a tag on a list or mapping (!!set, !!omap, !!python/...) was
+            # silently dropped; it is as unsupported as one on a scalar.
+            problems.append(Diagnostic(loc, f"unsupported YAML tag {node.tag}"))
         if isinstance(node, yaml.SequenceNode):
             return Seq(tuple(convert(item, depth + 1) for item in node.value), loc)
         assert isinstance(node, yaml.MappingNode)
