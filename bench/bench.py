@@ -33,10 +33,11 @@ def scaling_spec(slots: int, steps: int) -> str:
     `steps` primitive steps (write, dc, dsb, ic, dsb, isb, write back, ...)."""
     off = ["nop"] * (slots - 2) + ["mov x9, x30", "nop"]
     on = off[:-1] + ["bl ftrace_caller"]
-    cycle = ["write: {slot: %d, as: ON}" % (slots - 1), "dc_cvau: {slots: [%d]}" % (slots - 1),
-             "dsb: ish", "ic_ivau: {slots: [%d]}" % (slots - 1), "dsb: ish", "isb",
-             "write: {slot: %d, as: OFF}" % (slots - 1), "dc_cvau: {slots: [%d]}" % (slots - 1),
-             "dsb: ish", "ic_ivau: {slots: [%d]}" % (slots - 1), "dsb: ish", "isb"]
+    last = slots - 1
+    cycle = [f"write: {{slot: {last}, as: ON}}", f"dc_cvau: {{slots: [{last}]}}",
+             "dsb: ish", f"ic_ivau: {{slots: [{last}]}}", "dsb: ish", "isb",
+             f"write: {{slot: {last}, as: OFF}}", f"dc_cvau: {{slots: [{last}]}}",
+             "dsb: ish", f"ic_ivau: {{slots: [{last}]}}", "dsb: ish", "isb"]
     body = [cycle[i % len(cycle)] for i in range(steps)]
     lines = ["fpatch: 1", "env: {preemptible: true, nmi: true}", HELPER.rstrip(), "sites:",
              "  f:", "    base: 0xffff800008200000", f"    slots: {slots}", "    states:",
@@ -94,7 +95,8 @@ def per_spec(repeat: int) -> None:
         z3s = sum(o.solver_seconds for o in r.observers)
         q = sum(o.queries for o in r.observers)
         print(f"{path.name:52} {r.verdict:8} {wall:7.3f} {z3s:7.3f} {q:7d} {enum_s:7.3f}")
-    print(f"{'total (median of %d runs each)' % repeat:52} {'':8} {total:7.3f}")
+    label = f"total (median of {repeat} runs each)"
+    print(f"{label:52} {'':8} {total:7.3f}")
 
 
 def scaling(limit: float) -> None:

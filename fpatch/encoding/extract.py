@@ -183,9 +183,9 @@ def _diffs(srch: _ObserverSearch, dm: z3.ModelRef, run: PathEnd, v: PathEnd,
         out.append(EffectDiff("calls", ", ".join(h for h, _ in rc) or "none",
                               ", ".join(h for h, _ in vc) or "none"))
     else:
-        for k, ((h, a_in), (_, b_in)) in enumerate(zip(rc, vc), 1):
+        for k, ((h, a_in), (_, b_in)) in enumerate(zip(rc, vc, strict=True), 1):
             helper = next(x for x in srch.enc.spec.helpers if x.name == h)
-            for reg, a, b in zip(helper.inputs, a_in, b_in):
+            for reg, a, b in zip(helper.inputs, a_in, b_in, strict=True):
                 av, bv = _int(dm, a), _int(dm, b)
                 if av != bv:
                     out.append(EffectDiff(f"call {k} ({h}) input {reg}", _h(av), _h(bv)))

@@ -8,7 +8,6 @@ are byte strings at addresses, slots are indices. Each record keeps the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from fpatch.errors import Loc
 
@@ -138,7 +137,7 @@ class StopMachine:
     loc: Loc
 
 
-Step = Union[Write, CacheOp, Dsb, Isb, IpiSync, WaitTasks, SyncIcache, StopMachine]
+Step = Write | CacheOp | Dsb | Isb | IpiSync | WaitTasks | SyncIcache | StopMachine
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ plain ``yaml.safe_load`` accepts silently, are reported.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 import yaml
 
@@ -54,7 +53,7 @@ class Map:
         return self.loc
 
 
-Node = Union[Scalar, Seq, Map]
+Node = Scalar | Seq | Map
 
 _TAGS = {
     "tag:yaml.org,2002:str": "str",
