@@ -277,7 +277,7 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
             if addr is not None:
                 symbols[key.value] = addr
 
-    helpers = _helpers(ctx, ctx.mapping(root.get("helpers"), "helpers"))
+    helpers = _helpers(ctx, ctx.mapping(root.get("helpers"), "helpers"), symbols)
     for h in helpers:
         if h.name in symbols:
             ctx.err(h.loc, f"helper '{h.name}' is also declared under symbols")
@@ -350,7 +350,7 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
     )
 
 
-def _helpers(ctx: _Ctx, node: Map | None) -> list[Helper]:
+def _helpers(ctx: _Ctx, node: Map | None, symbols: dict[str, int]) -> list[Helper]:
     out: list[Helper] = []
     if node is None:
         return out
@@ -360,7 +360,11 @@ def _helpers(ctx: _Ctx, node: Map | None) -> list[Helper]:
         if m is None:
             continue
         ctx.keys(m, ("address", "inputs", "returns_to", "restores", "clobbers"), what)
-        addr = ctx.integer(ctx.required(m, "address", what), f"{what}.address", 0, (1 << 64) - 1)
+        anode = ctx.required(m, "address", what)
+        if isinstance(anode, Scalar) and _parse_int(anode) is None and anode.value in symbols:
+            addr: int | None = symbols[anode.value]  # a name from `symbols:`
+        else:
+            addr = ctx.integer(anode, f"{what}.address", 0, (1 << 64) - 1)
         if addr is not None and addr % 4:
             ctx.err(m.key_loc("address"), f"{what}.address: 0x{addr:x} is not 4-byte aligned")
         inputs: tuple[str, ...] = ("x30", "sp")

@@ -122,3 +122,25 @@ def test_bare_steps_and_targets() -> None:
     base = 0xFFFF800008200000
     assert steps[6].addrs == (base, base + 4) == steps[8].addrs
     assert steps[7].addrs == (base + 4,)
+
+
+def test_helper_address_may_name_a_symbol() -> None:
+    from fpatch.spec import parse_text
+
+    spec = parse_text("""
+fpatch: 1
+symbols: {ftrace_caller_sym: 0xffff800008010000}
+helpers:
+  ftrace_caller: {address: ftrace_caller_sym}
+sites:
+  f:
+    base: 0xffff800008200000
+    slots: 1
+    states:
+      A: [nop]
+      B: [bl ftrace_caller]
+steps:
+  - write: {slot: 0, as: B}
+""")
+    assert spec.helpers[0].address == 0xFFFF800008010000
+    assert spec.sites[0].state("B").words[0] != spec.sites[0].state("A").words[0]
