@@ -160,16 +160,27 @@ def _diffs(srch: _ObserverSearch, dm: z3.ModelRef, run: PathEnd, v: PathEnd,
            regs0: dict[str, int]) -> list[EffectDiff]:
     out: list[EffectDiff] = []
 
+    site = srch.enc.site
+
     def rel(val: int, reg: str) -> str:
-        delta = (val - regs0[reg]) & MASK64
-        if delta == 0:
-            return f"{_h(val)} (= {reg} at entry)"
-        same = [r for r in REGISTERS if regs0[r] == val]
+        """Say what a value is, in terms a reader can check: an entry register or the site."""
+        same = [reg] if regs0[reg] == val else [r for r in REGISTERS if regs0[r] == val]
         if same:
             return f"{_h(val)} (= {same[0]} at entry)"
-        if delta >= 1 << 63:
-            return f"{_h(val)} ({reg} at entry - {(1 << 64) - delta})"
-        return f"{_h(val)} ({reg} at entry + {delta})"
+        if site.base <= val <= site.end:
+            return f"{_h(val)} ({site.name}+0x{val - site.base:x}, inside the site)"
+        best = None
+        for base in dict.fromkeys((reg, "sp", "x29", "x30")):
+            delta = (val - regs0[base]) & MASK64
+            signed = delta - (1 << 64) if delta >= 1 << 63 else delta
+            if best is None or abs(signed) < abs(best[1]):
+                best = (base, signed)
+        assert best is not None
+        base, signed = best
+        if abs(signed) > 1 << 20:
+            return _h(val)
+        sign = "-" if signed < 0 else "+"
+        return f"{_h(val)} ({base} at entry {sign} {abs(signed)})"
 
     r_exit, v_exit = _exit_text(srch, dm, run, regs0), _exit_text(srch, dm, v, regs0)
     if r_exit != v_exit:
