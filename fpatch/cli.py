@@ -252,5 +252,23 @@ def show(path: str, as_json: bool, no_color: bool) -> None:
         text.render_show(_console(no_color), spec, tl)
 
 
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--compare", "kinds_file", type=click.Path(exists=True, dir_okay=False),
+              default=None, help="herd's kinds.txt: print an agreement table; exit 1 on any "
+                                 "disagreement.")
+def litmus(paths: tuple[str, ...], kinds_file: str | None) -> None:
+    """Run herd AArch64 instruction-fetch litmus tests (files, folders, @lists).
+
+    Answers Allowed / Forbidden / Required for each test's final condition, or
+    `unsupported: <why>` (docs/litmus.md).
+    """
+    from fpatch.litmus.runner import read_kinds
+    from fpatch.litmus.runner import run as run_litmus
+
+    kinds = read_kinds(Path(kinds_file)) if kinds_file else None
+    _, status = run_litmus(paths, kinds, click.echo)
+    sys.exit(status)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

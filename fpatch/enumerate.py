@@ -433,7 +433,7 @@ def _family() -> tuple[Member, ...]:
     zero = {r: 0 for r in REGISTERS}
     zero["sp"] = 0xFFFF_8000_0BAD_0000
     out.append(Member("zero", tuple(zero.items())))
-    idx = {f"x{i}": i for i in range(31)}
+    idx = {r: (int(r[1:]) if r[1:].isdigit() else 0) for r in REGISTERS}
     idx["sp"] = 0x0000_7FFF_FFF0_0000
     out.append(Member("x_i=i", tuple(idx.items())))
     return tuple(out)

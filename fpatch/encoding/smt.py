@@ -27,6 +27,7 @@ and branch; the benchmarks measure how far that goes.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,21 +42,25 @@ from fpatch.isa.ir import (
     Add,
     And,
     Barrier,
+    Cond,
     CondJump,
     Const,
-    Cond,
     Expr,
     IsZero,
+    Ite,
     Jump,
     Load,
     Maintenance,
     Or,
     Reg,
     SetReg,
+    Shr,
     Stmt,
     Store,
     Sub,
     Trap,
+    Ult,
+    Xor,
 )
 from fpatch.model.arch import NMI_LOCAL, NMI_REMOTE, THREAD
 from fpatch.model.timeline import SlotHistory, Timeline
@@ -226,6 +231,12 @@ class SiteEncoder:
             return self._expr(e.a, st) & self._expr(e.b, st)
         if isinstance(e, Or):
             return self._expr(e.a, st) | self._expr(e.b, st)
+        if isinstance(e, Xor):
+            return self._expr(e.a, st) ^ self._expr(e.b, st)
+        if isinstance(e, Shr):
+            return z3.LShR(self._expr(e.a, st), e.amount)
+        if isinstance(e, Ite):
+            return z3.If(self._cond(e.cond, st), self._expr(e.a, st), self._expr(e.b, st))
         if isinstance(e, Load):
             addr = self._expr(e.addr, st)
             parts = [z3.Select(st.mem, addr + k) for k in range(e.size)]
@@ -234,6 +245,8 @@ class SiteEncoder:
         raise TypeError(e)
 
     def _cond(self, c: Cond, st: SymState) -> z3.BoolRef:
+        if isinstance(c, Ult):
+            return z3.ULT(self._expr(c.a, st), self._expr(c.b, st))
         v = self._expr(c.value, st)
         return v == 0 if isinstance(c, IsZero) else v != 0
 
@@ -369,10 +382,10 @@ class SiteEncoder:
             return z3.BoolVal(False)
         conds = [run.exit.pc == v.exit.pc]
         conds += [run.state.regs[r] == v.state.regs[r] for r in self.site.live]
-        for (h1, in1), (h2, in2) in zip(run.state.calls, v.state.calls):
+        for (h1, in1), (h2, in2) in zip(run.state.calls, v.state.calls, strict=True):
             if h1 != h2:
                 return z3.BoolVal(False)
-            conds += [a == b for a, b in zip(in1, in2)]
+            conds += [a == b for a, b in zip(in1, in2, strict=True)]
         sp_v = v.state.regs["sp"]
         events = run.state.stores + v.state.stores
         stack_events = [(a, n) for a, n, stack in events if stack]
@@ -415,19 +428,16 @@ class SiteEncoder:
 
 
 def _loads(s: Stmt) -> Iterator[Load]:
-    def walk(e: object) -> Iterator[Load]:
-        if isinstance(e, Load):
-            yield e
-            yield from walk(e.addr)
-        elif isinstance(e, (Add, Sub, And, Or)):
-            yield from walk(e.a)
-            yield from walk(e.b)
+    """Every load inside a statement, whatever IR nodes it is built from."""
 
-    for attr in ("value", "addr", "target"):
-        if hasattr(s, attr):
-            yield from walk(getattr(s, attr))
-    if isinstance(s, CondJump):
-        yield from walk(s.cond.value)
+    def walk(node: object) -> Iterator[Load]:
+        if isinstance(node, Load):
+            yield node
+        if dataclasses.is_dataclass(node):
+            for f in dataclasses.fields(node):
+                yield from walk(getattr(node, f.name))
+
+    yield from walk(s)
 
 
 class _ObserverSearch:

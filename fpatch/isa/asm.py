@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from fpatch.isa.insn import BARRIER_BY_NAME, HINTS, AsmError
+from fpatch.isa.insn import BARRIER_BY_NAME, CACHE_OPS, CONDITION_BY_NAME, HINTS, AsmError
 
 MASK64 = (1 << 64) - 1
 
@@ -385,8 +385,15 @@ def _enc_add_sub(p: _Parser, m: str) -> int:
     p.same_width(rd, rn)
     p.comma()
     if not p.at_imm():
-        raise p.fail(f"expected an immediate, got {p.desc()} "
-                     "(register-form add/sub is outside the supported subset)")
+        if rd.sp or rn.sp:
+            bad = rd if rd.sp else rn
+            raise AsmError(f"register {bad.name!r} not allowed in register-form {m} "
+                           "(the extended-register form is outside the supported subset)",
+                           bad.col)
+        rm = p.reg("an immediate or a register (x0-x30, w0-w30, xzr, wzr)", w=True, zr=True)
+        p.same_width(rd, rm)
+        p.done()
+        return _enc_shifted(0x0B000000 | (int(m == "sub") << 30), rd, rn, rm)
     value, col = p.imm("an immediate")
     shift = _shift_opt(p, (0, 12))
     p.done()
@@ -402,6 +409,144 @@ def _enc_add_sub(p: _Parser, m: str) -> int:
         raise AsmError(f"immediate {value} out of range: expected 0..4095 (optionally lsl #12)",
                        col)
     return _enc_addsub(rd, rn, value, sh, sub)
+
+
+def _enc_shifted(opc: int, rd: _R, rn: _R, rm: _R) -> int:
+    """Shifted-register data processing with LSL #0 (the only shift in the subset)."""
+    return (int(rd.wide) << 31) | opc | (rm.num << 16) | (rn.num << 5) | rd.num
+
+
+def _enc_logic(p: _Parser, m: str) -> int:
+    what = "a register (x0-x30, w0-w30, xzr, wzr)"
+    rd = p.reg(what, w=True, zr=True)
+    p.comma()
+    rn = p.reg(what, w=True, zr=True)
+    p.same_width(rd, rn)
+    p.comma()
+    rm = p.reg(what + "; immediate forms are outside the supported subset", w=True, zr=True)
+    p.same_width(rd, rm)
+    p.done()
+    return _enc_shifted({"and": 0x0A000000, "orr": 0x2A000000, "eor": 0x4A000000}[m], rd, rn, rm)
+
+
+def _enc_subs(rd_num: int, rn: _R, p: _Parser, first: _R) -> int:
+    """``subs``/``cmp`` after the first source: an immediate or a register."""
+    if p.at_imm():
+        if rn.zr:
+            raise AsmError(f"register {rn.name!r} not allowed with an immediate (register 31 "
+                           "is sp there)", rn.col)
+        value, col = p.imm("an immediate")
+        shift = _shift_opt(p, (0, 12))
+        p.done()
+        if not 0 <= value <= 0xFFF:
+            raise AsmError(f"immediate {value} out of range: expected 0..4095 (optionally "
+                           "lsl #12); negative compares (cmn) are outside the subset", col)
+        sh = int(shift == 12)
+        return ((int(rn.wide) << 31) | 0x71000000 | (sh << 22) | (value << 10) | (rn.num << 5)
+                | rd_num)
+    if rn.sp:
+        raise AsmError(f"register {rn.name!r} not allowed in register-form compare "
+                       "(the extended-register form is outside the supported subset)", rn.col)
+    rm = p.reg("an immediate or a register (x0-x30, w0-w30, xzr, wzr)", w=True, zr=True)
+    p.same_width(first, rm)
+    p.done()
+    return (int(rn.wide) << 31) | 0x6B000000 | (rm.num << 16) | (rn.num << 5) | rd_num
+
+
+def _enc_cmp(p: _Parser, m: str) -> int:
+    rn = p.reg("a register (x0-x30, w0-w30, sp, wsp, xzr, wzr)", w=True, sp=True, zr=True)
+    p.comma()
+    return _enc_subs(31, rn, p, rn)
+
+
+def _enc_subs_full(p: _Parser, m: str) -> int:
+    rd = p.reg("a destination register (x0-x30, w0-w30, xzr, wzr)", w=True, zr=True)
+    p.comma()
+    rn = p.reg("a source register (x0-x30, w0-w30, sp, wsp, xzr, wzr)", w=True, sp=True, zr=True)
+    p.same_width(rd, rn)
+    p.comma()
+    return _enc_subs(rd.num, rn, p, rd)
+
+
+def _cond(p: _Parser, allow_al: bool = True) -> int:
+    t = p.keyword()
+    if t is None or t.text.lower() not in CONDITION_BY_NAME:
+        got = repr(t.text) if t else p.desc()
+        raise AsmError(f"expected a condition (eq, ne, cs/hs, cc/lo, mi, pl, vs, vc, hi, ls, ge, "
+                       f"lt, gt, le{', al, nv' if allow_al else ''}), got {got}",
+                       t.col if t else p.col())
+    c = CONDITION_BY_NAME[t.text.lower()]
+    if not allow_al and c >= 14:
+        raise AsmError(f"condition {t.text!r} not allowed here (the alias needs an "
+                       "invertible condition)", t.col)
+    return c
+
+
+def _enc_csel(p: _Parser, m: str) -> int:
+    what = "a register (x0-x30, w0-w30, xzr, wzr)"
+    rd = p.reg(what, w=True, zr=True)
+    p.comma()
+    if m == "cset":
+        c = _cond(p, allow_al=False)
+        p.done()
+        rn = rm = _R(31, rd.wide, False, True, "zr", rd.col)
+        c ^= 1
+    else:
+        rn = p.reg(what, w=True, zr=True)
+        p.same_width(rd, rn)
+        p.comma()
+        if m == "cinc":
+            c = _cond(p, allow_al=False) ^ 1
+            rm = rn
+        else:
+            rm = p.reg(what, w=True, zr=True)
+            p.same_width(rd, rm)
+            p.comma()
+            c = _cond(p)
+        p.done()
+    op2 = 0 if m == "csel" else 1
+    return ((int(rd.wide) << 31) | 0x1A800000 | (rm.num << 16) | (c << 12) | (op2 << 10)
+            | (rn.num << 5) | rd.num)
+
+
+def _enc_bcond(p: _Parser, m: str) -> int:
+    name = m[2:]
+    if name not in CONDITION_BY_NAME:
+        raise AsmError(f"unknown condition {name!r} in {m!r}", 0)
+    addr, col = p.target()
+    p.done()
+    off = p.rel(addr)
+    if off % 4:
+        raise AsmError(f"misaligned branch target 0x{addr:x}: offset {off} is not a multiple of 4",
+                       col)
+    if not -(1 << 20) <= off < (1 << 20):
+        raise AsmError(f"branch target 0x{addr:x} out of range: offset {off} not within +/-1MiB",
+                       col)
+    return 0x54000000 | (((off >> 2) & 0x7FFFF) << 5) | CONDITION_BY_NAME[name]
+
+
+def _enc_cache(p: _Parser, m: str) -> int:
+    t = p.keyword()
+    names = sorted(op for kind, op in CACHE_OPS if kind == m)
+    if t is None or (m, t.text.lower()) not in CACHE_OPS:
+        got = repr(t.text) if t else p.desc()
+        raise AsmError(f"expected a {m} operation ({', '.join(names)}), got {got}",
+                       t.col if t else p.col())
+    op1, crn, crm, op2, takes_reg = CACHE_OPS[(m, t.text.lower())]
+    rt = 31
+    if takes_reg:
+        p.comma()
+        rt = p.reg("a 64-bit address register x0-x30").num
+    p.done()
+    return 0xD5080000 | (op1 << 16) | (crn << 12) | (crm << 8) | (op2 << 5) | rt
+
+
+def _enc_udf(p: _Parser, m: str) -> int:
+    value, col = p.imm("a 16-bit immediate")
+    p.done()
+    if not 0 <= value <= 0xFFFF:
+        raise AsmError(f"immediate {value} out of range: expected 0..65535", col)
+    return value
 
 
 def _check_writeback(rt: _R, base: _R, mode: str) -> None:
@@ -581,7 +726,20 @@ _HANDLERS: dict[str, Callable[[_Parser, str], int]] = {
     "autiasp": _enc_simple_hint,
     "bti": _enc_bti,
     "hint": _enc_hint,
+    "and": _enc_logic,
+    "orr": _enc_logic,
+    "eor": _enc_logic,
+    "cmp": _enc_cmp,
+    "subs": _enc_subs_full,
+    "csel": _enc_csel,
+    "csinc": _enc_csel,
+    "cset": _enc_csel,
+    "cinc": _enc_csel,
+    "dc": _enc_cache,
+    "ic": _enc_cache,
+    "udf": _enc_udf,
 }
+_HANDLERS.update({f"b.{c}": _enc_bcond for c in CONDITION_BY_NAME})
 
 SUPPORTED_MNEMONICS: tuple[str, ...] = tuple(sorted(_HANDLERS))
 

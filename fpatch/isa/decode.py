@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from fpatch.isa.insn import (
     BARRIER_OPTIONS,
+    CACHE_OPS,
+    CONDITIONS,
     HINTS,
     GReg,
     Imm,
@@ -49,7 +51,28 @@ def preferred_mnemonic(op: str, operands: tuple[Operand, ...]) -> str:
         return "movz"
     if op == "ldr_lit":
         return "ldr"
+    if op.endswith("_reg"):
+        op = op[:-4]
+        if op == "subs" and _is_zr(operands[0]):
+            return "cmp"
+        return op
+    if op == "subs" and _is_zr(operands[0]):
+        return "cmp"
+    if op == "csinc":
+        rn, rm, cond = operands[1], operands[2], operands[3]
+        assert isinstance(rn, GReg) and isinstance(rm, GReg) and isinstance(cond, Name)
+        if rn.num == rm.num and cond.value not in ("al", "nv"):
+            return "cset" if rn.num == 31 else "cinc"
     return op
+
+
+def _is_zr(o: Operand) -> bool:
+    return isinstance(o, GReg) and o.is_zr
+
+
+def _invert(cond: Operand) -> Name:
+    assert isinstance(cond, Name)
+    return Name(CONDITIONS[CONDITIONS.index(cond.value) ^ 1])
 
 
 def _alias_operands(op: str, operands: tuple[Operand, ...]) -> tuple[Operand, ...]:
@@ -63,6 +86,12 @@ def _alias_operands(op: str, operands: tuple[Operand, ...]) -> tuple[Operand, ..
         rd, imm = operands
         assert isinstance(imm, Imm)
         return (rd, Imm(imm.value << imm.shift))
+    if m == "cmp":
+        return operands[1:]
+    if m == "cset":
+        return (operands[0], _invert(operands[3]))
+    if m == "cinc":
+        return (operands[0], operands[1], _invert(operands[3]))
     return operands
 
 
@@ -99,6 +128,14 @@ def _decode_hint_system(w: int) -> Insn | Unsupported | None:
         if w == 0xD5033FDF:
             return build("isb", (), w)
         return Unsupported(w, "isb with an option other than sy")
+    if (w & 0xFFF80000) == 0xD5080000:  # SYS: only the cache-maintenance aliases
+        fields = ((w >> 16) & 7, (w >> 12) & 15, (w >> 8) & 15, (w >> 5) & 7)
+        rt = w & 31
+        for (kind, name), (op1, crn, crm, op2, takes_reg) in CACHE_OPS.items():
+            if fields == (op1, crn, crm, op2) and takes_reg == (rt != 31):
+                sys_ops: tuple[Operand, ...] = (Name(name),) + ((_x(rt),) if takes_reg else ())
+                return build(kind, sys_ops, w)
+        return Unsupported(w, "system instruction outside the supported cache maintenance")
     return None
 
 
@@ -122,6 +159,9 @@ def _decode_branch(w: int, pc: int) -> Insn | Unsupported | None:
         off = _sext((w >> 5) & 0x7FFFF, 19) * 4
         op = "cbnz" if (w >> 24) & 1 else "cbz"
         return build(op, (GReg(w & 31, wide), Target((pc + off) & MASK64)), w)
+    if (w & 0xFF000010) == 0x54000000:  # b.cond
+        off = _sext((w >> 5) & 0x7FFFF, 19) * 4
+        return build(f"b.{CONDITIONS[w & 15]}", (Target((pc + off) & MASK64),), w)
     if (w & 0xFF9FFC1F) == 0xD61F0000:
         opc = (w >> 21) & 3
         rn = (w >> 5) & 31
@@ -170,6 +210,41 @@ def _decode_mov_reg(w: int) -> Insn | Unsupported | None:
     if (w & 0x7FE0FFE0) == 0x2A0003E0:
         wide = bool(w >> 31)
         return build("orr", (GReg(w & 31, wide), GReg((w >> 16) & 31, wide)), w)
+    return None
+
+
+def _decode_dp_reg(w: int) -> Insn | Unsupported | None:
+    """Shifted-register ALU ops with LSL #0, compares and conditional selects."""
+    wide = bool(w >> 31)
+    rd, rn, rm = GReg(w & 31, wide), GReg((w >> 5) & 31, wide), GReg((w >> 16) & 31, wide)
+    if (w & 0x1F000000) == 0x0A000000:  # logical (shifted register)
+        opc = (w >> 29) & 3
+        if (w >> 21) & 1 or opc == 3:
+            return Unsupported(w, "bic/orn/eon/ands/tst are outside the subset")
+        if (w >> 10) & 0x3F or (w >> 22) & 3:
+            return Unsupported(w, "shifted-register operands are outside the subset")
+        return build(("and", "orr_reg", "eor")[opc], (rd, rn, rm), w)
+    if (w & 0x1F200000) == 0x0B000000:  # add/sub (shifted register)
+        op = ("add", "adds", "sub", "subs")[(w >> 29) & 3]
+        if (w >> 10) & 0x3F or (w >> 22) & 3:
+            return Unsupported(w, "shifted-register operands are outside the subset")
+        if op == "adds":
+            return Unsupported(w, "adds/cmn are outside the subset")
+        if op == "subs" and rd.num == 31:
+            return build("subs_reg", (rd, rn, rm), w)  # cmp
+        if rn.num == 31 or rd.num == 31:
+            return Unsupported(w, "neg/negs and register 31 operands are outside the subset")
+        return build(op + "_reg", (rd, rn, rm), w)
+    if (w & 0x7F800000) == 0x71000000:  # subs (immediate)
+        sh = (w >> 22) & 1
+        ops = (rd, GReg((w >> 5) & 31, wide, True), Imm((w >> 10) & 0xFFF, 12 if sh else 0))
+        return build("subs", ops, w)
+    if (w & 0x3FE00000) == 0x1A800000:  # conditional select
+        op2 = (w >> 10) & 3
+        if (w >> 30) & 1 or op2 > 1:
+            return Unsupported(w, "csinv/csneg are outside the subset")
+        cond = Name(CONDITIONS[(w >> 12) & 15])
+        return build("csinc" if op2 else "csel", (rd, rn, rm, cond), w)
     return None
 
 
@@ -240,6 +315,7 @@ def decode(word: int, pc: int = 0) -> Insn | Unsupported:
         _decode_branch(w, pc),
         _decode_dp_imm(w, pc),
         _decode_mov_reg(w),
+        _decode_dp_reg(w),
         _decode_ldst(w, pc),
     ):
         if result is not None:

@@ -190,3 +190,16 @@ HINTS: dict[int, tuple[str, str | None]] = {
     0x24: ("bti", "j"),
     0x26: ("bti", "jc"),
 }
+
+# Condition codes by their 4-bit encoding, spelled as GNU objdump prints them.
+CONDITIONS: tuple[str, ...] = ("eq", "ne", "cs", "cc", "mi", "pl", "vs", "vc",
+                               "hi", "ls", "ge", "lt", "gt", "le", "al", "nv")
+CONDITION_BY_NAME: dict[str, int] = {n: i for i, n in enumerate(CONDITIONS)} | {"hs": 2, "lo": 3}
+
+# Cache maintenance (SYS aliases): name -> (op1, CRn, CRm, op2, takes a register).
+CACHE_OPS: dict[tuple[str, str], tuple[int, int, int, int, bool]] = {
+    ("dc", "cvau"): (3, 7, 11, 1, True),
+    ("ic", "ivau"): (3, 7, 5, 1, True),
+    ("ic", "iallu"): (0, 7, 5, 0, False),
+    ("ic", "ialluis"): (0, 7, 1, 0, False),
+}

@@ -15,11 +15,12 @@ from fpatch.isa.ir import (
     Add,
     And,
     Barrier,
+    Cond,
     CondJump,
     Const,
-    Cond,
     Expr,
     IsZero,
+    Ite,
     Jump,
     Load,
     Maintenance,
@@ -27,10 +28,13 @@ from fpatch.isa.ir import (
     Or,
     Reg,
     SetReg,
+    Shr,
     Stmt,
     Store,
     Sub,
     Trap,
+    Ult,
+    Xor,
 )
 
 
@@ -80,6 +84,12 @@ def eval_expr(e: Expr, m: Machine) -> int:
         return eval_expr(e.a, m) & eval_expr(e.b, m)
     if isinstance(e, Or):
         return eval_expr(e.a, m) | eval_expr(e.b, m)
+    if isinstance(e, Xor):
+        return eval_expr(e.a, m) ^ eval_expr(e.b, m)
+    if isinstance(e, Shr):
+        return eval_expr(e.a, m) >> e.amount
+    if isinstance(e, Ite):
+        return eval_expr(e.a, m) if eval_cond(e.cond, m) else eval_expr(e.b, m)
     if isinstance(e, Load):
         return m.load(eval_expr(e.addr, m), e.size)
     raise TypeError(e)
@@ -90,6 +100,8 @@ def eval_cond(c: Cond, m: Machine) -> bool:
         return eval_expr(c.value, m) == 0
     if isinstance(c, NotZero):
         return eval_expr(c.value, m) != 0
+    if isinstance(c, Ult):
+        return eval_expr(c.a, m) < eval_expr(c.b, m)
     raise TypeError(c)
 
 

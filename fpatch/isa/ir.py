@@ -7,18 +7,23 @@ one description of the instructions without either importing the other's
 machinery (and keeps z3 out of the ISA layer).
 
 Registers are named ``x0``..``x30`` and ``sp``; every value is 64 bits wide and
-arithmetic wraps modulo 2**64. ``xzr`` never appears: reads of it are
-``Const(0)`` and writes to it are dropped by the semantics builder.
+arithmetic wraps modulo 2**64. ``nzcv`` is a pseudo-register holding the
+condition flags where the architecture keeps them (N bit 31, Z 30, C 29, V 28),
+so flag-setting and flag-reading instructions need no separate state. ``xzr``
+never appears: reads of it are ``Const(0)`` and writes to it are dropped by
+the semantics builder.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 MASK64 = (1 << 64) - 1
 
-REGISTERS: tuple[str, ...] = tuple(f"x{i}" for i in range(31)) + ("sp",)
+REGISTERS: tuple[str, ...] = tuple(f"x{i}" for i in range(31)) + ("sp", "nzcv")
+
+# NZCV flag bits inside the ``nzcv`` pseudo-register.
+FLAG_N, FLAG_Z, FLAG_C, FLAG_V = 1 << 31, 1 << 30, 1 << 29, 1 << 28
 
 
 # ---------------------------------------------------------------- expressions
@@ -59,6 +64,29 @@ class Or:
 
 
 @dataclass(frozen=True)
+class Xor:
+    a: Expr
+    b: Expr
+
+
+@dataclass(frozen=True)
+class Shr:
+    """Logical shift right by a constant amount (0..63)."""
+
+    a: Expr
+    amount: int
+
+
+@dataclass(frozen=True)
+class Ite:
+    """``a`` if ``cond`` holds, else ``b`` (flag results, ``csel``/``cset``)."""
+
+    cond: Cond
+    a: Expr
+    b: Expr
+
+
+@dataclass(frozen=True)
 class Load:
     """Little-endian load of ``size`` bytes (1, 2, 4 or 8), zero-extended."""
 
@@ -66,7 +94,7 @@ class Load:
     size: int
 
 
-Expr = Union[Const, Reg, Add, Sub, And, Or, Load]
+Expr = Const | Reg | Add | Sub | And | Or | Xor | Shr | Ite | Load
 
 
 # ----------------------------------------------------------------- conditions
@@ -82,7 +110,15 @@ class NotZero:
     value: Expr
 
 
-Cond = Union[IsZero, NotZero]
+@dataclass(frozen=True)
+class Ult:
+    """Unsigned ``a < b`` (the carry flag of a subtraction)."""
+
+    a: Expr
+    b: Expr
+
+
+Cond = IsZero | NotZero | Ult
 
 
 # ----------------------------------------------------------------- statements
@@ -146,7 +182,7 @@ class Maintenance:
     addr: Expr | None
 
 
-Stmt = Union[SetReg, Store, Jump, CondJump, Barrier, Trap, Maintenance]
+Stmt = SetReg | Store | Jump | CondJump | Barrier | Trap | Maintenance
 
 
 def const(value: int) -> Const:

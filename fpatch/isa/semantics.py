@@ -21,24 +21,34 @@ from __future__ import annotations
 
 from fpatch.isa.insn import GReg, Imm, Insn, Mem, Name, Target
 from fpatch.isa.ir import (
+    FLAG_C,
+    FLAG_N,
+    FLAG_V,
+    FLAG_Z,
     MASK64,
     Add,
     And,
     Barrier,
+    Cond,
     CondJump,
     Const,
     Expr,
     IsZero,
+    Ite,
     Jump,
     Load,
+    Maintenance,
     NotZero,
     Or,
     Reg,
     SetReg,
+    Shr,
     Stmt,
     Store,
     Sub,
     Trap,
+    Ult,
+    Xor,
 )
 
 MASK32 = 0xFFFFFFFF
@@ -79,6 +89,48 @@ def _offset(base: Expr, off: int) -> Expr:
 def _target(o: object) -> int:
     assert isinstance(o, Target)
     return o.addr
+
+
+def _sub_flags(a: Expr, b: Expr, wide: bool) -> tuple[Expr, Expr]:
+    """(result, nzcv) of ``a - b`` at the operand width (a, b already zero-extended)."""
+    top = 63 if wide else 31
+    res: Expr = Sub(a, b) if wide else And(Sub(a, b), Const(MASK32))
+    sign = Const(1 << top)
+    n: Expr = Shr(And(res, sign), top - 31)
+    z: Expr = Ite(IsZero(res), Const(FLAG_Z), Const(0))
+    c: Expr = Ite(Ult(a, b), Const(0), Const(FLAG_C))
+    v: Expr = Shr(And(And(Xor(a, b), Xor(a, res)), sign), top - 28)
+    return res, Or(Or(n, z), Or(c, v))
+
+
+_NZCV = Reg("nzcv")
+
+
+def flag_cond(name: str) -> Cond | None:
+    """The condition ``name`` over the ``nzcv`` pseudo-register; None means always."""
+    f = _NZCV
+    n_eq_v = Xor(f, Shr(f, 3))  # bit 28: N != V
+    table: dict[str, Cond] = {
+        "eq": NotZero(And(f, Const(FLAG_Z))),
+        "cs": NotZero(And(f, Const(FLAG_C))),
+        "mi": NotZero(And(f, Const(FLAG_N))),
+        "vs": NotZero(And(f, Const(FLAG_V))),
+        # hi: C set and Z clear, i.e. (f & (C|Z)) == C
+        "hi": IsZero(Xor(And(f, Const(FLAG_C | FLAG_Z)), Const(FLAG_C))),
+        "ge": IsZero(And(n_eq_v, Const(FLAG_V))),
+        # gt: Z clear and N == V: bit 28 of (N^V) | (Z >> 2) is clear
+        "gt": IsZero(And(Or(n_eq_v, Shr(f, 2)), Const(FLAG_V))),
+    }
+    inverse = {"ne": "eq", "cc": "cs", "pl": "mi", "vc": "vs", "ls": "hi", "lt": "ge", "le": "gt"}
+    if name in ("al", "nv"):
+        return None
+    if name in table:
+        return table[name]
+    c = table[inverse[name]]
+    if isinstance(c, IsZero):
+        return NotZero(c.value)
+    assert isinstance(c, NotZero)
+    return IsZero(c.value)
 
 
 def _mem_access(insn: Insn) -> tuple[Stmt, ...]:
@@ -168,6 +220,52 @@ def semantics(insn: Insn, pc: int) -> tuple[Stmt, ...]:
         rd = ops[0]
         assert isinstance(rd, GReg)
         return _write(rd, Const(_target(ops[1])))
+    if op.startswith("b."):
+        bcond = flag_cond(op[2:])
+        target = Const(_target(ops[0]))
+        return (Jump(target),) if bcond is None else (CondJump(bcond, target),)
+    if op in ("add_reg", "sub_reg", "and", "orr_reg", "eor"):
+        rd, rn, rm = ops
+        assert isinstance(rd, GReg) and isinstance(rn, GReg) and isinstance(rm, GReg)
+        a, b = _src(rn), _src(rm)
+        alu: Expr
+        if op == "add_reg":
+            alu = Add(a, b)
+        elif op == "sub_reg":
+            alu = Sub(a, b)
+        elif op == "and":
+            alu = And(a, b)
+        elif op == "orr_reg":
+            alu = Or(a, b)
+        else:
+            alu = Xor(a, b)
+        return _write(rd, alu)
+    if op in ("subs", "subs_reg"):
+        rd, rn, op2 = ops
+        assert isinstance(rd, GReg) and isinstance(rn, GReg)
+        if isinstance(op2, Imm):
+            rhs: Expr = Const(op2.value << op2.shift)
+        else:
+            assert isinstance(op2, GReg)
+            rhs = _val(op2)
+        res, nzcv = _sub_flags(_val(rn), rhs, rd.wide)
+        return (SetReg("nzcv", nzcv),) + _write(rd, res, already_extended=True)
+    if op in ("csel", "csinc"):
+        rd, rn, rm, cname = ops
+        assert isinstance(rd, GReg) and isinstance(rn, GReg) and isinstance(rm, GReg)
+        assert isinstance(cname, Name)
+        other: Expr = _src(rm) if op == "csel" else Add(_src(rm), Const(1))
+        sel = flag_cond(cname.value)
+        return _write(rd, _src(rn) if sel is None else Ite(sel, _src(rn), other))
+    if op in ("dc", "ic"):
+        kind = ops[0]
+        assert isinstance(kind, Name)
+        addr: Expr | None = None
+        if len(ops) > 1:
+            r = ops[1]
+            assert isinstance(r, GReg)
+            addr = _src(r)
+        return (Maintenance(f"{op}_{kind.value}", addr),)
     if op == "isb":
         return (Barrier("isb"),)
     if op in ("dsb", "dmb"):

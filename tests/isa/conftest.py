@@ -36,7 +36,9 @@ class Dumped:
 
 
 _LINE_RE = re.compile(r"^\s*([0-9a-f]+):\s+([0-9a-f]{8})\s+(.*)$")
-_TARGET_MNEMONICS = {"b", "bl", "cbz", "cbnz", "adr", "adrp", "ldr"}
+_TARGET_MNEMONICS = {"b", "bl", "cbz", "cbnz", "adr", "adrp", "ldr"} | {
+    f"b.{c}" for c in ("eq", "ne", "cs", "cc", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt",
+                       "gt", "le", "al", "nv")}
 
 
 def normalise_objdump(raw: str) -> tuple[str, str]:

@@ -195,6 +195,45 @@ def generate_corpus(seed: int = 1) -> list[Line]:
             rnd.randrange(-0x100000, 0x100000) * 0x1000 for _ in range(20)]:
         add(f"adrp x{rnd.randrange(31)}, {{t}}", off)
 
+    # litmus additions (issue #5): cache maintenance, compares, flags, register ALU
+    for r in _xregs():
+        add(f"dc cvau, {r}")
+        add(f"ic ivau, {r}")
+    add("ic iallu")
+    add("ic ialluis")
+    add("DC CVAU,X1")
+    add("IC IVAU,X1")
+    conds = ["eq", "ne", "cs", "hs", "cc", "lo", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt",
+             "gt", "le", "al", "nv"]
+    for c in conds:
+        for off in (0, 8, -8, 0xFFFFC, -0x100000, rnd.randrange(-0x40000, 0x40000) * 4):
+            add(f"b.{c} {{t}}", off)
+        add(f"csel x{rnd.randrange(31)}, {rnd.choice(xs)}, {rnd.choice(xs)}, {c}")
+        add(f"csel w{rnd.randrange(31)}, {rnd.choice(ws)}, {rnd.choice(ws)}, {c}")
+        add(f"csinc x{rnd.randrange(31)}, x{rnd.randrange(31)}, x{rnd.randrange(31)}, {c}")
+        if c not in ("al", "nv"):
+            add(f"cset {rnd.choice(ws)}, {c}")
+            add(f"cset {rnd.choice(xs)}, {c}")
+            add(f"cinc x{rnd.randrange(31)}, x{rnd.randrange(31)}, {c}")
+    add("csinc w1, wzr, wzr, al")
+    add("csinc w1, w2, w2, nv")
+    for m in ("and", "orr", "eor", "add", "sub"):
+        for _ in range(12):
+            add(f"{m} x{rnd.randrange(31)}, x{rnd.randrange(31)}, {rnd.choice(xs)}")
+            add(f"{m} w{rnd.randrange(31)}, w{rnd.randrange(31)}, {rnd.choice(ws)}")
+    for m in ("and", "orr", "eor"):
+        add(f"{m} xzr, xzr, x1")
+    for _ in range(20):
+        add(f"cmp {rnd.choice(xs)}, {rnd.choice(xs)}")
+        add(f"cmp {rnd.choice(ws)}, {rnd.choice(ws)}")
+        add(f"cmp {rnd.choice(xsp)}, #{rnd.randrange(4096)}")
+        add(f"cmp {rnd.choice(wsp)}, #{rnd.randrange(4096)}, lsl #12")
+        add(f"subs x{rnd.randrange(31)}, {rnd.choice(xsp)}, #{rnd.randrange(4096)}")
+        add(f"subs w{rnd.randrange(31)}, w{rnd.randrange(31)}, {rnd.choice(ws)}")
+    add("CMP W2,W0")
+    add("CSET W3,EQ")
+    add("EOR W6,W2,W2")
+
     # comments and case
     add("STP X29, X30, [SP, #-16]!  // prologue")
     add("Mov X29, SP")
@@ -244,7 +283,10 @@ def test_corpus_is_large_and_covers_every_mnemonic(corpus_cases: list[Case]) -> 
     seen = {c.objdump_mnemonic for c in corpus_cases}
     expected = {"nop", "b", "bl", "br", "blr", "ret", "cbz", "cbnz", "mov", "movz", "movk",
                 "add", "sub", "stp", "ldp", "str", "ldr", "stur", "ldur", "adr", "adrp", "isb",
-                "dsb", "dmb", "brk", "svc", "hvc", "smc", "bti", "paciasp", "autiasp"}
+                "dsb", "dmb", "brk", "svc", "hvc", "smc", "bti", "paciasp", "autiasp",
+                "dc", "ic", "cmp", "subs", "csel", "csinc", "cset", "cinc", "and", "orr", "eor",
+                "b.eq", "b.ne", "b.cs", "b.cc", "b.hi", "b.ls", "b.ge", "b.lt", "b.gt", "b.le",
+                "b.al", "b.nv"}
     assert expected <= seen
 
 
@@ -285,6 +327,16 @@ def test_decode_agrees_with_objdump(corpus_cases: list[Case]) -> None:
         return None
 
     _report(_failures(corpus_cases, check))
+
+
+def test_udf_assembles_like_gnu_as(binutils: object) -> None:
+    """udf is assembled (litmus tests write it as an invalid instruction) but never decoded:
+    executing it is an undefined instruction to both engines."""
+    lines = ["udf #0", "udf #1", "udf #0xbeef", "udf #65535"]
+    dumped = binutils.dump(lines, BASE)  # type: ignore[attr-defined]
+    for line, d in zip(lines, dumped, strict=True):
+        assert assemble(line, d.addr) == d.word
+        assert not isinstance(decode(d.word, d.addr), Insn)
 
 
 def test_every_corpus_word_has_semantics(corpus_cases: list[Case]) -> None:

@@ -28,6 +28,11 @@ SEEDS = [
     "str x1, [sp, #8]", "ldr w1, [x2, #4]", "ldr x1, [x2, #-8]!", "str w1, [x2], #4",
     "ldur x1, [x2, #-1]", "stur w1, [x2, #3]", "ldr x1, 0x400800", "ldr w1, 0x3ff800",
     "adr x1, 0x400011", "adrp x1, 0x500000",
+    # litmus additions (issue #5)
+    "dc cvau, x1", "ic ivau, x3", "ic iallu", "ic ialluis", "cmp w2, w0", "cmp x1, #0x4",
+    "subs x1, x2, x3", "cset w3, eq", "csel x1, x14, x24, ne", "cinc w1, w2, lt",
+    "b.ne 0x400040", "b.le 0x3fff00", "and w2, w2, w4", "eor x6, x2, x2", "orr x1, x2, x3",
+    "add x1, x2, x3", "sub w1, w2, w3",
 ]
 
 
@@ -109,3 +114,26 @@ def test_udf_and_unallocated_are_unsupported() -> None:
                  0xAB020020):  # adds
         assert isinstance(decode(word), Unsupported), hex(word)
     assert isinstance(decode(1 << 32), Unsupported)
+
+
+def test_sys_and_conditional_spaces(binutils: object) -> None:
+    """SYS neighbours of the cache-maintenance aliases, every b.cond/csel/csinc condition,
+    and register-31 corners of the shifted-register and compare forms (issue #5)."""
+    words = [0xD5080000 | (op1 << 16) | (7 << 12) | (crm << 8) | (op2 << 5) | rt
+             for op1 in (0, 3) for crm in (1, 5, 10, 11, 14) for op2 in (0, 1, 2)
+             for rt in (1, 31)]
+    words += [0xD50B7B20 | rt for rt in range(32)] + [0xD50B7520 | rt for rt in range(32)]
+    words += [0x54000000 | (5 << 5) | cond | (o << 4) for cond in range(16) for o in (0, 1)]
+    words += [0x1A800000 | (sf << 31) | (op << 30) | (s << 29) | (rm << 16) | (cond << 12)
+              | (op2 << 10) | (rn << 5) | 3
+              for sf in (0, 1) for op in (0, 1) for s in (0, 1) for cond in (0, 1, 14, 15)
+              for op2 in (0, 1, 2) for rn, rm in ((31, 31), (2, 2), (2, 4))]
+    for base in (0x0A000000, 0x2A000000, 0x4A000000, 0x6A000000, 0x0B000000, 0x2B000000,
+                 0x4B000000, 0x6B000000):
+        for sf in (0, 1):
+            for rd, rn in ((1, 2), (31, 2), (1, 31), (31, 31)):
+                for extra in (0, 1 << 21, 1 << 22, 5 << 10):
+                    words.append(base | (sf << 31) | extra | (3 << 16) | (rn << 5) | rd)
+    words += [0x71000000 | (sf << 31) | (sh << 22) | (5 << 10) | (rn << 5) | rd
+              for sf in (0, 1) for sh in (0, 1) for rn in (2, 31) for rd in (1, 31)]
+    assert _check_batch(binutils, words) > 100

@@ -1,0 +1,109 @@
+"""`fpatch litmus`: run litmus files, folders or herd `@all` lists; compare with kinds.txt.
+
+Kept out of fpatch/cli.py so the command there is a thin wrapper.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fpatch.litmus.engine import Answer, check
+from fpatch.litmus.parse import LitmusSyntaxError, LitmusUnsupported, parse_file
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    path: Path
+    answer: Answer
+    expected: str | None  # from kinds.txt; None: no expectation
+    seconds: float
+
+    @property
+    def status(self) -> str:
+        if self.answer.verdict == "error":
+            return "error"
+        if self.answer.verdict == "unsupported":
+            return "unsupported"
+        if self.expected is None:
+            return "no expectation"
+        return "agree" if self.expected == self.answer.verdict else "DISAGREE"
+
+
+def litmus_files(paths: Iterable[str]) -> list[Path]:
+    """Files as given; folders recursively (*.litmus); `@file` lists one path a line,
+    relative to the list (herd's @all convention)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.startswith("@"):
+            lst = Path(p[1:])
+            for ln in lst.read_text().splitlines():
+                s = ln.split("#", 1)[0].strip()
+                if s:
+                    out += litmus_files([str(lst.parent / s) if not s.startswith("@")
+                                         else "@" + str(lst.parent / s[1:])])
+            continue
+        path = Path(p)
+        if path.is_dir():
+            out += sorted(path.rglob("*.litmus"))
+        else:
+            out.append(path)
+    return out
+
+
+def read_kinds(path: Path) -> dict[str, str]:
+    kinds = {}
+    for ln in path.read_text().splitlines():
+        parts = ln.split()
+        if len(parts) >= 2:
+            kinds[parts[0]] = parts[1]
+    return kinds
+
+
+def run_one(path: Path) -> tuple[str, Answer]:
+    try:
+        t = parse_file(path)
+    except LitmusUnsupported as e:
+        return path.stem, Answer("unsupported", str(e))
+    except (LitmusSyntaxError, OSError, UnicodeDecodeError) as e:
+        return path.stem, Answer("error", f"cannot read {path}: {e}")
+    return t.name, check(t)
+
+
+def run(paths: Iterable[str], kinds: dict[str, str] | None,
+        echo: Callable[[str], None]) -> tuple[list[Row], int]:
+    """Run every test, print one line each (a table with --compare) and a summary;
+    returns the rows and the exit status (1 on any disagreement or unreadable file)."""
+    rows = []
+    t0 = time.monotonic()
+    files = litmus_files(paths)
+    width = max([len(f.stem) for f in files] + [20])
+    if kinds is not None:
+        echo(f"{'test':{width}}  {'expected':10}  {'fpatch':10}  agree?")
+    for f in files:
+        t1 = time.monotonic()
+        name, ans = run_one(f)
+        row = Row(name, f, ans, None if kinds is None else kinds.get(name),
+                  time.monotonic() - t1)
+        rows.append(row)
+        if kinds is None:
+            echo(f"{name:{width}}  {ans.text()}")
+        else:
+            shown = ans.verdict if ans.verdict not in ("unsupported", "error") else ans.verdict
+            echo(f"{name:{width}}  {row.expected or '-':10}  {shown:10}  {row.status}"
+                 + (f" ({ans.reason})" if ans.reason else ""))
+    total = time.monotonic() - t0
+    errors = sum(r.status == "error" for r in rows)
+    if kinds is not None:
+        agree = sum(r.status == "agree" for r in rows)
+        dis = sum(r.status == "DISAGREE" for r in rows)
+        uns = sum(r.status == "unsupported" for r in rows)
+        noexp = sum(r.status == "no expectation" for r in rows)
+        echo(f"{agree} agree, {dis} disagree, {uns} unsupported"
+             + (f", {noexp} no expectation" if noexp else "")
+             + (f", {errors} unreadable" if errors else "") + f" ({total:.1f}s)")
+        return rows, 1 if dis or errors else 0
+    return rows, 1 if errors else 0
