@@ -164,7 +164,7 @@ def _diffs(srch: _ObserverSearch, dm: z3.ModelRef, run: PathEnd, v: PathEnd,
 
     def rel(val: int, reg: str) -> str:
         """Say what a value is, in terms a reader can check: an entry register or the site."""
-        same = [reg] if regs0[reg] == val else [r for r in REGISTERS if regs0[r] == val]
+        same = [reg] if regs0[reg] == val else [r for r in REGISTERS if regs0[r] == val and val]
         if same:
             return f"{_h(val)} (= {same[0]} at entry)"
         if site.base <= val <= site.end:

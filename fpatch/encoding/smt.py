@@ -80,7 +80,8 @@ MINIMIZE_MS = 500  # per query spent making a counterexample simpler; never affe
 SP_MIN = 1 << 32
 SP_MAX = (1 << 64) - (1 << 32) - 16
 # Initial registers tried first for counterexamples: distinct and easy to spot.
-TYPICAL_INIT = {f"x{i}": 0x1111 * i for i in range(29)} | {
+TYPICAL_INIT = {f"x{i}": 0x1111 * i for i in range(1, 29)} | {
+    "x0": 0xF0F0,  # not 0: untouched memory often reads as 0 in a model
     "x29": 0xFFFF80000A013F80,  # a frame record on the kernel stack
     "x30": 0xFFFF800008300010,  # the caller's return address
     "sp": 0xFFFF80000A013F40,
