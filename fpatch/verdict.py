@@ -47,6 +47,22 @@ class EffectDiff:
 
 
 @dataclass(frozen=True)
+class Witness:
+    """The concrete initial machine state an inequivalence was found with.
+
+    Enough to re-run the counterexample without a solver: registers, the
+    initial memory (listed bytes, else ``memory_default``) and the value each
+    helper's clobbered register takes for given inputs (else the default).
+    """
+
+    regs: tuple[tuple[str, int], ...]
+    memory: tuple[tuple[int, int], ...]
+    memory_default: int
+    clobbers: tuple[tuple[str, str, tuple[int, ...], int], ...]  # helper, reg, inputs, value
+    clobber_defaults: tuple[tuple[str, str, int], ...]
+
+
+@dataclass(frozen=True)
 class Counterexample:
     site: str
     observer: str
@@ -59,7 +75,8 @@ class Counterexample:
     diffs: tuple[EffectDiff, ...] = ()
     initial: tuple[tuple[str, int], ...] = ()  # registers worth showing
     loc: Loc | None = None  # the spec line that causes it (a step or a state)
-    replayed: bool | None = None  # confirmed by the concrete interpreter
+    replayed: bool | None = None  # confirmed by the concrete replay (fpatch/model/replay.py)
+    witness: Witness | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,8 @@ def assert_agree(spec: Spec) -> None:
     detail = describe(smt) + "\n" + describe(enum)
     assert smt.violations() == enum.violations(), detail
     assert unknowns(smt) == unknowns(enum), detail
+    # Every counterexample the SMT engine prints replays without a solver.
+    assert all(c.replayed for c in smt.counterexamples), detail
 
 
 def check_text(text: str) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from fpatch.encoding.smt import SiteEncoder, fresh_context
 from fpatch.model.arch import observer_kinds
+from fpatch.model.replay import replays
 from fpatch.model.timeline import build
 from fpatch.spec.types import Spec
 from fpatch.verdict import Result
@@ -24,6 +26,9 @@ def check_spec(spec: Spec, timeout: float | None = None) -> Result:
     for site in spec.sites:
         enc = SiteEncoder(spec, tl, site, int(per_query * 1000))
         for n, kind in enumerate(kinds):
-            results.append(enc.check(kind, with_stale=n == 0))
+            res = enc.check(kind, with_stale=n == 0)
+            checked = tuple(dataclasses.replace(c, replayed=replays(spec, tl, c))
+                            for c in res.counterexamples)
+            results.append(dataclasses.replace(res, counterexamples=checked))
     return Result(spec.path, spec.name, spec.expect, tuple(results),
                   round(time.perf_counter() - t0, 4), engine="smt")

@@ -24,6 +24,7 @@ from fpatch.verdict import (
     Counterexample,
     EffectDiff,
     Exec,
+    Witness,
 )
 
 if TYPE_CHECKING:
@@ -128,8 +129,36 @@ def counterexample(
     return Counterexample(
         site=site.name, observer=srch.kind, violation=violation, summary=summary, detail=detail,
         execs=tuple(execs), exit=exit_text, nearest_valid=nearest, diffs=diffs, initial=initial,
-        loc=loc,
+        loc=loc, witness=_witness(srch, dm, regs0) if dm is not None else None,
     )
+
+
+def _witness(srch: _ObserverSearch, dm: z3.ModelRef, regs0: dict[str, int]) -> Witness:
+    """The model's initial state as plain numbers, for the solver-free replay."""
+    arr = dm.eval(srch.enc.mem0, model_completion=True)
+    memory: dict[int, int] = {}
+    while z3.is_store(arr):
+        base, idx, val = arr.children()
+        memory.setdefault(idx.as_long(), val.as_long())  # outermost store wins
+        arr = base
+    default = arr.children()[0].as_long() if z3.is_K(arr) else 0
+    clobbers: list[tuple[str, str, tuple[int, ...], int]] = []
+    defaults: list[tuple[str, str, int]] = []
+    present = {d.name() for d in dm.decls()}
+    for (helper, reg), f in sorted(srch.enc.uf.items(), key=lambda kv: kv[0]):
+        interp = dm.get_interp(f) if f.name() in present else None
+        if interp is None:
+            defaults.append((helper, reg, 0))
+        elif isinstance(interp, z3.FuncInterp):
+            *entries, other = interp.as_list()
+            for entry in entries:
+                *args, val = entry
+                clobbers.append((helper, reg, tuple(a.as_long() for a in args), val.as_long()))
+            defaults.append((helper, reg, other.as_long() if z3.is_bv_value(other) else 0))
+        else:
+            defaults.append((helper, reg, interp.as_long()))
+    return Witness(tuple(sorted(regs0.items())), tuple(sorted(memory.items())), default,
+                   tuple(clobbers), tuple(defaults))
 
 
 def symbolize(text: str, symbols: tuple[tuple[str, int], ...]) -> str:

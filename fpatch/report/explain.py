@@ -109,6 +109,11 @@ def _counterexample(console: Console, doc: dict[str, Any], cx: dict[str, Any]) -
     if cx["loc"]:
         loc = cx["loc"]
         console.print(f"  caused by the spec at {loc['file']}:{loc['line']}:{loc['col']}")
+    if cx["replayed"] is True:
+        console.print("  confirmed by a solver-free replay (fetch windows and concrete execution)")
+    elif cx["replayed"] is False:
+        console.print("  WARNING: did not replay without the solver (a bug in fpatch; the verdict "
+                      "stands)", style="bold yellow")
     console.print(f"  {cx['detail']}")
     if cx["initial"]:
         console.print("  initial registers: "

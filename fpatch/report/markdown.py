@@ -138,6 +138,11 @@ def _cx_section(doc: dict[str, Any], cx: dict[str, Any]) -> list[str]:
         out.append(f"Caused by the spec at `{loc['file']}:{loc['line']}:{loc['col']}`.  ")
     out.append(cx["detail"])
     out.append("")
+    if cx["replayed"] is True:
+        out += ["Confirmed by a solver-free replay (fetch windows and concrete execution).", ""]
+    elif cx["replayed"] is False:
+        out += ["**Warning:** this counterexample did not replay without the solver "
+                "(a bug in fpatch; the verdict stands).", ""]
     if cx["initial"]:
         out.append("Initial registers: "
                    + ", ".join(f"{r}={v}" for r, v in cx["initial"].items()))

@@ -59,6 +59,11 @@ def render_counterexample(console: Console, cx: Counterexample, tl: Timeline) ->
                        style="bold red"))
     if cx.loc:
         console.print(f"  caused by the spec at {cx.loc}")
+    if cx.replayed is False:
+        console.print(Text("  WARNING: this counterexample did not replay without the solver "
+                           "(please report it); the verdict stands", style="bold yellow"))
+    elif cx.replayed:
+        console.print("  confirmed by a solver-free replay (fetch windows and concrete execution)")
     console.print(f"  {cx.detail}")
     if cx.initial:
         console.print("  initial registers: " + ", ".join(f"{r}=0x{v:x}" for r, v in cx.initial))
