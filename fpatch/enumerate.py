@@ -356,7 +356,8 @@ class Timing:
                 for cc, disp in self._classes(0, e1):
                     if tl.forced_before(e1) <= cc:
                         moves.append((e1, cc, disp, (e1, cc, cc)))
-        return moves
+        # Every timing state ends with the fetch floor (see _search), 0 before any fetch.
+        return [(e, c, disp, t2 + (0,)) for e, c, disp, t2 in moves]
 
     def next(self, t: TState, isb: bool) -> list[Move]:
         """Choices for the next fetch from timing state t (isb: the last insn was an isb)."""
@@ -364,6 +365,7 @@ class Timing:
         cached = self._next.get(key)
         if cached is not None:
             return cached
+        floor, t = t[-1], t[:-1]  # the fetch floor rides along unchanged (see _search)
         n, tl = self.tl.n, self.tl
         moves: list[Move] = []
         if self.kind == "thread":
@@ -389,6 +391,7 @@ class Timing:
             for e2 in range(e, n + 1):
                 if tl.forced_before(e2) <= c1:
                     moves.append((e2, cc, shown, (e2, cc, c1)))
+        moves = [(e2, c2, disp, t2 + (floor,)) for e2, c2, disp, t2 in moves]
         self._next[key] = moves
         return moves
 
@@ -757,14 +760,25 @@ class SiteChecker:
             else:
                 sources = ((t, mv) for t in node.tstates for mv in timing.next(t, node.isb))
             for t, (e, c, disp, t2) in sources:
-                lo = hist.L(s, c)
+                # Fetch floor (docs/model.md): the window starts no earlier than what was
+                # published when the words of earlier fetches were written. The floor is the
+                # last element of a timing state, kept canonical like c (L only changes at
+                # publication points), so L(s, max(c, floor)) = max(L(s, c), L(s, floor)).
+                floor = t2[-1]
+                lo = hist.L(s, max(c, floor))
                 win = hist.window(s, lo, e)
                 if win.torn_at is not None and TORN not in found:
                     found[TORN] = self._fetch_cex(kind, TORN, node, t, s, e, c, disp, lo, win)
                 if win.cmodx and CMODX not in found:
                     found[CMODX] = self._fetch_cex(kind, CMODX, node, t, s, e, c, disp, lo, win)
                 for w in win.words:
-                    groups.setdefault(w, {}).setdefault(t2, (t, e, disp, lo))
+                    # The earliest occurrence gives the lowest floor, which allows every
+                    # future the later ones allow (monotone), so it is the only one kept.
+                    first = next(p for p in range(lo, e + 1) if hist.words[s][p] == w)
+                    while first > 0 and hist.words[s][first - 1] == w:
+                        first -= 1
+                    key = t2[:-1] + (hist.canon(max(floor, first)),)
+                    groups.setdefault(w, {}).setdefault(key, (t, e, disp, lo))
             for word, ts in groups.items():
                 addr = site.slot_addr(s)
                 insn = decode(word, addr)

@@ -15,6 +15,7 @@ import z3
 from fpatch.errors import Loc
 from fpatch.isa import decode
 from fpatch.isa.ir import MASK64, REGISTERS
+from fpatch.model.timeline import fetch_floor
 from fpatch.verdict import (
     CMODX,
     INEQUIVALENT,
@@ -57,9 +58,11 @@ def counterexample(
     for i, cand in enumerate(path):
         e, c, f = _int(tm, srch.e[i]), _int(tm, srch.c[i]), _int(tm, srch.f[i])
         hist = enc.hist[cand.slot]
+        lo = max(hist.newest_published(c),
+                 fetch_floor(enc.hist, [(x.slot, x.fetched_at) for x in execs], cand.slot))
         execs.append(Exec(
             index=i, slot=cand.slot, addr=site.slot_addr(cand.slot), point=e, cse=c,
-            fetched_at=f, window=(hist.newest_published(c), e), word=cand.word,
+            fetched_at=f, window=(lo, e), word=cand.word,
             text=symbolize(cand.insn.text, enc.spec.symbols),
             states=tuple(s.name for s in site.states if s.words[cand.slot] == cand.word),
             torn=hist.torn[f], interrupted_before=i > 0 and c != execs[-1].cse,

@@ -452,6 +452,7 @@ class _ObserverSearch:
         self.e: list[z3.ArithRef] = []
         self.c: list[z3.ArithRef] = []
         self.f: list[z3.ArithRef] = []
+        self.w: list[z3.ArithRef] = []  # the write point of each fetched word (fetch floor)
         self.found: dict[str, Counterexample] = {}
         self.reasons: list[str] = list(enc.unknowns)
         self.queries = 0
@@ -475,9 +476,13 @@ class _ObserverSearch:
 
     def in_window(self, i: int, slot: int, pt: z3.ArithRef,
                   intervals: tuple[tuple[int, int], ...] | list[tuple[int, int]]) -> z3.BoolRef:
+        """``pt`` is a point fetch ``i`` of ``slot`` may return, in one of ``intervals``."""
         if not intervals:
             return z3.BoolVal(False)
-        return z3.And(self.L(slot, self.c[i]) <= pt, pt <= self.e[i],
+        # Fetch floor (docs/model.md): nothing older than what was published when the
+        # words of the observer's earlier fetches were written.
+        floor = [self.L(slot, w) <= pt for w in self.w[:i]]
+        return z3.And(self.L(slot, self.c[i]) <= pt, pt <= self.e[i], *floor,
                       z3.Or(*[z3.And(a <= pt, pt <= b) for a, b in intervals]))
 
     def timing(self, i: int, cand: Candidate, prev: Candidate | None) -> list[z3.BoolRef]:
@@ -510,6 +515,9 @@ class _ObserverSearch:
                 out.append(c == (self.e[i - 1] if prev.isb else self.c[i - 1]))
             out += [z3.Not(z3.And(self.c[0] < p, e >= p)) for p in tl.forced_cse_points()]
         out.append(self.in_window(i, cand.slot, f, cand.points))
+        w = z3.Int(f"w{i}")
+        self.w.append(w)
+        out.append(z3.Or(*[z3.And(a <= f, f <= b, w == a) for a, b in cand.points]))
         return out
 
     def _check(self, extra: list[z3.BoolRef], timeout_ms: int | None = None
@@ -611,6 +619,7 @@ class _ObserverSearch:
         self.e.pop()
         self.c.pop()
         self.f.pop()
+        self.w.pop()
 
     def _window_goals(self, i: int, cand: Candidate, here: tuple[Candidate, ...],
                       st: SymState) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from fpatch.isa import Insn, Unsupported, decode, is_cmodx, semantics
 from fpatch.isa.interp import Machine, execute
 from fpatch.isa.ir import MASK64, REGISTERS, Const, Jump
-from fpatch.model.timeline import Timeline
+from fpatch.model.timeline import Timeline, fetch_floor
 from fpatch.spec.types import Site, Spec
 from fpatch.verdict import CMODX, INEQUIVALENT, STALE, TORN, UNDEFINED, Counterexample, Witness
 
@@ -59,9 +59,10 @@ def _fetches_legal(tl: Timeline, site: Site, cx: Counterexample) -> bool:
     if not cx.execs or cx.execs[0].slot != site.entry:
         return False
     prev = 0
-    for x in cx.execs:
+    for k, x in enumerate(cx.execs):
         h = hist[x.slot]
-        lo = h.newest_published(x.cse)
+        earlier = [(y.slot, y.fetched_at) for y in cx.execs[:k]]
+        lo = max(h.newest_published(x.cse), fetch_floor(hist, earlier, x.slot))
         ok = (x.window == (lo, x.point) and lo <= x.fetched_at <= x.point
               and h.values[x.fetched_at] == x.word and x.cse <= x.point and x.point >= prev)
         if not ok:

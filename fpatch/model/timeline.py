@@ -73,6 +73,19 @@ class SlotHistory:
         """Points whose value a fetch at ``e`` with last CSE ``c`` may return."""
         return range(self.newest_published(c), e + 1)
 
+    def written_at(self, t: int) -> int:
+        """The point of the write that produced the word the slot holds at ``t`` (0: initial)."""
+        while t > 0 and self.values[t - 1] == self.values[t]:
+            t -= 1
+        return t
+
+
+def fetch_floor(hist: tuple[SlotHistory, ...], earlier: list[tuple[int, int]], slot: int) -> int:
+    """The fetch floor of docs/model.md: no older than what was published when the
+    observer's earlier fetches were written. ``earlier`` holds (slot, fetched_at) pairs."""
+    return max((hist[slot].newest_published(hist[s].written_at(f)) for s, f in earlier),
+               default=0)
+
 
 @dataclass(frozen=True)
 class Timeline:

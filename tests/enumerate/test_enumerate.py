@@ -301,13 +301,14 @@ def test_timing_rules() -> None:
     # threads run only outside the blocks: points 0, 6, 14, 20
     assert sorted({mv[0] for mv in thread.first()}) == [0, 6, 14, 20]
     # not preemptible: a thread that ran at point 0 cannot resume after a block
-    assert {mv[0] for mv in thread.next((0, 0, 0), False)} == {0}
+    # (timing states end with the fetch floor, 0 here)
+    assert {mv[0] for mv in thread.next((0, 0, 0, 0), False)} == {0}
     remote = Timing("nmi-remote", s, tl, h)
     assert {mv[0] for mv in remote.first()} == set(range(21))
     # an NMI on another CPU that entered at point 3 returns before the block ends at 6
-    assert {mv[0] for mv in remote.next((3, 0, 0), False)} == {3, 4, 5}
+    assert {mv[0] for mv in remote.next((3, 0, 0, 0), False)} == {3, 4, 5}
     local = Timing("nmi-local", s, tl, h)
-    assert local.next((7,), True) == [(7, 7, None, (7,))]
+    assert local.next((7, 5), True) == [(7, 7, None, (7, 5))]
 
 
 WAIT = f"""
