@@ -30,6 +30,8 @@ _TOKEN_RE = re.compile(r"\s*(?:([A-Za-z_.$][A-Za-z0-9_.$]*)|([0-9][0-9A-Za-z_]*)
 
 
 def _parse_number(text: str) -> int | None:
+    if len(text) > 80:  # no immediate needs more; also keeps int() away from huge inputs
+        return None
     t = text.lower()
     if re.fullmatch(r"0x[0-9a-f]+", t):
         return int(t, 16)

@@ -128,3 +128,10 @@ def test_exception_masks_are_exact() -> None:
     assert not is_cmodx(0xD4A00001)  # dcps1
     assert not is_cmodx(0xD4000000)  # svc-like with LL=0: unallocated
     assert decode(0xD4400000).text.startswith(".inst")
+
+
+def test_huge_number_is_an_asm_error_not_a_crash() -> None:
+    from fpatch.isa import AsmError, assemble
+
+    with pytest.raises(AsmError):
+        assemble("movz x0, #" + "9" * 5000, 0)
