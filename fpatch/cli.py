@@ -143,8 +143,10 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
             out.print(text.one_line(result), markup=False)
         else:
             assert tl is not None
-            text.render_result(out, result, tl, verbose=not result.meets_expectation
-                               or result.verdict != "safe")
+            # Counterexamples in full where they matter: a failed expectation, or the one
+            # spec asked about; a folder of expected-unsafe specs stays readable.
+            text.render_result(out, result, tl,
+                               verbose=not result.meets_expectation or len(files) == 1)
             out.print(text.one_line(result), markup=False)
             out.print()
     total = len(files)

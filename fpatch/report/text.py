@@ -52,6 +52,10 @@ def render_result(console: Console, result: Result, tl: Timeline, verbose: bool 
         for cx in result.counterexamples:
             console.print()
             render_counterexample(console, cx, tl)
+    elif result.verdict == UNSAFE:
+        for cx in result.counterexamples:
+            console.print(f"    {cx.summary}")
+        console.print(f"    (the full counterexamples: fpatch explain {result.path})")
 
 
 def render_counterexample(console: Console, cx: Counterexample, tl: Timeline) -> None:
