@@ -48,6 +48,12 @@ def _spec_files(paths: Iterable[str]) -> list[Path]:
     return out
 
 
+def _print_errors(exc: SpecError) -> None:
+    """Every problem, one compiler-style line each, on stderr (never wrapped)."""
+    for d in sorted(exc.diagnostics):
+        click.echo(str(d), err=True)
+
+
 def _load(path: Path, err: Console) -> Spec | SpecError:
     try:
         return parse_file(path)
@@ -114,8 +120,7 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
         spec = _load(path, err)
         if isinstance(spec, SpecError):
             invalid += 1
-            for d in sorted(spec.diagnostics):
-                click.echo(str(d), err=True)
+            _print_errors(spec)
             checked.append(Checked(str(path), errors=tuple(spec.diagnostics)))
             if report_dir:
                 write_report(Path(report_dir), error_report(str(path), path.stem,
@@ -195,8 +200,7 @@ def explain(path: str, timeout: float | None, engine: str, no_color: bool) -> No
     err = Console(stderr=True, highlight=False, markup=False)
     spec = _load(Path(path), err)
     if isinstance(spec, SpecError):
-        for d in sorted(spec.diagnostics):
-            click.echo(str(d), err=True)
+        _print_errors(spec)
         sys.exit(EXIT_USAGE)
     result = _run(spec, engine, timeout)
     render_explain(_console(no_color), build_report(spec, build(spec), result))
@@ -228,8 +232,7 @@ def validate(paths: tuple[str, ...]) -> None:
         spec = _load(path, err)
         if isinstance(spec, SpecError):
             bad += 1
-            for d in sorted(spec.diagnostics):
-                click.echo(str(d), err=True)
+            _print_errors(spec)
         else:
             click.echo(f"{path}: ok ({len(spec.sites)} site(s), {len(build(spec).steps)} steps)")
     sys.exit(EXIT_USAGE if bad else EXIT_OK)
@@ -244,8 +247,7 @@ def show(path: str, as_json: bool, no_color: bool) -> None:
     err = Console(stderr=True, highlight=False, markup=False)
     spec = _load(Path(path), err)
     if isinstance(spec, SpecError):
-        for d in sorted(spec.diagnostics):
-            click.echo(str(d), err=True)
+        _print_errors(spec)
         sys.exit(EXIT_USAGE)
     tl = build(spec)
     if as_json:

@@ -270,16 +270,22 @@ class _Parser:
 # ---------------------------------------------------------------- encoders
 
 
-def _enc_branch(p: _Parser, m: str) -> int:
+def _branch_offset(p: _Parser, bits: int, span: str) -> int:
+    """The PC-relative offset of the last operand, a branch target: aligned and in range."""
     addr, col = p.target()
     p.done()
     off = p.rel(addr)
     if off % 4:
         raise AsmError(f"misaligned branch target 0x{addr:x}: offset {off} is not a multiple of 4",
                        col)
-    if not -(1 << 27) <= off < (1 << 27):
-        raise AsmError(f"branch target 0x{addr:x} out of range: offset {off} not within +/-128MiB",
+    if not -(1 << bits) <= off < (1 << bits):
+        raise AsmError(f"branch target 0x{addr:x} out of range: offset {off} not within +/-{span}",
                        col)
+    return off
+
+
+def _enc_branch(p: _Parser, m: str) -> int:
+    off = _branch_offset(p, 27, "128MiB")
     return (0x94000000 if m == "bl" else 0x14000000) | ((off >> 2) & 0x3FFFFFF)
 
 
@@ -295,15 +301,7 @@ def _enc_branch_reg(p: _Parser, m: str) -> int:
 def _enc_cb(p: _Parser, m: str) -> int:
     r = p.reg("a register (x0-x30, w0-w30, xzr, wzr)", w=True, zr=True)
     p.comma()
-    addr, col = p.target()
-    p.done()
-    off = p.rel(addr)
-    if off % 4:
-        raise AsmError(f"misaligned branch target 0x{addr:x}: offset {off} is not a multiple of 4",
-                       col)
-    if not -(1 << 20) <= off < (1 << 20):
-        raise AsmError(f"branch target 0x{addr:x} out of range: offset {off} not within +/-1MiB",
-                       col)
+    off = _branch_offset(p, 20, "1MiB")
     return ((int(r.wide) << 31) | 0x34000000 | (int(m == "cbnz") << 24)
             | (((off >> 2) & 0x7FFFF) << 5) | r.num)
 
@@ -515,15 +513,7 @@ def _enc_bcond(p: _Parser, m: str) -> int:
     name = m[2:]
     if name not in CONDITION_BY_NAME:
         raise AsmError(f"unknown condition {name!r} in {m!r}", 0)
-    addr, col = p.target()
-    p.done()
-    off = p.rel(addr)
-    if off % 4:
-        raise AsmError(f"misaligned branch target 0x{addr:x}: offset {off} is not a multiple of 4",
-                       col)
-    if not -(1 << 20) <= off < (1 << 20):
-        raise AsmError(f"branch target 0x{addr:x} out of range: offset {off} not within +/-1MiB",
-                       col)
+    off = _branch_offset(p, 20, "1MiB")
     return 0x54000000 | (((off >> 2) & 0x7FFFF) << 5) | CONDITION_BY_NAME[name]
 
 
