@@ -14,7 +14,7 @@ write index its fetches may still return.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from fpatch.isa import Insn, decode, semantics
@@ -365,71 +365,68 @@ class _Checker:
             q += 4
         return False
 
-    def _advance_maint(self, loc: CodeLoc, ti: int, op: str, immediate: bool) -> CodeLoc:
+    @staticmethod
+    def _map_chains(loc: CodeLoc, step: Callable[[WriteStatus], WriteStatus]) -> CodeLoc:
+        """Apply ``step`` to every pending publication chain of a code location.
+
+        Returns ``loc`` itself when nothing changed, so unchanged states stay shared.
+        """
         values, sts, pf = loc
+        new = tuple(step(st) for st in sts)
+        return loc if new == sts else (values, new, pf)
+
+    def _advance_maint(self, loc: CodeLoc, ti: int, op: str, immediate: bool) -> CodeLoc:
         chain = self.rules.chain
-        new = []
-        changed = False
-        for st in sts:
+
+        def step(st: WriteStatus) -> WriteStatus:
             stage, pending, dmbp, writer = st
             if stage < len(chain) and chain[stage] == op:
                 if immediate and stage + 1 < len(chain) and chain[stage + 1] == "dsb_full":
-                    st = (stage + 2, frozenset(), frozenset(), writer)
-                    changed = True
-                elif ti not in pending:
-                    st = (stage, pending | {ti}, dmbp, writer)
-                    changed = True
-            new.append(st)
-        return (values, tuple(new), pf) if changed else loc
+                    return (stage + 2, frozenset(), frozenset(), writer)
+                if ti not in pending:
+                    return (stage, pending | {ti}, dmbp, writer)
+            return st
+
+        return self._map_chains(loc, step)
 
     def _dmb_full(self, loc: CodeLoc, ti: int) -> CodeLoc:
-        values, sts, pf = loc
         chain = self.rules.chain
         if not self.rules.dc_by_dmb:
             return loc
-        new = []
-        changed = False
-        for st in sts:
+
+        def step(st: WriteStatus) -> WriteStatus:
             stage, pending, dmbp, writer = st
-            if stage < len(chain) and chain[stage] == "dc" and ti in pending and \
-                    ti not in dmbp:
-                st = (stage, pending, dmbp | {ti}, writer)
-                changed = True
-            new.append(st)
-        return (values, tuple(new), pf) if changed else loc
+            if stage < len(chain) and chain[stage] == "dc" and ti in pending and ti not in dmbp:
+                return (stage, pending, dmbp | {ti}, writer)
+            return st
+
+        return self._map_chains(loc, step)
 
     def _access(self, loc: CodeLoc, ti: int) -> CodeLoc:
         """A memory access by ``ti`` after DC; DMB SY/ISH completes the DC."""
-        values, sts, pf = loc
-        new = []
-        changed = False
-        for st in sts:
-            stage, pending, dmbp, writer = st
-            if ti in dmbp:
-                st = (stage + 2, frozenset(), frozenset(), writer)
-                changed = True
-            new.append(st)
-        return (values, tuple(new), pf) if changed else loc
+
+        def step(st: WriteStatus) -> WriteStatus:
+            stage, _, dmbp, writer = st
+            return (stage + 2, frozenset(), frozenset(), writer) if ti in dmbp else st
+
+        return self._map_chains(loc, step)
 
     def _advance_dsb(self, loc: CodeLoc, ti: int, option: str) -> CodeLoc:
-        values, sts, pf = loc
         chain = self.rules.chain
-        new = []
-        changed = False
-        for st in sts:
-            stage, pending, dmbp, writer = st
+
+        def step(st: WriteStatus) -> WriteStatus:
+            stage, pending, _, writer = st
             if stage < len(chain):
-                step = chain[stage]
-                if step in ("dsb", "dsb_full") and ti == writer and \
-                        self.rules.dsb_matches(step, option):
-                    st = (stage + 1, frozenset(), frozenset(), writer)
-                    changed = True
-                elif step in ("dc", "ic") and ti in pending and stage + 1 < len(chain) and \
+                kind = chain[stage]
+                if kind in ("dsb", "dsb_full") and ti == writer and \
+                        self.rules.dsb_matches(kind, option):
+                    return (stage + 1, frozenset(), frozenset(), writer)
+                if kind in ("dc", "ic") and ti in pending and stage + 1 < len(chain) and \
                         self.rules.dsb_matches(chain[stage + 1], option):
-                    st = (stage + 2, frozenset(), frozenset(), writer)
-                    changed = True
-            new.append(st)
-        return (values, tuple(new), pf) if changed else loc
+                    return (stage + 2, frozenset(), frozenset(), writer)
+            return st
+
+        return self._map_chains(loc, step)
 
     # ------------------------------------------------------------------ the search
 
