@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from fpatch.report.markdown import environment_lines, publications
+from fpatch.report.markdown import environment_lines, publications, timeline_points
 
 STYLE = {"safe": "bold green", "unsafe": "bold red", "unknown": "bold yellow",
          "error": "bold red"}
@@ -121,7 +121,6 @@ def _counterexample(console: Console, doc: dict[str, Any], cx: dict[str, Any]) -
     by_point: dict[int, list[dict[str, Any]]] = {}
     for e in cx["events"]:
         by_point.setdefault(e["point"], []).append(e)
-    pubs = publications(doc)
     table = Table(box=None, header_style="bold", padding=(0, 1), title="timeline",
                   title_justify="left", title_style="bold")
     table.add_column("point", justify="right")
@@ -129,16 +128,12 @@ def _counterexample(console: Console, doc: dict[str, Any], cx: dict[str, Any]) -
     table.add_column("visibility")
     table.add_column(f"observer ({cx['observer']})")
     lo, hi = cx["span"]
-    for t in range(len(doc["steps"]) + 1):
-        step = doc["steps"][t - 1] if t else None
-        label = "(before the first step)" if step is None else step["label"]
-        if step and step["stop_machine"] is not None:
+    for t, label, in_block, forced, pub in timeline_points(doc):
+        if in_block:
             label = f"[sm] {label}"
-        marks = []
-        if step and step["forced_cse"]:
-            marks.append("CSE all CPUs")
-        if t in pubs:
-            marks.append(f"pub {pubs[t]}")
+        marks = ["CSE all CPUs"] if forced else []
+        if pub:
+            marks.append(f"pub {pub}")
         events = Text()
         for i, e in enumerate(by_point.get(t, [])):
             if i:

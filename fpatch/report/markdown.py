@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 _CATEGORY = {"register": "register", "memory": "memory/stack byte", "call": "helper call",
@@ -96,6 +97,20 @@ def publications(doc: dict[str, Any]) -> dict[int, str]:
     return {p: ", ".join(v) for p, v in by_point.items()}
 
 
+def timeline_points(doc: dict[str, Any]) -> Iterator[tuple[int, str, bool, bool, str | None]]:
+    """Per patcher point: (point, step label, inside stop_machine, forced CSE, publications).
+
+    The Markdown and terminal timelines both walk these rows, each in its own words.
+    """
+    pubs = publications(doc)
+    for t in range(len(doc["steps"]) + 1):
+        step = doc["steps"][t - 1] if t else None
+        label = "(before the first step)" if step is None else step["label"]
+        in_block = bool(step and step["stop_machine"] is not None)
+        forced = bool(step and step["forced_cse"])
+        yield t, label, in_block, forced, pubs.get(t)
+
+
 def _site_section(site: dict[str, Any]) -> list[str]:
     out = [f"## Site `{site['name']}` at {site['base']} (entry slot {site['entry']})", ""]
     head = ["slot", "addr"]
@@ -151,18 +166,13 @@ def _cx_section(doc: dict[str, Any], cx: dict[str, Any]) -> list[str]:
     by_point: dict[int, list[str]] = {}
     for e in cx["events"]:
         by_point.setdefault(e["point"], []).append(e["text"])
-    pubs = publications(doc)
     rows: list[list[object]] = []
-    for t in range(len(doc["steps"]) + 1):
-        step = doc["steps"][t - 1] if t else None
-        label = "(before the first step)" if step is None else step["label"]
-        if step and step["stop_machine"] is not None:
+    for t, label, in_block, forced, pub in timeline_points(doc):
+        if in_block:
             label = f"[stop_machine] {label}"
-        marks = []
-        if step and step["forced_cse"]:
-            marks.append("CSE on every CPU")
-        if t in pubs:
-            marks.append(f"published: {pubs[t]}")
+        marks = ["CSE on every CPU"] if forced else []
+        if pub:
+            marks.append(f"published: {pub}")
         rows.append([t, label, "; ".join(marks), "\n".join(by_point.get(t, []))])
     out += _table(["point", "patcher step", "visibility", f"observer ({cx['observer']})"], rows)
     out += ["", "### Instructions the observer ran", ""]
