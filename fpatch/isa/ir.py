@@ -92,6 +92,7 @@ class Load:
 
     addr: Expr
     size: int
+    order: str = ""  # "A": acquire (ldar), "Q": acquire-PC (ldapr); "" plain
 
 
 Expr = Const | Reg | Add | Sub | And | Or | Xor | Shr | Ite | Load
@@ -142,6 +143,7 @@ class Store:
     value: Expr
     size: int
     stack: bool = False  # address computed from sp (see docs/model.md, memory)
+    order: str = ""  # "L": release (stlr); "" plain
 
 
 @dataclass(frozen=True)
