@@ -207,6 +207,7 @@ def static_relations(sk: Skeleton) -> Static:
     po_scl = {(a, b) for a, b in po if scl(ev[a], ev[b])}
     lhr_base = (iico | lob | dsb_ob | cse_ob
                 | rng(dom(reads_exp, addr), dcs | ics)
+                | rng(dom(reads_exp, ctrl), dcs | ics)  # not in the stored cat: docs/model.md
                 | comp(exp_addr, comp(rng(po, cse), cse_po))
                 | rng(dom(imp_m, po), set(ev) - imp_m)
                 | rng(dom(mem_exp, after(dmb_full)), dcs)
