@@ -605,6 +605,21 @@ def _enc_ldst(p: _Parser, m: str) -> int:
     return head | 0x38000000 | ((off & 0x1FF) << 12) | (idx << 10)
 
 
+_ORDERED = {"ldar": 0x88DFFC00, "stlr": 0x889FFC00, "ldapr": 0xB8BFC000}
+
+
+def _enc_ordered(p: _Parser, m: str) -> int:
+    """Load-acquire / store-release: ``ldar``, ``ldapr``, ``stlr`` with a plain [base]."""
+    rt = p.reg("a register (x0-x30, w0-w30, xzr, wzr)", w=True, zr=True)
+    p.comma()
+    base, off, mode, ocol = p.mem()
+    p.done()
+    if mode != "offset" or off != 0:
+        raise AsmError(f"{m} takes only a plain [base] address", ocol)
+    size = (1 << 30) if rt.wide else 0
+    return _ORDERED[m] | size | (base.num << 5) | rt.num
+
+
 def _enc_adr(p: _Parser, m: str) -> int:
     rd = p.reg("a 64-bit register (x0-x30, xzr)", zr=True)
     p.comma()
@@ -704,6 +719,9 @@ _HANDLERS: dict[str, Callable[[_Parser, str], int]] = {
     "ldr": _enc_ldst,
     "stur": _enc_ldst,
     "ldur": _enc_ldst,
+    "ldar": _enc_ordered,
+    "ldapr": _enc_ordered,
+    "stlr": _enc_ordered,
     "adr": _enc_adr,
     "adrp": _enc_adr,
     "isb": _enc_barrier,

@@ -270,6 +270,9 @@ def _decode_ldst(w: int, pc: int) -> Insn | Unsupported | None:
             return Unsupported(w, "constrained unpredictable: pair writeback with Rt == Rn")
         mem = Mem(_x(rn, True), off, mode)
         return build("ldp" if load else "stp", (_x(rt), _x(rt2), mem), w)
+    for op, pattern in (("ldar", 0x88DFFC00), ("stlr", 0x889FFC00), ("ldapr", 0xB8BFC000)):
+        if (w & 0xBFFFFC00) == pattern:
+            return build(op, (GReg(rt, bool((w >> 30) & 1)), Mem(_x(rn, True), 0, "offset")), w)
     size = w >> 30
     if size < 2:
         return None

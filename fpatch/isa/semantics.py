@@ -212,6 +212,14 @@ def semantics(insn: Insn, pc: int) -> tuple[Stmt, ...]:
         return _write(rd, Or(And(_src(rd), Const(keep)), Const(value)), already_extended=True)
     if op in ("stp", "ldp", "str", "ldr", "stur", "ldur"):
         return _mem_access(insn)
+    if op in ("ldar", "ldapr", "stlr"):
+        rt, mem = ops
+        assert isinstance(rt, GReg) and isinstance(mem, Mem) and mem.base.xname is not None
+        size = 8 if rt.wide else 4
+        if op == "stlr":
+            return (Store(Reg(mem.base.xname), _val(rt), size, mem.base.xname == "sp", "L"),)
+        load = Load(Reg(mem.base.xname), size, "A" if op == "ldar" else "Q")
+        return _write(rt, load, already_extended=True)
     if op == "ldr_lit":
         rt = ops[0]
         assert isinstance(rt, GReg)

@@ -78,7 +78,7 @@ class Binutils:
         src = stem.with_suffix(".s")
         src.write_text(".text\n" + "\n".join(lines) + "\n")
         obj, elf = stem.with_suffix(".o"), stem.with_suffix(".elf")
-        subprocess.run([AS, "-o", str(obj), str(src)], check=True, capture_output=True)
+        subprocess.run([AS, "-march=armv8.4-a", "-o", str(obj), str(src)], check=True, capture_output=True)
         subprocess.run([LD, f"-Ttext=0x{base:x}", "-e", f"0x{base:x}", "-o", str(elf), str(obj)],
                        check=True, capture_output=True)
         out = subprocess.run([OBJDUMP, "-d", "-z", "-j", ".text", str(elf)], check=True,
