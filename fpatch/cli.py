@@ -261,7 +261,10 @@ def show(path: str, as_json: bool, no_color: bool) -> None:
 @click.option("--compare", "kinds_file", type=click.Path(exists=True, dir_okay=False),
               default=None, help="herd's kinds.txt: print an agreement table; exit 1 on any "
                                  "disagreement.")
-def litmus(paths: tuple[str, ...], kinds_file: str | None) -> None:
+@click.option("--engine", type=click.Choice(["explicit", "smt"]), default="explicit",
+              show_default=True, help="evaluator of the architecture model: explicit "
+                                      "enumeration or Z3 (the same axioms).")
+def litmus(paths: tuple[str, ...], kinds_file: str | None, engine: str) -> None:
     """Run herd AArch64 instruction-fetch litmus tests (files, folders, @lists).
 
     Answers Allowed / Forbidden / Required for each test's final condition, or
@@ -271,7 +274,7 @@ def litmus(paths: tuple[str, ...], kinds_file: str | None) -> None:
     from fpatch.litmus.runner import run as run_litmus
 
     kinds = read_kinds(Path(kinds_file)) if kinds_file else None
-    _, status = run_litmus(paths, kinds, click.echo)
+    _, status = run_litmus(paths, kinds, click.echo, engine)
     sys.exit(status)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from fpatch.arch.events import IW, MAX_INSTRUCTIONS, Event, Run, ThreadProgram, Unsupported, runs_of
-from fpatch.arch.model import CacheType, Skeleton, static_relations
+from fpatch.arch.explicit import candidates
+from fpatch.arch.model import CacheType, Skeleton, Static, static_relations
 from fpatch.litmus.parse import AndP, Atom, Litmus, MemLoc, Not, OrP, Prop, RegLoc, TrueP
 
 __all__ = ["MAX_INSTRUCTIONS", "Answer", "check"]
@@ -120,22 +121,17 @@ def check(t: Litmus, engine: str = "explicit") -> Answer:
     sat = unsat = 0
     outcomes: set[tuple[int, ...]] = set()
     n = 0
+    addrs = [t.variables[p.name] for p in mem_probes]
     try:
         if engine == "smt":
             from fpatch.encoding.arch_smt import outcomes_of
         else:
-            from fpatch.arch.explicit import candidates
-
-            def outcomes_of(sk: Skeleton, st: object, final_of: object) -> Iterator[dict[int, int]]:
-                for c in candidates(sk, st):  # type: ignore[arg-type]
-                    yield {loc: sk.by_id[w].value for loc, w in c.final.items()}
-                    if not mem_probes:
-                        return  # the registers are the run's: one execution is enough
+            outcomes_of = explicit_outcomes
         for sk in skeletons(t):
             n += 1
             st = static_relations(sk)
             regs = {r.tid: r.regs for r in sk.runs}
-            for final in outcomes_of(sk, st, mem_probes):
+            for final in outcomes_of(sk, st, addrs):
                 env: dict[RegLoc | MemLoc, int] = {}
                 for p in probes:
                     if isinstance(p, RegLoc):
@@ -151,11 +147,26 @@ def check(t: Litmus, engine: str = "explicit") -> Answer:
                     unsat += 1
     except Unsupported as e:
         return Answer("unsupported", str(e))
+    except TimeoutError as e:
+        return Answer("unsupported", f"no answer: {e}")
     if t.quantifier == "forall":
         verdict = "Required" if sat and not unsat else ("Allowed" if sat else "Forbidden")
     else:
         verdict = "Allowed" if sat else "Forbidden"
     return Answer(verdict, "", n, len(outcomes), sat)
+
+
+def explicit_outcomes(sk: Skeleton, st: Static, addrs: list[int]) -> Iterator[dict[int, int]]:
+    """The final values of ``addrs`` over the consistent executions, each once."""
+    seen: set[tuple[int, ...]] = set()
+    for c in candidates(sk, st):
+        final = {a: sk.by_id[c.final[a]].value for a in addrs if a in c.final}
+        key = tuple(sorted(final.items()))
+        if key not in seen:
+            seen.add(key)
+            yield final
+        if not addrs:
+            return  # the registers are the runs': one execution is enough
 
 
 def _probes(p: Prop) -> list[RegLoc | MemLoc]:

@@ -63,18 +63,18 @@ def read_kinds(path: Path) -> dict[str, str]:
     return kinds
 
 
-def run_one(path: Path) -> tuple[str, Answer]:
+def run_one(path: Path, engine: str = "explicit") -> tuple[str, Answer]:
     try:
         t = parse_file(path)
     except LitmusUnsupported as e:
         return path.stem, Answer("unsupported", str(e))
     except (LitmusSyntaxError, OSError, UnicodeDecodeError) as e:
         return path.stem, Answer("error", f"cannot read {path}: {e}")
-    return t.name, check(t)
+    return t.name, check(t, engine)
 
 
 def run(paths: Iterable[str], kinds: dict[str, str] | None,
-        echo: Callable[[str], None]) -> tuple[list[Row], int]:
+        echo: Callable[[str], None], engine: str = "explicit") -> tuple[list[Row], int]:
     """Run every test, print one line each (a table with --compare) and a summary;
     returns the rows and the exit status (1 on any disagreement or unreadable file)."""
     rows = []
@@ -85,7 +85,7 @@ def run(paths: Iterable[str], kinds: dict[str, str] | None,
         echo(f"{'test':{width}}  {'expected':10}  {'fpatch':10}  agree?")
     for f in files:
         t1 = time.monotonic()
-        name, ans = run_one(f)
+        name, ans = run_one(f, engine)
         row = Row(name, f, ans, None if kinds is None else kinds.get(name),
                   time.monotonic() - t1)
         rows.append(row)
