@@ -155,8 +155,8 @@ def static_relations(sk: Skeleton) -> Static:
     ics = {e for e in ev if k(e) == IC}
 
     succ: dict[int, set[int]] = {}
-    for a, b in po:
-        succ.setdefault(a, set()).add(b)
+    for x, y in po:
+        succ.setdefault(x, set()).add(y)
 
     def after(fences: set[int]) -> set[Pair]:
         """po; [fences]; po"""

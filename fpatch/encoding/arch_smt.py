@@ -12,13 +12,14 @@ every edge present.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import TypeAlias
 
 import z3
 
 from fpatch.arch.model import Choices, Pair, Skeleton, Static, axioms
 
-Cond = z3.BoolRef | bool
-ZRel = dict[Pair, Cond]
+Cond: TypeAlias = "z3.BoolRef | bool"
+ZRel: TypeAlias = "dict[Pair, Cond]"
 
 
 def _or(cs: list[Cond]) -> Cond:
@@ -98,9 +99,9 @@ def outcomes_of(sk: Skeleton, st: Static, addrs: list[int],
         if not opts:
             return
         bs = [z3.Bool(f"rf_{w}_{r}", ctx) for w in opts]
-        s.add(z3.PbEq([(b, 1) for b in bs], 1))
-        for w, b in zip(opts, bs, strict=True):
-            rf[(w, r)] = b
+        s.add(z3.PbEq([(x, 1) for x in bs], 1))
+        for w, x in zip(opts, bs, strict=True):
+            rf[(w, r)] = x
     pos = {w: z3.Int(f"co_{w}", ctx) for ws in st.writes_at.values() for w in ws}
     co: ZRel = {}
     for ws in st.writes_at.values():
@@ -118,9 +119,9 @@ def outcomes_of(sk: Skeleton, st: Static, addrs: list[int],
         ic[(p[1], p[0])] = z3.Not(b) if not isinstance(b, bool) else not b
     dc: ZRel = {}
     for p in st.dc_pairs:
-        b = st.dc_fixed[p] if p in st.dc_fixed else z3.Bool(f"dc_{p[0]}_{p[1]}", ctx)
-        dc[p] = b
-        dc[(p[1], p[0])] = z3.Not(b) if not isinstance(b, bool) else not b
+        d: Cond = st.dc_fixed[p] if p in st.dc_fixed else z3.Bool(f"dc_{p[0]}_{p[1]}", ctx)
+        dc[p] = d
+        dc[(p[1], p[0])] = z3.Not(d) if not isinstance(d, bool) else not d
     ax = axioms(ALG, sk, st, Choices(rf, co, ic, dc))
     rank = {e: z3.Int(f"rank_{e}", ctx) for e in ev}
     for (x, y), c in ax.ob.items():
@@ -133,9 +134,9 @@ def outcomes_of(sk: Skeleton, st: Static, addrs: list[int],
                 s.add(z3.Not(c) if c is not True else z3.BoolVal(False, ctx))
     final: dict[int, z3.ArithRef] = {}
     for a in addrs:
-        ws = st.writes_at.get(a)
-        if not ws:
+        if a not in st.writes_at:
             continue
+        ws = st.writes_at[a]
         val: z3.ArithRef = z3.IntVal(ev[ws[0]].value, ctx)
         for w in ws[1:]:
             last = z3.And(*[pos[w] > pos[v] for v in ws[1:] if v != w], ctx) \

@@ -96,11 +96,11 @@ def thread_runs(t: Litmus) -> list[list[Run]]:
     raise Unsupported("the values stored do not reach a fixed point in 8 rounds")
 
 
-def skeletons(t: Litmus) -> Iterator[Skeleton]:
+def skeletons(t: Litmus, cache: CacheType | None = None) -> Iterator[Skeleton]:
     runs = thread_runs(t)
     code = t.code_words()
     init: dict[int, int] = {t.variables[n]: v for n, v in t.mem.items()}
-    cache = cache_type(t)
+    cache = cache or cache_type(t)
     n = 0
     for combo in itertools.product(*runs):
         n += 1
@@ -114,8 +114,9 @@ def skeletons(t: Litmus) -> Iterator[Skeleton]:
         yield Skeleton(events, list(combo), cache)
 
 
-def check(t: Litmus, engine: str = "explicit") -> Answer:
-    """Every consistent execution of ``t``; the verdict for its final condition."""
+def check(t: Litmus, engine: str = "explicit", cache: CacheType | None = None) -> Answer:
+    """Every consistent execution of ``t``; the verdict for its final condition.
+    ``cache`` overrides the test's own cache type (the monotonicity property test)."""
     probes = _probes(t.condition)
     mem_probes = [p for p in probes if isinstance(p, MemLoc)]
     sat = unsat = 0
@@ -127,7 +128,7 @@ def check(t: Litmus, engine: str = "explicit") -> Answer:
             from fpatch.encoding.arch_smt import outcomes_of
         else:
             outcomes_of = explicit_outcomes
-        for sk in skeletons(t):
+        for sk in skeletons(t, cache):
             n += 1
             st = static_relations(sk)
             regs = {r.tid: r.regs for r in sk.runs}
@@ -156,9 +157,10 @@ def check(t: Litmus, engine: str = "explicit") -> Answer:
     return Answer(verdict, "", n, len(outcomes), sat)
 
 
-def explicit_outcomes(sk: Skeleton, st: Static, addrs: list[int]) -> Iterator[dict[int, int]]:
+def explicit_outcomes(sk: Skeleton, st: Static, addrs: list[int],
+                      timeout_ms: int = 0) -> Iterator[dict[int, int]]:
     """The final values of ``addrs`` over the consistent executions, each once."""
-    seen: set[tuple[int, ...]] = set()
+    seen: set[tuple[tuple[int, int], ...]] = set()
     for c in candidates(sk, st):
         final = {a: sk.by_id[c.final[a]].value for a in addrs if a in c.final}
         key = tuple(sorted(final.items()))

@@ -180,7 +180,8 @@ def generate_corpus(seed: int = 1) -> list[Line]:
             for off in (-256, -8, 0, 1, 255):
                 add(f"{m} {r}, [x2, #{off}]")
     for m in ("ldar", "stlr", "ldapr"):  # acquire/release: the litmus tests' hand-offs
-        for r in ("x0", "w1", "x30", "w30", "xzr", "wzr") + tuple(rnd.sample(_xregs(), 2) + rnd.sample(_wregs(), 2)):
+        extra = rnd.sample(_xregs(), 2) + rnd.sample(_wregs(), 2)
+        for r in ["x0", "w1", "x30", "w30", "xzr", "wzr"] + extra:
             for base in ("x3", "sp", "x30"):
                 add(f"{m} {r}, [{base}]")
     lit_offs = [0, 4, -4, 0xFFFFC, -0x100000] + [rnd.randrange(-0x40000, 0x40000) * 4
@@ -288,7 +289,8 @@ def test_corpus_is_large_and_covers_every_mnemonic(corpus_cases: list[Case]) -> 
     expected = {"nop", "b", "bl", "br", "blr", "ret", "cbz", "cbnz", "mov", "movz", "movk",
                 "add", "sub", "stp", "ldp", "str", "ldr", "stur", "ldur", "adr", "adrp", "isb",
                 "dsb", "dmb", "brk", "svc", "hvc", "smc", "bti", "paciasp", "autiasp",
-                "dc", "ic", "ldar", "stlr", "ldapr", "cmp", "subs", "csel", "csinc", "cset", "cinc", "and", "orr", "eor",
+                "dc", "ic", "ldar", "stlr", "ldapr", "cmp", "subs", "csel", "csinc", "cset", "cinc",
+                "and", "orr", "eor",
                 "b.eq", "b.ne", "b.cs", "b.cc", "b.hi", "b.ls", "b.ge", "b.lt", "b.gt", "b.le",
                 "b.al", "b.nv"}
     assert expected <= seen
