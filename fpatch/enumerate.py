@@ -40,6 +40,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from fpatch.arch.model import CacheType as ArchCache
+from fpatch.arch.publication import Op
+from fpatch.arch.publication import publication_point as derived_publication
 from fpatch.errors import Loc
 from fpatch.isa import decode, is_cmodx, semantics
 from fpatch.isa.insn import Insn, Target, Unsupported
@@ -184,43 +187,26 @@ def flatten(spec: Spec) -> Timeline:
     return Timeline(tuple(prims), tuple(blocks), tuple(sorted(set(forced))), tuple(waits))
 
 
-def _is_dc(p: Prim, line: int) -> bool:
-    return p.kind == "dc_cvau" and line in p.lines
-
-
-def _is_ic(p: Prim, line: int) -> bool:
-    return (p.kind == "ic_ivau" and line in p.lines) or p.kind == "ic_iallu"
-
-
-def _is_dsb_full(p: Prim, line: int) -> bool:
-    return p.kind == "dsb" and p.option in ("ish", "sy")
-
-
-def _is_dsb_any(p: Prim, line: int) -> bool:
-    return p.kind == "dsb"
-
-
-_CHAINS: dict[tuple[bool, bool], tuple[Callable[[Prim, int], bool], ...]] = {
-    (False, False): (_is_dc, _is_dsb_full, _is_ic, _is_dsb_full),
-    (True, False): (_is_dsb_any, _is_ic, _is_dsb_full),
-    (False, True): (_is_dc, _is_dsb_full),
-    (True, True): (_is_dsb_any,),
-}
+def _model_op(p: Prim, line: int) -> Op | None:
+    if p.kind in ("dc_cvau", "ic_ivau"):
+        return Op("dc" if p.kind == "dc_cvau" else "ic", covers=line in p.lines)
+    if p.kind in ("ic_iallu", "ic_ialluis"):
+        return Op(p.kind)
+    if p.kind == "dsb":
+        return Op("dsb", option=p.option)
+    if p.kind == "isb":
+        return Op("isb")
+    return None
 
 
 def publication(
     tl: Timeline, idc: bool, dic: bool, line_size: int, w: int, addr: int
 ) -> int | None:
-    """pub(w) for the slot at ``addr``: last step of the first matching chain after w."""
-    chain = _CHAINS[(idc, dic)]
+    """pub(w) for the slot at ``addr``, from the architecture model (fpatch.arch): the
+    one statement of the rule both engines read."""
     line = addr // line_size
-    k = 0
-    for t in range(w + 1, tl.n + 1):
-        if chain[k](tl.step(t), line):
-            k += 1
-            if k == len(chain):
-                return t
-    return None
+    return derived_publication(
+        ArchCache(idc, dic), [(t, _model_op(tl.step(t), line)) for t in range(w + 1, tl.n + 1)])
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fpatch.errors import Loc
-from fpatch.model.arch import FULL_DSB, CacheType
+from fpatch.arch.model import CacheType as ArchCache
+from fpatch.arch.publication import Op
+from fpatch.arch.publication import publication_point as derived_publication
+from fpatch.model.arch import CacheType
 from fpatch.spec.types import (
     CacheOp,
     Dsb,
@@ -184,25 +187,27 @@ def build(spec: Spec) -> Timeline:
     return Timeline(spec, tuple(out), tuple(blocks), cache)
 
 
+def model_op(step: PStep, line: int) -> Op | None:
+    """A primitive step as the architecture model sees it, for the slot on ``line``."""
+    if step.kind == "dc_cvau":
+        return Op("dc", covers=line in step.lines)
+    if step.kind == "ic_ivau":
+        return Op("ic", covers=line in step.lines)
+    if step.kind in ("ic_iallu", "ic_ialluis"):
+        return Op(step.kind)
+    if step.kind == "dsb":
+        return Op("dsb", option=step.option)
+    if step.kind == "isb":
+        return Op("isb")
+    return None  # writes, ipi_sync, wait_tasks: not ordering steps of the patcher
+
+
 def publication_point(tl: Timeline, w: int, addr: int) -> int | None:
-    """First point after write step ``w`` at which the cache-type chain has completed."""
-    need = tl.cache.publication
-    k = 0
+    """First point after write step ``w`` at which the write is published, as the
+    architecture model derives it (fpatch/arch/publication.py)."""
     line = addr - addr % tl.spec.line_size
-    for step in tl.steps[w:]:
-        req = need[k]
-        ok = (
-            (req == "dc" and step.kind == "dc_cvau" and line in step.lines)
-            or (req == "ic" and (step.kind == "ic_iallu"
-                                 or (step.kind == "ic_ivau" and line in step.lines)))
-            or (req == "dsb" and step.kind == "dsb")
-            or (req == "dsb_full" and step.kind == "dsb" and step.option in FULL_DSB)
-        )
-        if ok:
-            k += 1
-            if k == len(need):
-                return step.index
-    return None
+    return derived_publication(ArchCache(tl.cache.idc, tl.cache.dic),
+                               [(s.index, model_op(s, line)) for s in tl.steps[w:]])
 
 
 def _histories(tl: Timeline, site: Site) -> tuple[SlotHistory, ...]:

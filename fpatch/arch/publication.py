@@ -1,0 +1,96 @@
+"""Publication points, derived from the architecture model (not written as rules).
+
+``fpatch check`` reasons in time (MODEL.md s.3): an observer whose last context
+synchronization event (CSE) is at or after the *publication point* of a write
+cannot fetch anything older than that write. This module asks the axioms of
+fpatch/arch/model.py when that holds, with the message-passing question of the
+catalogue's ``MP.RF+...+ctrlisb`` tests:
+
+    patcher:  STR new -> slot ; <the steps after the write, up to k> ; STR 1 -> flag
+    observer: LDR flag (= 1) ; CBNZ (ctrl) ; ISB ; fetch slot (= the old word?)
+
+The write is *published by step k* when no consistent execution lets the observer
+see the flag and then fetch the old word. Only a DSB can be a publication point:
+the timeline reads points as time, and only a DSB waits for earlier accesses and
+maintenance to complete (a DMB orders the flag after the write without making
+the write visible to anyone who has not read the flag). Publication is monotone
+in k (more steps only add order), so the first such DSB is the point.
+
+``IC IALLU`` invalidates the patching CPU's own instruction cache (Arm ARM): it
+does not cover another CPU's fetch, so for the remote observer of this question
+it is an IC on a line nobody fetches. The local NMI uses the same points (a
+conservative reading: the local IC IALLU may publish earlier for it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from fpatch.arch.events import DC, DSB, FETCH, IC, ISB, IW, READ, WRITE, Event, Run
+from fpatch.arch.explicit import candidates
+from fpatch.arch.model import CacheType, Skeleton, static_relations
+
+_SLOT, _FLAG, _OTHER = 0x1000, 0x2000, 0x3000
+_OLD, _NEW = 0xD503201F, 0x14000001
+
+
+@dataclass(frozen=True)
+class Op:
+    """One patcher step as the model sees it, relative to the slot being published."""
+
+    kind: str  # "dc" | "ic" (by address) | "ic_ialluis" | "ic_iallu" | "dsb" | "isb"
+    covers: bool = False  # dc/ic: the step's lines include the slot's
+    option: str = ""  # dsb/dmb option
+
+    def event(self, eid: int, instr: int) -> Event:
+        if self.kind == "dc":
+            return Event(eid, 0, DC, loc=_SLOT if self.covers else _OTHER, opt="cvau",
+                         instr=instr)
+        if self.kind == "ic":
+            return Event(eid, 0, IC, loc=_SLOT if self.covers else _OTHER, opt="ivau",
+                         instr=instr)
+        if self.kind == "ic_ialluis":
+            return Event(eid, 0, IC, loc=None, opt="ialluis", instr=instr)
+        if self.kind == "ic_iallu":  # local to the patching CPU: no other CPU's line
+            return Event(eid, 0, IC, loc=_OTHER, opt="iallu", instr=instr)
+        # No DMB: it orders a later flag after the write without completing the write,
+        # so this question would call the write published at a later DSB LD although
+        # nobody who misses the flag need see it (docs/model.md: open question).
+        kind = {"dsb": DSB, "isb": ISB}[self.kind]
+        return Event(eid, 0, kind, opt=self.option, instr=instr)
+
+
+@lru_cache(maxsize=4096)
+def published(cache: CacheType, ops: tuple[Op, ...]) -> bool:
+    """Whether the steps ``ops`` after a write publish it (the question above)."""
+    p0 = Run(0)
+    p0.events.append(Event(1, 0, WRITE, loc=_SLOT, value=_NEW, size=4, instr=0))
+    for i, op in enumerate(ops, 1):
+        p0.events.append(op.event(1 + i, i))
+    n = len(ops) + 1
+    p0.events.append(Event(1 + n, 0, WRITE, loc=_FLAG, value=1, size=4, instr=n))
+    p1 = Run(1)
+    r = Event(1 << 20, 1, READ, loc=_FLAG, value=1, size=4, instr=0)
+    isb = Event((1 << 20) + 1, 1, ISB, instr=1)
+    f = Event((1 << 20) + 2, 1, FETCH, loc=_SLOT, value=_OLD, size=4, instr=2)
+    p1.events += [r, isb, f]
+    p1.ctrl = {(r.eid, isb.eid), (r.eid, f.eid)}
+    iw = [Event(1 << 30, -1, IW, loc=_SLOT, value=_OLD, size=8),
+          Event((1 << 30) + 1, -1, IW, loc=_FLAG, value=0, size=8)]
+    sk = Skeleton(p0.events + p1.events + iw, [p0, p1], cache)
+    return next(candidates(sk, static_relations(sk)), None) is None
+
+
+def publication_point(cache: CacheType, after: list[tuple[int, Op | None]]) -> int | None:
+    """The first point at which a write is published: ``after`` lists the steps that
+    follow the write, as (point, Op), with None for steps the model does not see
+    (other writes, ipi_sync, wait_tasks)."""
+    ops: list[Op] = []
+    for point, op in after:
+        if op is None:
+            continue
+        ops.append(op)
+        if op.kind == "dsb" and published(cache, tuple(ops)):
+            return point
+    return None
