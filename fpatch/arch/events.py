@@ -159,6 +159,12 @@ def _run(p: ThreadProgram, choices: tuple[int, ...], written_code: frozenset[int
     for r, v in p.regs.items():
         regs[r] = (v & MASK64, frozenset())
     ctrl: set[int] = set()  # reads that decided a branch so far
+    # Registers whose value was picked by a CSEL-like select on a condition computed
+    # from reads: herd orders such pick dependencies (pob) differently from plain
+    # data flow, which the model does not state; using one as an address or a
+    # branch target is unsupported rather than guessed.
+    picked: set[str] = set()
+    pick_seen = False
     pos = 0
     pc = p.start
     eid = first_eid
@@ -198,7 +204,8 @@ def _run(p: ThreadProgram, choices: tuple[int, ...], written_code: frozenset[int
         stmts: tuple[Stmt, ...] = semantics(insn, pc)
         text = insn.text
 
-        def ev(e: Expr, _n: int = n, _text: str = text) -> tuple[int, frozenset[int]]:
+        def ev(e: Expr, _n: int = n, _text: str = text,
+               _op: str = insn.op) -> tuple[int, frozenset[int]]:
             """Value of an expression and the reads it depends on (loads become events)."""
             if isinstance(e, Const):
                 return e.value & MASK64, frozenset()
@@ -214,7 +221,9 @@ def _run(p: ThreadProgram, choices: tuple[int, ...], written_code: frozenset[int
                 a, ad = ev(e.a)
                 return a >> e.amount, ad
             if isinstance(e, Ite):
+                nonlocal pick_seen
                 c, cd = ec(e.cond)
+                pick_seen = pick_seen or (bool(cd) and _op in ("csel", "csinc"))
                 x, xd = ev(e.a) if c else ev(e.b)
                 return x, xd | cd
             assert isinstance(e, (Add, Sub, And, Or, Xor))
@@ -232,10 +241,22 @@ def _run(p: ThreadProgram, choices: tuple[int, ...], written_code: frozenset[int
             (a, ad), (b, bd) = ev(c.a), ev(c.b)
             return a < b, ad | bd
 
+        def no_pick(e: Expr | Cond | None, what: str, _text: str = text) -> None:
+            if e is not None and _regs_in(e) & picked:
+                raise Unsupported(f"P{p.tid}: `{_text}` uses a register picked by a select on a "
+                                  f"loaded value as {what} (a pick dependency; not modelled)")
+
         next_pc = (pc + 4) & MASK64
         for s in stmts:
+            for a_expr in _addresses(s):
+                no_pick(a_expr, "an address")
             if isinstance(s, SetReg):
+                pick_seen = False
                 regs[s.name] = ev(s.value)
+                if pick_seen or _regs_in(s.value) & picked:
+                    picked.add(s.name)
+                else:
+                    picked.discard(s.name)
             elif isinstance(s, Store):
                 a, ad = ev(s.addr)
                 v, vd = ev(s.value)
@@ -244,10 +265,12 @@ def _run(p: ThreadProgram, choices: tuple[int, ...], written_code: frozenset[int
                 run.addr.update((d, w.eid) for d in ad)
                 run.data.update((d, w.eid) for d in vd)
             elif isinstance(s, Jump):
+                no_pick(s.target, "a branch target")
                 t, td = ev(s.target)
                 next_pc = t
                 ctrl.update(td)
             elif isinstance(s, CondJump):
+                no_pick(s.cond, "a branch condition")
                 c, cd = ec(s.cond)
                 t, _ = ev(s.target)
                 if c:
@@ -258,6 +281,7 @@ def _run(p: ThreadProgram, choices: tuple[int, ...], written_code: frozenset[int
                 e = emit(n, kind, text, opt=s.option)
                 e.barrier_class()  # rejects options the model does not state
             elif isinstance(s, Maintenance):
+                no_pick(s.addr, "a cache-maintenance address")
                 op = s.op
                 if op not in ("dc_cvau", "ic_ivau", "ic_iallu", "ic_ialluis"):
                     raise Unsupported(f"P{p.tid}: `{text}` is not modelled")
@@ -277,6 +301,27 @@ def _run(p: ThreadProgram, choices: tuple[int, ...], written_code: frozenset[int
     if pos != len(choices):  # pragma: no cover - a path is replayed exactly
         raise AssertionError("choices left over")
     return run
+
+
+def _regs_in(e: object) -> set[str]:
+    if isinstance(e, Reg):
+        return {e.name}
+    out: set[str] = set()
+    for f in ("a", "b", "addr", "value", "cond", "target"):
+        if hasattr(e, f):
+            out |= _regs_in(getattr(e, f))
+    return out
+
+
+def _addresses(s: object) -> list[Expr]:
+    """Address expressions of the loads and stores in a statement."""
+    out: list[Expr] = []
+    if isinstance(s, (Store, Load)):
+        out.append(s.addr)
+    for f in ("a", "b", "value", "cond", "target", "addr"):
+        if hasattr(s, f) and not (f == "addr" and isinstance(s, (Store, Load, Maintenance))):
+            out += _addresses(getattr(s, f))
+    return out
 
 
 _ALL_REGS = tuple(f"x{i}" for i in range(31)) + ("sp", "nzcv")

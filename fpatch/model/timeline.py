@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fpatch.errors import Loc
 from fpatch.arch.model import CacheType as ArchCache
 from fpatch.arch.publication import Op
 from fpatch.arch.publication import publication_point as derived_publication
+from fpatch.errors import Loc
 from fpatch.model.arch import CacheType
 from fpatch.spec.types import (
     CacheOp,

@@ -17,7 +17,7 @@ import random
 import pytest
 
 from fpatch.arch.model import CacheType
-from fpatch.arch.publication import Op, published, publication_point
+from fpatch.arch.publication import Op, publication_point, published
 
 ALPHABET = [
     Op("dc", covers=True), Op("dc", covers=False), Op("ic", covers=True),
