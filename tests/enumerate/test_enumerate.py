@@ -240,8 +240,9 @@ MANUAL = """
         (False, False, MANUAL, None),  # no clean to PoU
         (True, True, MANUAL, 2),  # any dsb
         (False, True, MANUAL, None),  # IDC=0 DIC=1 still needs dc cvau
+        # ic iallu is local to the patching CPU (MODEL.md s.2): it publishes to no other
         (False, False, "- write: {slot: 0, as: B}\n- dc_cvau: {slots: [0]}\n- dsb: ish\n"
-                       "- ic_iallu\n- dsb: sy\n", 5),
+                       "- ic_iallu\n- dsb: sy\n", None),
         # dsb ishst does not complete cache maintenance; the dc of another line does not count
         (False, False, "- write: {slot: 0, as: B}\n- dc_cvau: {slots: [16]}\n"
                        "- dc_cvau: {slots: [0]}\n- dsb: ishst\n- ic_ivau: {slots: [0]}\n"
