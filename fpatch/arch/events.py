@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from fpatch.isa import Insn, decode, semantics
 from fpatch.isa.ir import (
@@ -196,12 +197,11 @@ def _run(p: ThreadProgram, choices: tuple[int, ...], written_code: frozenset[int
         if pc in written_code:
             word = choose(values(pc, 4))
             emit(n, FETCH, f"fetch 0x{pc:x}", loc=pc, value=word, size=4)
-        insn = decode(word, pc)
-        if not isinstance(insn, Insn):
+        insn, stmts = _decoded(word, pc)
+        if insn is None:
             raise Unsupported(f"P{p.tid} can execute 0x{word:08x} at 0x{pc:x}, which is not "
                               "a supported instruction (an undefined-instruction exception; "
                               "faults are not modelled)")
-        stmts: tuple[Stmt, ...] = semantics(insn, pc)
         text = insn.text
 
         def ev(e: Expr, _n: int = n, _text: str = text,
@@ -303,16 +303,26 @@ def _run(p: ThreadProgram, choices: tuple[int, ...], written_code: frozenset[int
     return run
 
 
-def _regs_in(e: object) -> set[str]:
+@lru_cache(maxsize=65536)
+def _decoded(word: int, pc: int) -> tuple[Insn | None, tuple[Stmt, ...]]:
+    insn = decode(word, pc)
+    if not isinstance(insn, Insn):
+        return None, ()
+    return insn, semantics(insn, pc)
+
+
+@lru_cache(maxsize=65536)
+def _regs_in(e: object) -> frozenset[str]:
     if isinstance(e, Reg):
-        return {e.name}
+        return frozenset({e.name})
     out: set[str] = set()
     for f in ("a", "b", "addr", "value", "cond", "target"):
         if hasattr(e, f):
             out |= _regs_in(getattr(e, f))
-    return out
+    return frozenset(out)
 
 
+@lru_cache(maxsize=65536)
 def _addresses(s: object) -> list[Expr]:
     """Address expressions of the loads and stores in a statement."""
     out: list[Expr] = []

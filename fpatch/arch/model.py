@@ -74,6 +74,8 @@ class Static:
     ic_dsb_after: set[Pair]  # IC -> events after a later DSB (not implicit accesses)
     reads: list[int]
     writes_at: dict[int, list[int]]  # location -> writes (initial first)
+    internal: set[Pair] = field(default_factory=set)  # memory events of one thread
+    kinds: dict[str, set[int]] = field(default_factory=dict)  # event sets by kind
 
 
 # ----------------------------------------------------------------- static part
@@ -129,8 +131,7 @@ def static_relations(sk: Skeleton) -> Static:
     data = set().union(*(r.data for r in sk.runs))
     ctrl = set().union(*(r.ctrl for r in sk.runs))
 
-    def k(e: int) -> str:
-        return ev[e].kind
+    k = {e: x.kind for e, x in ev.items()}.__getitem__
 
     def is_exp(e: int) -> bool:
         return ev[e].explicit
@@ -155,12 +156,14 @@ def static_relations(sk: Skeleton) -> Static:
     ics = {e for e in ev if k(e) == IC}
 
     succ: dict[int, set[int]] = {}
+    pred: dict[int, set[int]] = {}
     for x, y in po:
         succ.setdefault(x, set()).add(y)
+        pred.setdefault(y, set()).add(x)
 
     def after(fences: set[int]) -> set[Pair]:
         """po; [fences]; po"""
-        return {(a, c) for f in fences for a, b in po if b == f for c in succ.get(f, ())}
+        return {(a, c) for f in fences for a in pred.get(f, ()) for c in succ.get(f, ())}
 
     def same_loc(a: int, b: int) -> bool:
         return ev[a].loc is not None and ev[a].loc == ev[b].loc
@@ -244,8 +247,11 @@ def static_relations(sk: Skeleton) -> Static:
         writes_at.setdefault(loc, []).append(e)
     po_ff = {(a, b) for a, b in po if a in imp_m and b in imp_m}
     ic_dsb_after = rng(dom(ics, after(dsb_full)), not_imp)
+    internal = {(a, b) for a in mem_all for b in mem_all
+                if ev[a].tid == ev[b].tid and ev[a].tid >= 0}
+    kinds = {"F": imp_m, "IC": ics, "DC": dcs, "W": all_writes, "R": reads_exp}
     return Static(lhr, po_loc, ic_pairs, dc_pairs, ic_fixed, dc_fixed, ext, po_ff, ic_dsb_after,
-                  reads, writes_at)
+                  reads, writes_at, internal, kinds)
 
 
 # ----------------------------------------------------------------- dynamic part
@@ -282,15 +288,10 @@ class Axioms(Generic[R]):
 
 
 def axioms(a: Algebra[R], sk: Skeleton, st: Static, c: Choices[R]) -> Axioms[R]:
-    ev = sk.by_id
-    ids = set(ev)
-    fetch = {e for e in ids if ev[e].kind == FETCH}
-    icset = {e for e in ids if ev[e].kind == IC}
-    dcset = {e for e in ids if ev[e].kind == DC}
-    w = {e for e in ids if ev[e].kind in (WRITE, IW)}
-    exp_r = {e for e in ids if ev[e].kind == READ}
+    fetch, icset, dcset = st.kinds["F"], st.kinds["IC"], st.kinds["DC"]
+    w, exp_r = st.kinds["W"], st.kinds["R"]
     exp_m = exp_r | w
-    internal = {(x, y) for x in ids for y in ids if ev[x].tid == ev[y].tid and ev[x].tid >= 0}
+    internal = st.internal
 
     fr = a.minus(a.seq(a.inv(c.rf), c.co), set())  # reads -> writes co-after their source
     ca = a.union(fr, c.co)
