@@ -1,8 +1,9 @@
-"""Benchmarks (not tests): per-spec timings and a scaling table, SMT vs enumerator.
+"""Benchmarks (not tests): per-spec timings, litmus CPU time, scaling tables.
 
 Run with `make bench`. Prints, for every spec in specs/, wall time, time in
-the solver and the number of solver queries; then how both engines scale with
-the number of slots in a site and with the number of patcher steps.
+the solver and the number of solver queries; the CPU time of the architecture
+model on the visible herd litmus tests (both evaluators); then how both engines
+scale with the number of slots in a site and with the number of patcher steps.
 """
 
 from __future__ import annotations
@@ -122,13 +123,67 @@ def scaling(limit: float) -> None:
         print(f"{k:6} " + " ".join(f"{c:>16}" for c in cells))
 
 
+SHARED = ROOT.parent / "shared" / "data"
+LITMUS_SETS = {"herd-ifetch DIC0-IDC0 (107)": SHARED / "herd-ifetch" / "DIC0-IDC0",
+               "herd-ifetch-gen (240)": SHARED / "herd-ifetch-gen" / "tests"}
+
+
+def litmus(repeat: int) -> None:
+    """CPU time of the architecture model on the visible herd tests: one whole
+    `fpatch litmus` process (target for the catalogue: <= 1.0 s of CPU; herd7 needs
+    about 0.8 s), and each evaluator in-process (parsing excluded)."""
+    import os
+    import subprocess
+    import sys
+
+    from fpatch.litmus.engine import check as litmus_check
+    from fpatch.litmus.parse import LitmusSyntaxError, LitmusUnsupported
+    from fpatch.litmus.parse import parse_file as parse_litmus
+
+    print("\nlitmus: CPU seconds (median of runs)")
+    print(f"{'set':32} {'fpatch litmus process':>22} {'explicit':>10} {'z3':>8}")
+    exe = Path(sys.executable).parent / "fpatch"
+    for name, folder in LITMUS_SETS.items():
+        if not folder.is_dir():
+            print(f"{name:32} (missing: {folder})")
+            continue
+        procs = []
+        for _ in range(repeat):
+            before = os.times()
+            subprocess.run([str(exe), "litmus", str(folder)], capture_output=True, check=False)
+            after = os.times()
+            procs.append((after.children_user - before.children_user)
+                         + (after.children_system - before.children_system))
+        tests = []
+        for p in sorted(folder.glob("*.litmus")):
+            try:
+                tests.append(parse_litmus(p))
+            except (LitmusSyntaxError, LitmusUnsupported):
+                pass
+        cells = []
+        for engine, n in (("explicit", repeat), ("smt", 1)):
+            times = []
+            for _ in range(n):
+                t0 = time.process_time()
+                for t in tests:
+                    litmus_check(t, engine)
+                times.append(time.process_time() - t0)
+            cells.append(statistics.median(times))
+        print(f"{name:32} {statistics.median(procs):22.2f} {cells[0]:10.2f} {cells[1]:8.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--limit", type=float, default=60.0, help="seconds per scaling cell")
     ap.add_argument("--no-scaling", action="store_true")
+    ap.add_argument("--litmus-only", action="store_true")
     a = ap.parse_args()
+    if a.litmus_only:
+        litmus(a.repeat)
+        return
     per_spec(a.repeat)
+    litmus(a.repeat)
     if not a.no_scaling:
         scaling(a.limit)
 
