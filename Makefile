@@ -34,6 +34,7 @@ lint: setup
 fuzz: setup
 	FPATCH_FUZZ_EXAMPLES=3000 $(BIN)/python -m pytest -q tests/test_differential.py
 	FPATCH_LITMUS_FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest -q tests/litmus/test_evaluators.py -k random
+	FPATCH_WINDOW_FUZZ_EXAMPLES=3000 $(BIN)/python -m pytest -q tests/arch/test_windows.py
 
 bench: setup
 	$(BIN)/python bench/bench.py
