@@ -34,7 +34,8 @@ lint: setup
 fuzz: setup
 	FPATCH_FUZZ_EXAMPLES=3000 $(BIN)/python -m pytest -q tests/test_differential.py
 	FPATCH_LITMUS_FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest -q tests/litmus/test_evaluators.py -k random
-	FPATCH_WINDOW_FUZZ_EXAMPLES=3000 $(BIN)/python -m pytest -q tests/arch/test_windows.py
+	FPATCH_WINDOW_FUZZ_EXAMPLES=3000 FPATCH_SYNC_FUZZ_EXAMPLES=2000 \
+	  $(BIN)/python -m pytest -q tests/arch/test_windows.py tests/arch/test_sync.py
 
 bench: setup
 	$(BIN)/python bench/bench.py

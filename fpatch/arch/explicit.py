@@ -82,11 +82,15 @@ class Candidate:
     final: dict[int, int]  # location -> eid of the co-last write
 
 
+def ob_acyclic(ax: Axioms[Rel]) -> bool:
+    return acyclic(itertools.chain(ax.ob, ax.static_ob))
+
+
 def consistent(sk: Skeleton, st: Static, c: Choices[Rel]) -> bool:
     ax: Axioms[Rel] = axioms(ALG, sk, st, c)
     if any(x == y for r in ax.irreflexive.values() for x, y in r):
         return False
-    return acyclic(ax.ob)
+    return ob_acyclic(ax)
 
 
 def candidates(sk: Skeleton, st: Static) -> Iterator[Candidate]:
@@ -117,7 +121,7 @@ def candidates(sk: Skeleton, st: Static) -> Iterator[Candidate]:
             ax = axioms(ALG, sk, st, base)
             if any(x == y for r in ax.irreflexive.values() for x, y in r):
                 continue
-            if not acyclic(ax.ob):
+            if not ob_acyclic(ax):
                 continue  # more choice edges only add to ob
             if not _some_orientation(sk, st, rf, co, fixed_ic, fixed_dc, free_ic, free_dc):
                 continue

@@ -53,6 +53,7 @@ class Skeleton:
     events: list[Event]
     runs: list[Run]
     cache: CacheType
+    line: int | None = None  # cache line size in bytes; None: every location its own line
     by_id: dict[int, Event] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -64,6 +65,7 @@ class Static:
     """The relations of a skeleton that no memory-system choice changes."""
 
     lhr: set[Pair]  # local-hw-reqs (transitively closed)
+    lhr_reduced: set[Pair]  # its transitive reduction (same cycles with any other edges)
     po_loc: set[Pair]  # explicit memory events, same location, program order
     ic_pairs: list[Pair]  # (completed IC, fetch) on the same cache line
     dc_pairs: list[Pair]  # (DC CVAU, explicit write) on the same cache line
@@ -107,12 +109,31 @@ def _closure(pairs: set[Pair], nodes: Iterable[int]) -> set[Pair]:
     return out
 
 
-def scl(a: Event, b: Event) -> bool:
+def _reduction(closed: set[Pair]) -> set[Pair]:
+    """Transitive reduction of a transitively closed acyclic relation (on a cyclic one,
+    a sub-relation with the same cycles)."""
+    succ: dict[int, set[int]] = {}
+    for a, b in closed:
+        succ.setdefault(a, set()).add(b)
+    out = set()
+    for a, bs in succ.items():
+        indirect: set[int] = set()
+        for b in bs:
+            if b != a:
+                indirect |= succ.get(b, set()) - {b}
+        out |= {(a, b) for b in bs if b not in indirect or b == a}
+    return out
+
+
+def scl(a: Event, b: Event, line: int | None = None) -> bool:
     """Same cache line. Every litmus location is its own line (herd assumes no two
-    modified instructions share a line); IC IALLU/IALLUIS covers every line."""
+    modified instructions share a line; ``line`` None); IC IALLU/IALLUIS covers
+    every line."""
     if a.loc is None or b.loc is None:
         return a.kind == IC or b.kind == IC
-    return a.loc == b.loc
+    if line is None:
+        return a.loc == b.loc
+    return a.loc // line == b.loc // line
 
 
 def static_relations(sk: Skeleton) -> Static:
@@ -207,7 +228,7 @@ def static_relations(sk: Skeleton) -> Static:
     cse_ob = (comp(rng(dom(reads_exp, ctrl), cse), cse_po)
               | comp(rng(dsb_ob, cse), cse_po)
               | comp(rng(iico, cse), cse_po))
-    po_scl = {(a, b) for a, b in po if scl(ev[a], ev[b])}
+    po_scl = {(a, b) for a, b in po if scl(ev[a], ev[b], sk.line)}
     lhr_base = (iico | lob | dsb_ob | cse_ob
                 | rng(dom(reads_exp, addr), dcs | ics)
                 | rng(dom(reads_exp, ctrl), dcs | ics)  # not in the stored cat: docs/model.md
@@ -221,7 +242,7 @@ def static_relations(sk: Skeleton) -> Static:
     lhr = _closure(lhr_base, ev)
 
     completed_ic = {i for i in ics if any((i, d) in po for d in dsb_full)}  # C_IC
-    ic_pairs = sorted((i, f) for i in completed_ic for f in imp_m if scl(ev[i], ev[f]))
+    ic_pairs = sorted((i, f) for i in completed_ic for f in imp_m if scl(ev[i], ev[f], sk.line))
     ic_fixed = {}
     for p in ic_pairs:
         if p in lhr:
@@ -229,7 +250,7 @@ def static_relations(sk: Skeleton) -> Static:
         elif (p[1], p[0]) in lhr:
             ic_fixed[p] = False
     all_writes = writes_exp | {e for e in ev if k(e) == IW}
-    dc_pairs = sorted((d, w) for d in dcs for w in all_writes if scl(ev[d], ev[w]))
+    dc_pairs = sorted((d, w) for d in dcs for w in all_writes if scl(ev[d], ev[w], sk.line))
     dc_fixed = {}
     for p in dc_pairs:
         if k(p[1]) == IW or (p[1], p[0]) in lhr:
@@ -250,8 +271,8 @@ def static_relations(sk: Skeleton) -> Static:
     internal = {(a, b) for a in mem_all for b in mem_all
                 if ev[a].tid == ev[b].tid and ev[a].tid >= 0}
     kinds = {"F": imp_m, "IC": ics, "DC": dcs, "W": all_writes, "R": reads_exp}
-    return Static(lhr, po_loc, ic_pairs, dc_pairs, ic_fixed, dc_fixed, ext, po_ff, ic_dsb_after,
-                  reads, writes_at, internal, kinds)
+    return Static(lhr, _reduction(lhr), po_loc, ic_pairs, dc_pairs, ic_fixed, dc_fixed, ext,
+                  po_ff, ic_dsb_after, reads, writes_at, internal, kinds)
 
 
 # ----------------------------------------------------------------- dynamic part
@@ -283,7 +304,11 @@ class Choices(Generic[R]):
 
 @dataclass
 class Axioms(Generic[R]):
-    ob: R  # acyclic (external)
+    """``ob`` = ``static_ob | dynamic_ob`` must be acyclic (external); the static part
+    is local-hw-reqs (the same for every candidate of a skeleton)."""
+
+    static_ob: set[Pair]
+    ob: R  # the dynamic part of ob
     irreflexive: dict[str, R]  # name -> relation that must be irreflexive
 
 
@@ -325,7 +350,7 @@ def axioms(a: Algebra[R], sk: Skeleton, st: Static, c: Choices[R]) -> Axioms[R]:
     if cache.dic:
         ifetch_ob = a.union(ifetch_ob, f_w)
     ic_ob = a.seq(a.const(st.po_ff), ifetch_ob)
-    ob = a.union(a.const(st.lhr), haz, ic_ob, exp_obs, ifetch_obs)
+    ob = a.union(haz, ic_ob, exp_obs, ifetch_obs)
     po_loc_rw = {(x, y) for x, y in st.po_loc if x in exp_r and y in w}
     po_loc_ww = {(x, y) for x, y in st.po_loc if x in w and y in w}
     po_loc_wr = {(x, y) for x, y in st.po_loc if x in w and y in exp_r}
@@ -334,4 +359,4 @@ def axioms(a: Algebra[R], sk: Skeleton, st: Static, c: Choices[R]) -> Axioms[R]:
         "coWW-Exp": a.seq(a.const(po_loc_ww), a.inter(c.co, internal)),
         "coWR-Exp": a.seq(a.const(po_loc_wr), a.restrict(a.inter(fr, internal), None, w)),
     }
-    return Axioms(ob, irr)
+    return Axioms(st.lhr_reduced, ob, irr)

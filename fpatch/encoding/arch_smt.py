@@ -124,6 +124,8 @@ def outcomes_of(sk: Skeleton, st: Static, addrs: list[int],
         dc[(p[1], p[0])] = z3.Not(d) if not isinstance(d, bool) else not d
     ax = axioms(ALG, sk, st, Choices(rf, co, ic, dc))
     rank = {e: z3.Int(f"rank_{e}", ctx) for e in ev}
+    for x, y in ax.static_ob:  # local-hw-reqs, reduced (the same cycles)
+        s.add(rank[x] < rank[y] if x != y else z3.BoolVal(False, ctx))
     for (x, y), c in ax.ob.items():
         if c is False:
             continue
