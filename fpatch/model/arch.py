@@ -1,35 +1,19 @@
-"""The architectural rules the model uses, as data (herd keeps them in .cat files).
+"""Cache types, Linux's cache-maintenance macro and the observer kinds of a spec.
 
-A new cache type or a corrected rule is an edit here, not in the encoder or the
-enumerator: both read publication requirements and CSE sources from this file.
+The architecture's rules themselves (when a write is visible to instruction
+fetch, what orders what) are stated once in fpatch/arch; publication points
+come from there (fpatch/arch/publication.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# One requirement in the chain that publishes a write to instruction fetch.
-#   "dc"       a DC CVAU whose line covers the slot
-#   "ic"       an IC IVAU whose line covers the slot, or IC IALLU
-#   "dsb"      a DSB of any kind (ISH, SY, ISHST, ST)
-#   "dsb_full" a DSB that also completes cache maintenance (ISH, SY)
-
 
 @dataclass(frozen=True)
 class CacheType:
     idc: bool
     dic: bool
-
-    @property
-    def publication(self) -> tuple[str, ...]:
-        """What must follow a write, in order, before fetch is guaranteed to see it."""
-        if self.dic and self.idc:
-            return ("dsb",)
-        if self.dic:
-            return ("dc", "dsb_full")
-        if self.idc:
-            return ("dsb", "ic", "dsb_full")
-        return ("dc", "dsb_full", "ic", "dsb_full")
 
     def sync_icache(self) -> tuple[tuple[str, str], ...]:
         """Linux's ``caches_clean_inval_pou`` for this cache type (arch/arm64/mm/cache.S)."""
@@ -47,8 +31,6 @@ class CacheType:
     def __str__(self) -> str:
         return f"IDC={int(self.idc)} DIC={int(self.dic)}"
 
-
-FULL_DSB = ("ish", "sy")
 
 # Observer kinds. "nmi" in a spec means both NMI forms.
 THREAD = "thread"

@@ -108,9 +108,10 @@ def test_stop_machine_blocks_and_forced_cse_points() -> None:
     assert tl.forced_before(5) == 0 and tl.forced_before(6) == 6 and tl.forced_before(8) == 7
 
 
-def test_cache_type_rules_are_data() -> None:
-    assert CacheType(False, False).publication == ("dc", "dsb_full", "ic", "dsb_full")
-    assert CacheType(True, True).publication == ("dsb",)
+def test_sync_icache_is_linux_caches_clean_inval_pou() -> None:
+    assert CacheType(False, False).sync_icache() == (
+        ("dc_cvau", ""), ("dsb", "ish"), ("ic_ivau", ""), ("dsb", "ish"), ("isb", ""))
+    assert CacheType(True, True).sync_icache() == (("dsb", "ishst"), ("isb", ""))
 
 
 def test_transition_graph_names_states_and_mixes() -> None:
