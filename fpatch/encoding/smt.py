@@ -453,6 +453,8 @@ class _ObserverSearch:
         self.c: list[z3.ArithRef] = []
         self.f: list[z3.ArithRef] = []
         self.w: list[z3.ArithRef] = []  # the write point of each fetched word (fetch floor)
+        self.wmax: dict[int, z3.ArithRef] = {}  # i -> latest of w[0..i-1] (set by timing(i))
+        self._L: dict[tuple[int, str], z3.ArithRef] = {}
         self.found: dict[str, Counterexample] = {}
         self.reasons: list[str] = list(enc.unknowns)
         self.queries = 0
@@ -461,11 +463,17 @@ class _ObserverSearch:
     # -- timing constraints ----------------------------------------------------
 
     def L(self, slot: int, c: z3.ArithRef) -> z3.ArithRef:
-        """Newest modifying write of ``slot`` published by point ``c``."""
+        """Newest modifying write of ``slot`` published by point ``c`` (memoised: the
+        point variables are reused by name along the search)."""
+        key = (slot, c.sexpr())
+        hit = self._L.get(key)
+        if hit is not None:
+            return hit
         expr: z3.ArithRef = z3.IntVal(0)
         for w, pub in sorted(self.enc.hist[slot].writes):
             if pub is not None:
                 expr = z3.If(c >= pub, z3.IntVal(w), expr)
+        self._L[key] = expr
         return expr
 
     def F(self, e: z3.ArithRef) -> z3.ArithRef:
@@ -480,8 +488,10 @@ class _ObserverSearch:
         if not intervals:
             return z3.BoolVal(False)
         # Fetch floor (docs/model.md): nothing older than what was published when the
-        # words of the observer's earlier fetches were written.
-        floor = [self.L(slot, w) <= pt for w in self.w[:i]]
+        # words of the observer's earlier fetches were written. L(s, .) is monotone, so
+        # the floor is L(s, the latest of those write points): one term, not one per
+        # earlier fetch.
+        floor = [self.L(slot, self.wmax[i]) <= pt] if i > 0 else []
         return z3.And(self.L(slot, self.c[i]) <= pt, pt <= self.e[i], *floor,
                       z3.Or(*[z3.And(a <= pt, pt <= b) for a, b in intervals]))
 
@@ -493,6 +503,14 @@ class _ObserverSearch:
         self.f.append(f)
         n, tl = self.enc.n, self.tl
         out = [0 <= e, e <= n, 0 <= c, c <= e]
+        if i > 0:  # the latest write point among the words fetched so far
+            wm = z3.Int(f"wmax{i}")
+            prev_max = self.wmax[i - 1] if i > 1 else self.w[0]
+            if i > 1:
+                out.append(wm == z3.If(self.w[i - 1] > prev_max, self.w[i - 1], prev_max))
+            else:
+                out.append(wm == prev_max)
+            self.wmax[i] = wm
         if self.kind == NMI_LOCAL:
             out += [e == self.e[0], c == self.e[0]]
         elif i > 0:
