@@ -30,7 +30,7 @@ from fpatch.spec.types import (
     WaitTasks,
     Write,
 )
-from fpatch.spec.yamlnode import Map, Node, Scalar, Seq, load
+from fpatch.spec.yamlnode import MAX_SPEC_BYTES, Map, Node, Scalar, Seq, load
 
 FORMAT_VERSION = 1
 MAX_SLOTS = 256
@@ -56,6 +56,7 @@ class _Ctx:
         self.problems: list[Diagnostic] = []
         self.symbols: dict[str, int] = {}  # symbols and helpers, for write.insn
         self.broken_states: set[tuple[str, str]] = set()  # (site, state) that failed to parse
+        self.muted: set[Loc] = set()  # places the YAML layer already reported
 
     def comment_hint(self, loc: Loc, value: str) -> str:
         """YAML drops ``#...`` after a space: say so when an operand went missing."""
@@ -67,7 +68,8 @@ class _Ctx:
         return ""
 
     def err(self, loc: Loc, msg: str) -> None:
-        self.problems.append(Diagnostic(loc, msg))
+        if loc not in self.muted:
+            self.problems.append(Diagnostic(loc, msg))
 
     # -- typed accessors: report and return None on a wrong type ---------------
 
@@ -203,9 +205,15 @@ def parse_file(path: str | Path) -> Spec:
     """Read and validate a spec file; raise ``SpecError`` with every problem."""
     p = str(path)
     try:
-        raw = Path(path).read_bytes()
+        # Fix: the file was read whole before the size check (a 3 GB file took
+        # 9.5 GB); read one byte past the limit and stop there.
+        with Path(path).open("rb") as fh:
+            raw = fh.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
         raise SpecError([Diagnostic(Loc(p, 1, 1), f"cannot read spec: {exc.strerror}")]) from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError([Diagnostic(Loc(p, 1, 1),
+                                    f"spec is larger than {MAX_SPEC_BYTES} bytes")])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -218,6 +226,7 @@ def parse_text(text: str, path: str = "<spec>") -> Spec:
     tree, problems = load(text, path)
     ctx = _Ctx(path, text)
     ctx.problems.extend(problems)
+    ctx.muted = {d.loc for d in problems}  # one message per place (e.g. `nmi: !!bool 1`)
     spec = None
     if tree is not None:
         root = ctx.mapping(tree, "spec")

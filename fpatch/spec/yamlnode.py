@@ -21,7 +21,7 @@ MAX_NODES = 100_000
 @dataclass(frozen=True)
 class Scalar:
     value: str
-    tag: str  # "str" | "int" | "bool" | "null" | "float" (YAML 1.1 implicit resolution)
+    tag: str  # "str" | "int" | "bool" | "null" | "float" (YAML 1.1 resolution) | "invalid"
     loc: Loc
     quoted: bool
 
@@ -64,6 +64,22 @@ _TAGS = {
 }
 
 
+def _implicit(value: str) -> str:
+    """The tag a plain (unquoted, untagged) scalar with this text resolves to."""
+    return yaml.SafeLoader.resolve(_RESOLVER, yaml.ScalarNode, value, (True, False))  # type: ignore[no-any-return]
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") \
+        else _shorten(tag)
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    """User text for a one-line message: bounded, no line breaks or control characters."""
+    flat = "".join(ch if ch.isprintable() else "?" for ch in text[: limit + 1])
+    return flat if len(text) <= limit else flat[: limit - 3] + "..."
+
+
 def _loc(path: str, node: yaml.Node) -> Loc:
     return Loc(path, node.start_mark.line + 1, node.start_mark.column + 1)
 
@@ -93,6 +109,8 @@ def _compose(text: str) -> tuple[yaml.Node | None, list[yaml.Mark]]:
     finally:
         loader.dispose()  # type: ignore[no-untyped-call]
 
+
+_RESOLVER = yaml.SafeLoader("")
 
 _COLLECTION_TAGS = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")
 
@@ -138,8 +156,16 @@ def load(text: str, path: str) -> tuple[Node | None, list[Diagnostic]]:
         if isinstance(node, yaml.ScalarNode):
             tag = _TAGS.get(node.tag, "other")
             if tag == "other":
-                problems.append(Diagnostic(loc, f"unsupported YAML tag {node.tag}"))
+                problems.append(Diagnostic(loc, f"unsupported YAML tag {_shorten(node.tag, 80)}"))
                 tag = "str"
+            elif tag != "str" and _implicit(node.value) != node.tag:
+                # Fix: an explicit tag (`!!bool 1`, `!!int x`) was trusted while
+                # the value was not: `nmi: !!bool 1` read as false. A typed tag
+                # must agree with what the value means untagged; `!!str` makes
+                # any value a string, as quotes do.
+                problems.append(Diagnostic(
+                    loc, f"'{_shorten(node.value)}' is not a valid {_short(node.tag)} value"))
+                tag = "invalid"  # reported here; no accessor accepts it
             return Scalar(node.value, tag, loc, node.style in ("'", '"'))
         if node.tag not in _COLLECTION_TAGS:
             # Fix: a tag on a list or mapping (!!set, !!omap, !!python/...) was
