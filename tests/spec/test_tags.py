@@ -14,7 +14,7 @@ import pytest
 
 from fpatch.spec.parse import parse_file, parse_text
 
-from .helpers import BASE, SPECS_DIR, edit, only, where
+from .helpers import SPECS_DIR, edit, only, where
 
 NMI_SPEC = SPECS_DIR / "seed-q2-disable-stop-machine-nonpreemptible-nmi.yaml"
 ROOT = Path(__file__).parents[2]
