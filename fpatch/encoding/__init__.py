@@ -15,16 +15,22 @@ from fpatch.verdict import Result
 DEFAULT_TIMEOUT = 60.0
 
 
-def check_spec(spec: Spec, timeout: float | None = None) -> Result:
-    """Check every site of ``spec`` against every observer kind it allows."""
+def check_spec(spec: Spec, timeout: float | None = None, max_time: float | None = None
+               ) -> Result:
+    """Check every site of ``spec`` against every observer kind it allows.
+
+    ``timeout`` bounds each solver query, ``max_time`` the whole check (seconds):
+    past it every remaining query is ``unknown`` with that reason.
+    """
     t0 = time.perf_counter()
+    deadline = time.monotonic() + max_time if max_time is not None else None
     fresh_context()
     tl = build(spec)
     per_query = timeout or spec.timeout or DEFAULT_TIMEOUT
     results = []
     kinds = observer_kinds(spec.observers)
     for site in spec.sites:
-        enc = SiteEncoder(spec, tl, site, int(per_query * 1000))
+        enc = SiteEncoder(spec, tl, site, int(per_query * 1000), deadline)
         for n, kind in enumerate(kinds):
             res = enc.check(kind, with_stale=n == 0)
             checked = tuple(dataclasses.replace(c, replayed=replays(spec, tl, c))
