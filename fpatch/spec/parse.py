@@ -8,7 +8,7 @@ wrong types, unknown states, writes outside a site, misaligned atomic stores.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from fpatch.errors import Diagnostic, Loc, SpecError
@@ -31,6 +31,7 @@ from fpatch.spec.types import (
     Write,
 )
 from fpatch.spec.yamlnode import MAX_SPEC_BYTES, Map, Node, Scalar, Seq, load
+from fpatch.textsafe import display_path, one_line
 
 FORMAT_VERSION = 1
 MAX_SLOTS = 256
@@ -40,6 +41,7 @@ MAX_STEPS = 4096
 # real instruction comes near this length.
 MAX_INSN_CHARS = 256
 MAX_INT_BITS = 32 * MAX_SLOTS
+MAX_MESSAGE = 400  # characters of one diagnostic
 
 _REG_ALIASES = {"lr": "x30", "fp": "x29"}
 _REGS = {f"x{i}" for i in range(31)} | {"sp"}
@@ -69,7 +71,8 @@ class _Ctx:
 
     def err(self, loc: Loc, msg: str) -> None:
         if loc not in self.muted:
-            self.problems.append(Diagnostic(loc, msg))
+            # One line, bounded: user text inside a message is shortened too.
+            self.problems.append(Diagnostic(loc, one_line(msg, MAX_MESSAGE)))
 
     # -- typed accessors: report and return None on a wrong type ---------------
 
@@ -133,7 +136,7 @@ class _Ctx:
         if value is None or node is None:
             return None
         if value not in options:
-            self.err(node.loc, f"{what}: expected one of {', '.join(options)}; got '{value}'")
+            self.err(node.loc, f"{what}: expected one of {_names(options)}; got '{value}'")
             return None
         return value
 
@@ -159,7 +162,7 @@ class _Ctx:
             if key.value not in allowed:
                 self.err(
                     key.loc,
-                    f"{what}: unknown key '{key.value}' (expected one of {', '.join(allowed)})",
+                    f"{what}: unknown key '{key.value}' (expected one of {_names(allowed)})",
                 )
 
     def required(self, m: Map, key: str, what: str) -> Node | None:
@@ -169,6 +172,18 @@ class _Ctx:
         return node
 
 
+def _names(names: Iterable[str], limit: int = 12) -> str:
+    """A list of names for a message, bounded (a spec may declare thousands)."""
+    shown: list[str] = []
+    total = 0
+    for n in names:
+        total += 1
+        if len(shown) < limit:
+            shown.append(one_line(n, 40))
+    more = f", ... ({total} in all)" if total > limit else ""
+    return ", ".join(shown) + more
+
+
 def _kind(node: Node) -> str:
     if isinstance(node, Map):
         return "a mapping"
@@ -176,7 +191,7 @@ def _kind(node: Node) -> str:
         return "a list"
     if node.tag == "null":
         return "nothing (null)"
-    return f"{node.tag} '{node.value}'"
+    return f"{node.tag} '{one_line(node.value, 60)}'"
 
 
 def _parse_int(node: Node) -> int | None:
@@ -203,7 +218,7 @@ _TOP_KEYS = (
 
 def parse_file(path: str | Path) -> Spec:
     """Read and validate a spec file; raise ``SpecError`` with every problem."""
-    p = str(path)
+    p = display_path(path)
     try:
         # Fix: the file was read whole before the size check (a 3 GB file took
         # 9.5 GB); read one byte past the limit and stop there.
@@ -247,6 +262,9 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
         if v is not None and v != FORMAT_VERSION:
             ctx.err(version.loc, f"fpatch: format version {v} is not supported (expected 1)")
     name = ctx.string(root.get("name"), "name") or Path(ctx.path).stem
+    name_node = root.get("name")
+    if "\n" in name and name_node is not None:
+        ctx.err(name_node.loc, "name: must be one line")
     description = ctx.string(root.get("description"), "description") or ""
     arch = root.get("arch")
     if arch is not None:
@@ -457,7 +475,7 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
         initial = ctx.string(ini, f"{what}.initial") or initial
         if state_names and initial not in state_names:
             ctx.err(ini.loc, f"{what}.initial: unknown state '{initial}' "
-                             f"(states: {', '.join(state_names)})")
+                             f"(states: {_names(state_names)})")
     valid = tuple(state_names)
     if (vn := ctx.seq(m.get("valid"), f"{what}.valid")) is not None:
         chosen = []
@@ -467,7 +485,7 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
                 continue
             if name not in state_names:
                 ctx.err(item.loc, f"{what}.valid: unknown state '{name}' "
-                                  f"(states: {', '.join(state_names)})")
+                                  f"(states: {_names(state_names)})")
             else:
                 chosen.append(name)
         if not vn.items:  # fix: was `not chosen and vn.items`, so `valid: []` passed
@@ -734,7 +752,7 @@ def _pick_site(ctx: _Ctx, m: Map | None, sites: list[Site], what: str, loc: Loc)
             return s
     if name is not None:
         ctx.err(node.loc, f"{what}.site: unknown site '{name}' "
-                          f"(sites: {', '.join(s.name for s in sites)})")
+                          f"(sites: {_names(s.name for s in sites)})")
     return None
 
 
@@ -859,7 +877,7 @@ def _write(ctx: _Ctx, arg: Node | None, sites: list[Site], loc: Loc) -> Write | 
                 node = m.get("as")
                 assert node is not None
                 ctx.err(node.loc, f"write.as: unknown state '{name}' of site '{site.name}' "
-                                  f"(states: {', '.join(s.name for s in site.states)})")
+                                  f"(states: {_names(s.name for s in site.states)})")
             return None
         words = [st.words[i] for i in slots]
         desc = f"{site.name} slot{'s' if len(slots) > 1 else ''} {_fmt_slots(slots)} as in {st.name}"

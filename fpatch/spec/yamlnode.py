@@ -8,6 +8,7 @@ plain ``yaml.safe_load`` accepts silently, are reported.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import yaml
@@ -67,6 +68,16 @@ _TAGS = {
 def _implicit(value: str) -> str:
     """The tag a plain (unquoted, untagged) scalar with this text resolves to."""
     return yaml.SafeLoader.resolve(_RESOLVER, yaml.ScalarNode, value, (True, False))  # type: ignore[no-any-return]
+
+
+# Lone surrogates and control characters but tab and line feed (YAML escapes
+# in double-quoted strings can produce any of them).
+_BAD_CHAR = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _describe(ch: str) -> str:
+    what = "a lone surrogate" if 0xD800 <= ord(ch) <= 0xDFFF else "a control character"
+    return f"{what} (U+{ord(ch):04X})"
 
 
 def _short(tag: str) -> str:
@@ -166,6 +177,12 @@ def load(text: str, path: str) -> tuple[Node | None, list[Diagnostic]]:
                 problems.append(Diagnostic(
                     loc, f"'{_shorten(node.value)}' is not a valid {_short(node.tag)} value"))
                 tag = "invalid"  # reported here; no accessor accepts it
+            bad = _BAD_CHAR.search(node.value)
+            if bad:
+                # Fix: a lone surrogate (`"\ud800"`) crashed every output, and control
+                # characters (ESC, CR...) could rewrite terminals and reports.
+                problems.append(Diagnostic(loc, f"text contains {_describe(bad.group(0))}, "
+                                                "which a spec may not hold"))
             return Scalar(node.value, tag, loc, node.style in ("'", '"'))
         if node.tag not in _COLLECTION_TAGS:
             # Fix: a tag on a list or mapping (!!set, !!omap, !!python/...) was
@@ -181,12 +198,15 @@ def load(text: str, path: str) -> tuple[Node | None, list[Diagnostic]]:
             if not isinstance(key, Scalar):
                 problems.append(Diagnostic(key.loc, "mapping keys must be plain scalars"))
                 continue
+            if "\n" in key.value:
+                problems.append(Diagnostic(key.loc, "a name (mapping key) must be one line"))
+                continue
             if key.value in keys:
                 first = keys[key.value]
                 problems.append(
                     Diagnostic(
                         key.loc,
-                        f"duplicate key '{key.value}' (first at line {first.line}, "
+                        f"duplicate key '{_shorten(key.value)}' (first at line {first.line}, "
                         f"column {first.col})",
                     )
                 )
