@@ -61,7 +61,8 @@ def xml_quoteattr(data: str) -> str:
     return _xml_quoteattr(xml_chars(data), {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+# `]` only where a link would start, `_` only where emphasis could (not inside a word).
+_MD_SPECIAL = re.compile(r"([\\`*|~]|\](?=[(\[:])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 _MD_LINE_START = re.compile(r"^([#+=>-])")
 _MD_ORDERED = re.compile(r"^(\d+)([.)])")
 
