@@ -402,13 +402,18 @@ def litmus(paths: tuple[str, ...], kinds_file: str | None) -> None:
     """Run herd AArch64 instruction-fetch litmus tests (files, folders, @lists).
 
     Answers Allowed / Forbidden / Required for each test's final condition, or
-    `unsupported: <why>` (docs/litmus.md).
+    `unsupported: <why>` (docs/litmus.md). Exit status: 0 fine, 1 a disagreement with
+    --compare, 2 an unreadable or invalid file or list, 4 an internal error.
     """
-    from fpatch.litmus.runner import read_kinds
+    from fpatch.litmus.runner import LitmusInputError, read_kinds
     from fpatch.litmus.runner import run as run_litmus
 
-    kinds = read_kinds(Path(kinds_file)) if kinds_file else None
-    _, status = run_litmus(paths, kinds, _echo)
+    try:
+        kinds = read_kinds(Path(kinds_file)) if kinds_file else None
+        _, status = run_litmus(paths, kinds, _echo)
+    except LitmusInputError as exc:
+        _echo(f"fpatch: {one_line(str(exc), 400)}", err=True)
+        sys.exit(EXIT_USAGE)
     sys.exit(status)
 
 if __name__ == "__main__":  # pragma: no cover
