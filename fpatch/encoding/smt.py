@@ -76,6 +76,8 @@ from fpatch.verdict import (
 )
 
 BV: TypeAlias = z3.BitVecRef
+MAX_SEARCH_STEPS = 100_000  # fetched-word choices per observer search, then unknown
+MAX_VALID_PATHS = 10_000  # paths of one valid state's execution, then unknown
 MINIMIZE_MS = 500  # per query spent making a counterexample simpler; never affects the verdict
 SP_MIN = 1 << 32
 SP_MAX = (1 << 64) - (1 << 32) - 16
@@ -378,6 +380,9 @@ class SiteEncoder:
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 self.unknowns.append(BUDGET_SPENT)
                 break
+            if len(ends) + len(todo) > MAX_VALID_PATHS:
+                self.unknowns.append(f"a valid state has more than {MAX_VALID_PATHS} paths")
+                break
             st, slot, cands = todo.pop()
             if len(cands) >= self.k:
                 bounded = True
@@ -496,6 +501,7 @@ class _ObserverSearch:
         self.reasons: list[str] = list(enc.unknowns)
         self.queries = 0
         self.seconds = 0.0
+        self.steps = 0  # fetched-word choices tried (bounded by MAX_SEARCH_STEPS)
 
     # -- timing constraints ----------------------------------------------------
 
@@ -628,6 +634,11 @@ class _ObserverSearch:
                                     f"instructions inside the site; raise max_insns")
             return
         for cand in enc.by_slot[slot]:
+            self.steps += 1
+            if self.steps > MAX_SEARCH_STEPS:
+                self.reasons.append(f"the search tried more than {MAX_SEARCH_STEPS} fetched "
+                                    f"instructions for this observer (too many paths)")
+                return
             self.solver.push()
             self.solver.add(*self.timing(i, cand, path[-1] if path else None))
             r, _ = self._check([], "timing")

@@ -42,6 +42,8 @@ MAX_STEPS = 4096
 MAX_INSN_CHARS = 256
 MAX_INT_BITS = 32 * MAX_SLOTS
 MAX_MESSAGE = 400  # characters of one diagnostic
+MAX_POINTS = 20_000  # patcher points after expansion (chunks, sync_icache sequences)
+SYNC_ICACHE_MAX_STEPS = 5  # dc cvau, dsb, ic ivau, dsb, isb: the longest expansion
 
 _REG_ALIASES = {"lr": "x30", "fp": "x29"}
 _REGS = {f"x{i}" for i in range(31)} | {"sp"}
@@ -328,6 +330,12 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
         steps = _steps(ctx, steps_node, sites, in_block=False)
         if _count_steps(steps) > MAX_STEPS:
             ctx.err(steps_node.loc, f"steps: more than {MAX_STEPS} steps")
+        elif (points := _count_points(steps)) > MAX_POINTS:
+            # Fix: byte-wise writes of wide values expanded to millions of points
+            # (5.7 GB for `validate`); the bound is checked before the expansion.
+            ctx.err(steps_node.loc, f"steps: they expand to {points} patcher points (chunks "
+                                    f"of non-atomic writes, cache maintenance); at most "
+                                    f"{MAX_POINTS} are supported")
 
     observers: tuple[str, ...] = ("thread", "nmi") if nmi else ("thread",)
     obs_node = ctx.seq(root.get("observers"), "observers")
@@ -661,6 +669,21 @@ _STEP_KINDS = (
 )
 _BARE = ("isb", "ipi_sync", "wait_tasks", "ic_iallu", "dsb")
 _DSB_OPTIONS = ("ish", "sy", "ishst", "st")
+
+
+def _count_points(steps: list[Step] | tuple[Step, ...]) -> int:
+    """An upper bound on the primitive steps (timeline points) the model builds."""
+    total = 0
+    for s in steps:
+        if isinstance(s, StopMachine):
+            total += _count_points(s.body)
+        elif isinstance(s, Write):
+            total += -(-len(s.data) // max(s.width, 1))
+        elif isinstance(s, SyncIcache):
+            total += SYNC_ICACHE_MAX_STEPS
+        else:
+            total += 1
+    return total
 
 
 def _count_steps(steps: list[Step] | tuple[Step, ...]) -> int:
