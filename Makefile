@@ -31,8 +31,12 @@ lint: setup
 	$(BIN)/ruff check fpatch tests
 	$(BIN)/mypy fpatch
 
+# The differential test with 3000 random specs, and the hostile suite with 2500
+# inputs per kind (specs, tag rewrites, litmus files, list/kinds files, command
+# lines: 12,500 inputs).
 fuzz: setup
 	FPATCH_FUZZ_EXAMPLES=3000 $(BIN)/python -m pytest -q tests/test_differential.py
+	FPATCH_HOSTILE_EXAMPLES=2500 $(BIN)/python -m pytest -q tests/hostile/test_fuzz_cli.py
 
 bench: setup
 	$(BIN)/python bench/bench.py
