@@ -348,7 +348,7 @@ def _run(spec: Spec, engine: str, timeout: float | None, max_time: float | None 
     if engine == "enum":
         from fpatch.enumerate import check as enum_check
 
-        return enum_check(spec)
+        return enum_check(spec, max_time=max_time)
     from fpatch.encoding import check_spec
 
     return check_spec(spec, timeout, max_time)

@@ -66,6 +66,7 @@ from fpatch.model.arch import NMI_LOCAL, NMI_REMOTE, THREAD
 from fpatch.model.timeline import SlotHistory, Timeline
 from fpatch.spec.types import Helper, Site, Spec
 from fpatch.verdict import (
+    BUDGET_SPENT,
     CMODX,
     INEQUIVALENT,
     STALE,
@@ -144,9 +145,6 @@ def _intervals(points: list[int]) -> tuple[tuple[int, int], ...]:
         else:
             out.append([p, p])
     return tuple((a, b) for a, b in out)
-
-
-BUDGET_SPENT = "the run's time budget (--max-time) is spent"
 
 
 def solve(solver: z3.Solver, query: str, timeout_ms: int,

@@ -65,3 +65,14 @@ def test_run_budget_stops_a_long_search() -> None:
 def test_bundled_specs_are_within_the_limits() -> None:
     for p in sorted((ROOT / "specs").glob("*.yaml")):
         parse_file(p)  # no limit error
+
+
+def test_enumerator_honours_the_run_budget() -> None:
+    from fpatch.enumerate import check as enum_check
+
+    spec = parse_text(chain(12), "chain.yaml")
+    t0 = time.perf_counter()
+    r = enum_check(spec, max_time=0.5)
+    assert time.perf_counter() - t0 < 20
+    assert r.verdict == UNKNOWN
+    assert any(smt.BUDGET_SPENT in why for o in r.observers for why in o.reasons)
