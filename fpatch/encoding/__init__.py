@@ -10,7 +10,7 @@ from fpatch.model.arch import observer_kinds
 from fpatch.model.replay import replays
 from fpatch.model.timeline import build
 from fpatch.spec.types import Spec
-from fpatch.verdict import Result
+from fpatch.verdict import BUDGET_SPENT, UNKNOWN, ObserverResult, Result
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -29,11 +29,26 @@ def check_spec(spec: Spec, timeout: float | None = None, max_time: float | None 
     per_query = timeout or spec.timeout or DEFAULT_TIMEOUT
     results = []
     kinds = observer_kinds(spec.observers)
+    def spent() -> bool:
+        return deadline is not None and time.monotonic() >= deadline
+
     for site in spec.sites:
+        if spent():  # not even the site's encoding: every observer is unknown
+            results += [ObserverResult(site.name, kind, UNKNOWN, reasons=(BUDGET_SPENT,))
+                        for kind in kinds]
+            continue
         enc = SiteEncoder(spec, tl, site, int(per_query * 1000), deadline)
         for n, kind in enumerate(kinds):
+            if spent():
+                results.append(ObserverResult(site.name, kind, UNKNOWN,
+                                              reasons=tuple(dict.fromkeys(
+                                                  enc.unknowns + [BUDGET_SPENT]))))
+                continue
             res = enc.check(kind, with_stale=n == 0)
-            checked = tuple(dataclasses.replace(c, replayed=replays(spec, tl, c))
+            # The solver-free replay confirms a counterexample; past the budget it is
+            # left unconfirmed (replayed=None), which the reports say.
+            checked = tuple(dataclasses.replace(c, replayed=None if spent()
+                                                else replays(spec, tl, c))
                             for c in res.counterexamples)
             results.append(dataclasses.replace(res, counterexamples=checked))
     return Result(spec.path, spec.name, spec.expect, tuple(results),

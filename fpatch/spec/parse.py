@@ -43,6 +43,7 @@ MAX_INSN_CHARS = 256
 MAX_INT_BITS = 32 * MAX_SLOTS
 MAX_MESSAGE = 400  # characters of one diagnostic
 MAX_POINTS = 20_000  # patcher points after expansion (chunks, sync_icache sequences)
+MAX_SLOT_POINTS = 250_000  # slots of a site times points: the size of its histories
 SYNC_ICACHE_MAX_STEPS = 5  # dc cvau, dsb, ic ivau, dsb, isb: the longest expansion
 
 _REG_ALIASES = {"lr": "x30", "fp": "x29"}
@@ -336,6 +337,14 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
             ctx.err(steps_node.loc, f"steps: they expand to {points} patcher points (chunks "
                                     f"of non-atomic writes, cache maintenance); at most "
                                     f"{MAX_POINTS} are supported")
+        else:
+            # Every slot has a value at every point: bound the product too.
+            for site in sites:
+                if site.nslots * (points + 1) > MAX_SLOT_POINTS:
+                    ctx.err(steps_node.loc, f"steps: {points} patcher points for the "
+                                            f"{site.nslots} slots of site '{one_line(site.name, 40)}' "
+                                            f"are {site.nslots * (points + 1)} slot values; at "
+                                            f"most {MAX_SLOT_POINTS} are supported")
 
     observers: tuple[str, ...] = ("thread", "nmi") if nmi else ("thread",)
     obs_node = ctx.seq(root.get("observers"), "observers")
