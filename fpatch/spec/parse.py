@@ -42,6 +42,7 @@ MAX_STEPS = 4096
 MAX_INSN_CHARS = 256
 MAX_INT_BITS = 32 * MAX_SLOTS
 MAX_MESSAGE = 400  # characters of one diagnostic
+MAX_PROBLEMS = 200  # diagnostics of one spec
 MAX_POINTS = 20_000  # patcher points after expansion (chunks, sync_icache sequences)
 MAX_SLOT_POINTS = 250_000  # slots of a site times points: the size of its histories
 SYNC_ICACHE_MAX_STEPS = 5  # dc cvau, dsb, ic ivau, dsb, isb: the longest expansion
@@ -73,6 +74,12 @@ class _Ctx:
         return ""
 
     def err(self, loc: Loc, msg: str) -> None:
+        if len(self.problems) >= MAX_PROBLEMS:
+            if len(self.problems) == MAX_PROBLEMS:
+                self.problems.append(Diagnostic(Loc(self.path, 1, 1), f"more than "
+                                                f"{MAX_PROBLEMS} problems; the rest are not "
+                                                f"shown"))
+            return
         if loc not in self.muted:
             # One line, bounded: user text inside a message is shortened too.
             self.problems.append(Diagnostic(loc, one_line(msg, MAX_MESSAGE)))
@@ -177,12 +184,15 @@ class _Ctx:
 
 def _names(names: Iterable[str], limit: int = 12) -> str:
     """A list of names for a message, bounded (a spec may declare thousands)."""
-    shown: list[str] = []
-    total = 0
-    for n in names:
-        total += 1
-        if len(shown) < limit:
-            shown.append(one_line(n, 40))
+    if isinstance(names, (list, tuple)):
+        total = len(names)
+        shown = [one_line(n, 40) for n in names[:limit]]
+    else:
+        shown, total = [], 0
+        for n in names:
+            total += 1
+            if len(shown) < limit:
+                shown.append(one_line(n, 40))
     more = f", ... ({total} in all)" if total > limit else ""
     return ", ".join(shown) + more
 
@@ -784,7 +794,7 @@ def _pick_site(ctx: _Ctx, m: Map | None, sites: list[Site], what: str, loc: Loc)
             return s
     if name is not None:
         ctx.err(node.loc, f"{what}.site: unknown site '{name}' "
-                          f"(sites: {_names(s.name for s in sites)})")
+                          f"(sites: {_names([s.name for s in sites])})")
     return None
 
 
@@ -807,10 +817,13 @@ def _slots(ctx: _Ctx, m: Map, site: Site, what: str) -> list[int] | None:
         nodes = list(sq.items)
     else:
         return list(range(site.nslots))
-    labels = {lab: i for s in site.states for i, lab in enumerate(s.labels) if lab}
+    labels: dict[str, int] | None = None  # built on first use: a site may have many states
     out: list[int] = []
     for n in nodes:
-        if isinstance(n, Scalar) and _parse_int(n) is None and n.value in labels:
+        if isinstance(n, Scalar) and _parse_int(n) is None and labels is None:
+            labels = {lab: i for s in site.states for i, lab in enumerate(s.labels) if lab}
+        if isinstance(n, Scalar) and labels is not None and _parse_int(n) is None \
+                and n.value in labels:
             out.append(labels[n.value])
             continue
         v = ctx.integer(n, f"{what}.slot")
@@ -909,7 +922,7 @@ def _write(ctx: _Ctx, arg: Node | None, sites: list[Site], loc: Loc) -> Write | 
                 node = m.get("as")
                 assert node is not None
                 ctx.err(node.loc, f"write.as: unknown state '{name}' of site '{site.name}' "
-                                  f"(states: {_names(s.name for s in site.states)})")
+                                  f"(states: {_names(site.state_names)})")
             return None
         words = [st.words[i] for i in slots]
         desc = f"{site.name} slot{'s' if len(slots) > 1 else ''} {_fmt_slots(slots)} as in {st.name}"
