@@ -31,11 +31,16 @@ lint: setup
 	$(BIN)/ruff check fpatch tests
 	$(BIN)/mypy fpatch
 
+# The differential test with 3000 random specs; the architecture model's
+# evaluators and time reading on random litmus tests and scenarios; the hostile
+# suite with 2500 inputs per kind (specs, tag rewrites, litmus files, list/kinds
+# files, command lines: 12,500 inputs).
 fuzz: setup
 	FPATCH_FUZZ_EXAMPLES=3000 $(BIN)/python -m pytest -q tests/test_differential.py
 	FPATCH_LITMUS_FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest -q tests/litmus/test_evaluators.py -k random
 	FPATCH_WINDOW_FUZZ_EXAMPLES=3000 FPATCH_SYNC_FUZZ_EXAMPLES=2000 \
 	  $(BIN)/python -m pytest -q tests/arch/test_windows.py tests/arch/test_sync.py
+	FPATCH_HOSTILE_EXAMPLES=2500 $(BIN)/python -m pytest -q tests/hostile/test_fuzz_cli.py
 
 bench: setup
 	$(BIN)/python bench/bench.py

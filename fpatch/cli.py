@@ -3,18 +3,25 @@
 Exit status of ``fpatch check`` (a CI gate): 0 every spec met its expectation;
 1 some spec is unsafe without ``expect: unsafe`` (or safe where unsafe was
 expected); 2 bad usage or an invalid spec; 3 some answer is unknown and
-nothing is worse.
+nothing is worse; 4 an internal error in fpatch (never a verdict: one line on
+stderr and a request to report it; ``FPATCH_DEBUG=1`` shows the traceback).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import sys
-from collections.abc import Iterable
+import tempfile
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
+from rich.segment import Segment
 
 from fpatch import __version__
 from fpatch.errors import SpecError
@@ -26,14 +33,115 @@ from fpatch.report.explain import render_explain
 from fpatch.report.writer import write_report
 from fpatch.spec import parse_file
 from fpatch.spec.types import Spec
+from fpatch.textsafe import display_path, one_line, terminal
 from fpatch.verdict import UNKNOWN, Result
 
-EXIT_OK, EXIT_UNSAFE, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_OK, EXIT_UNSAFE, EXIT_USAGE, EXIT_UNKNOWN, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_STATUSES = (EXIT_OK, EXIT_UNSAFE, EXIT_USAGE, EXIT_UNKNOWN, EXIT_INTERNAL)
+ISSUES_HINT = "please report it with the input that caused it"
+MAX_SECONDS = 7 * 24 * 3600.0
+CI_MAX_TIME = 1800.0  # --max-time when the CI environment variable is set
+
+
+class SafeConsole(Console):
+    """A console that shows control characters in what it prints as ``\\e``, ``\\x07``...
+
+    Every piece of text (plain strings, ``Text``, table cells) reaches the output as a
+    segment; user text inside them is escaped there, whatever path it came by, while
+    the console's own styling (added around the segments) still works.
+    """
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return super()._render_buffer(
+            seg if seg.control else Segment(terminal(seg.text), seg.style, seg.control)
+            for seg in buffer)
 
 
 def _console(no_color: bool) -> Console:
-    return Console(no_color=no_color, highlight=False, soft_wrap=False, markup=False,
-                   width=None if sys.stdout.isatty() else 160)
+    return SafeConsole(no_color=no_color, highlight=False, soft_wrap=False, markup=False,
+                       emoji=False, width=None if sys.stdout.isatty() else 160)
+
+
+def _err_console(no_color: bool = False) -> Console:
+    return SafeConsole(stderr=True, no_color=no_color, highlight=False, markup=False,
+                       emoji=False)
+
+
+def _echo(text: str, err: bool = False) -> None:
+    """One line of plain output with user text in it (paths, messages): no escapes."""
+    click.echo(terminal(text), err=err)
+
+
+class _Seconds(click.ParamType):
+    """A positive, finite number of seconds (``nan`` and ``inf`` are usage errors)."""
+
+    name = "seconds"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            v = float(str(value))
+        except ValueError:
+            self.fail(f"{one_line(str(value), 40)!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(v) or not 0.1 <= v <= MAX_SECONDS:
+            self.fail(f"{one_line(str(value), 40)} is not between 0.1 and {MAX_SECONDS:.0f} "
+                      f"seconds", param, ctx)
+        return v
+
+
+SECONDS = _Seconds()
+
+
+class _Guarded(click.Group):
+    """Turns an internal error into exit status 4 and one line, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit,
+                KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if os.environ.get("FPATCH_DEBUG"):
+                raise
+            what = one_line(f"{type(exc).__name__}: {exc}", 300)
+            click.echo(f"fpatch: internal error: {what} (this is a bug in fpatch, not a "
+                       f"verdict; {ISSUES_HINT}; FPATCH_DEBUG=1 shows the traceback)",
+                       err=True)
+            ctx.exit(EXIT_INTERNAL)
+
+
+def _probe_file(option: str, name: str | None) -> None:
+    """Fail before any work if an output file cannot be written (exit 2)."""
+    if name is None:
+        return
+    path = Path(name)
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(21, "is a directory")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        existed = path.exists()
+        with path.open("a", encoding="utf-8"):
+            pass
+        if not existed:
+            path.unlink()
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {display_path(name)!r}: "
+                                 f"{exc.strerror or exc}", param_hint=option) from None
+
+
+def _probe_dir(option: str, name: str | None) -> None:
+    if name is None:
+        return
+    try:
+        Path(name).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=name):
+            pass
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write into {display_path(name)!r}: "
+                                 f"{exc.strerror or exc}", param_hint=option) from None
 
 
 def _spec_files(paths: Iterable[str]) -> list[Path]:
@@ -51,7 +159,7 @@ def _spec_files(paths: Iterable[str]) -> list[Path]:
 def _print_errors(exc: SpecError) -> None:
     """Every problem, one compiler-style line each, on stderr (never wrapped)."""
     for d in sorted(exc.diagnostics):
-        click.echo(str(d), err=True)
+        _echo(one_line(str(d), 600), err=True)
 
 
 def _load(path: Path, err: Console) -> Spec | SpecError:
@@ -61,7 +169,7 @@ def _load(path: Path, err: Console) -> Spec | SpecError:
         return exc
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Guarded, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fpatch")
 def main() -> None:
     """Model checker for live code patching on AArch64.
@@ -88,17 +196,21 @@ def main() -> None:
 @click.option("--report-dir", type=click.Path(file_okay=False, writable=True), default=None,
               help="Write report.md, report.json, timeline.svg, states.svg and states.dot of "
                    "each spec into DIR/<spec-name>/ (docs/reports.md).")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
+@click.option("--timeout", type=SECONDS, default=None,
               help="Seconds per solver query before the answer is 'unknown' (default 60, or "
                    "the spec's timeout).")
+@click.option("--max-time", type=SECONDS, default=None,
+              help="Seconds for the whole run; what is not checked by then is 'unknown' "
+                   f"(default: none, or {CI_MAX_TIME:.0f} when the CI environment variable "
+                   "is set).")
 @click.option("--engine", type=click.Choice(["smt", "enum"]), default="smt", show_default=True,
               help="smt: the Z3 encoding; enum: the explicit enumerator (cross-check, "
                    "small specs).")
 @click.option("-q", "--quiet", is_flag=True, help="Only the one-line summaries.")
 @click.option("--no-color", is_flag=True, help="No colour, even on a terminal.")
 def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | None,
-          junit_file: str | None, report_dir: str | None, timeout: float | None, engine: str,
-          quiet: bool, no_color: bool) -> None:
+          junit_file: str | None, report_dir: str | None, timeout: float | None,
+          max_time: float | None, engine: str, quiet: bool, no_color: bool) -> None:
     """Check spec files and folders (recursively *.yaml) and gate on their expectations."""
     if as_json:
         if fmt not in ("text", "json"):
@@ -106,8 +218,15 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
         fmt = "json"
     as_json = fmt == "json"
     text_out = fmt == "text"
+    # Fix: an unwritable output was found only after the whole run (a traceback).
+    _probe_file("--sarif", sarif_file)
+    _probe_file("--junit-xml", junit_file)
+    _probe_dir("--report-dir", report_dir)
+    if max_time is None and os.environ.get("CI"):
+        max_time = CI_MAX_TIME
+    deadline = time.monotonic() + max_time if max_time is not None else None
     out = _console(no_color)
-    err = Console(stderr=True, no_color=no_color, highlight=False, markup=False)
+    err = _err_console(no_color)
     files = _spec_files(paths)
     if not files:
         err.print("fpatch: no spec files (*.yaml, *.yml) found")
@@ -117,21 +236,23 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
     checked: list[Checked] = []
     taken: set[str] = set()
     for path in files:
+        shown = display_path(path)
         spec = _load(path, err)
         if isinstance(spec, SpecError):
             invalid += 1
             _print_errors(spec)
-            checked.append(Checked(str(path), errors=tuple(spec.diagnostics)))
+            checked.append(Checked(shown, errors=tuple(spec.diagnostics)))
             if report_dir:
-                write_report(Path(report_dir), error_report(str(path), path.stem,
-                                                            spec.diagnostics), taken)
+                _write(write_report, Path(report_dir), error_report(
+                    shown, display_path(path.stem), spec.diagnostics), taken)
             if as_json:
-                docs.append(jsonout.error_json(str(path), spec.diagnostics))
+                docs.append(jsonout.error_json(shown, spec.diagnostics))
             elif text_out:
-                out.print(f"ERR  {path}: invalid spec ({len(spec.diagnostics)} problem(s))",
+                out.print(f"ERR  {shown}: invalid spec ({len(spec.diagnostics)} problem(s))",
                           markup=False)
             continue
-        result = _run(spec, engine, timeout)
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        result = _run(spec, engine, timeout, left)
         checked.append(Checked(str(path), spec, result))
         if result.verdict == UNKNOWN:
             unknown += 1
@@ -139,7 +260,7 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
             mismatched += 1
         tl = build(spec) if report_dir or (text_out and not quiet) else None
         if report_dir and tl is not None:
-            write_report(Path(report_dir), build_report(spec, tl, result), taken)
+            _write(write_report, Path(report_dir), build_report(spec, tl, result), taken)
         if as_json:
             docs.append(jsonout.result_json(result))
         elif not text_out:
@@ -159,10 +280,10 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
     summary = (f"{total} spec(s): {ok} as expected, {mismatched} not as expected, "
                f"{unknown} unknown, {invalid} invalid")
     if sarif_file:
-        Path(sarif_file).write_text(json.dumps(sarif_log(checked), indent=2) + "\n",
-                                    encoding="utf-8")
+        _write(Path(sarif_file).write_text, json.dumps(sarif_log(checked), indent=2) + "\n",
+               encoding="utf-8")
     if junit_file:
-        Path(junit_file).write_text(junit_xml(checked), encoding="utf-8")
+        _write(Path(junit_file).write_text, junit_xml(checked), encoding="utf-8")
     if as_json:
         click.echo(json.dumps({"schema": jsonout.SCHEMA_VERSION, "results": docs,
                                "summary": {"total": total, "as_expected": ok,
@@ -173,6 +294,16 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
     else:
         out.print(summary, markup=False)
     sys.exit(_exit_status(invalid, mismatched, unknown))
+
+
+def _write(write: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+    """Write an output file; a failure (disk full, removed folder) is exit 2, one line."""
+    try:
+        write(*args, **kwargs)
+    except OSError as exc:
+        where = display_path(exc.filename) if exc.filename else "an output file"
+        _echo(f"fpatch: cannot write {where}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 def _exit_status(invalid: int, mismatched: int, unknown: int) -> int:
@@ -187,42 +318,47 @@ def _exit_status(invalid: int, mismatched: int, unknown: int) -> int:
 
 @main.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
+@click.option("--timeout", type=SECONDS, default=None,
               help="Seconds per solver query before the answer is 'unknown'.")
+@click.option("--max-time", type=SECONDS, default=None,
+              help="Seconds for the whole check; what is not checked by then is 'unknown'.")
 @click.option("--engine", type=click.Choice(["smt", "enum"]), default="smt", show_default=True,
               help="smt: the Z3 encoding; enum: the explicit enumerator.")
 @click.option("--no-color", is_flag=True, help="No colour, even on a terminal.")
-def explain(path: str, timeout: float | None, engine: str, no_color: bool) -> None:
+def explain(path: str, timeout: float | None, max_time: float | None, engine: str,
+            no_color: bool) -> None:
     """Check one spec and print its full report (what --report-dir writes to report.md).
 
-    Exit status as for check: 0 as expected, 1 not as expected, 2 invalid, 3 unknown.
+    Exit status as for check: 0 as expected, 1 not as expected, 2 invalid, 3 unknown,
+    4 internal error.
     """
-    err = Console(stderr=True, highlight=False, markup=False)
+    err = _err_console()
     spec = _load(Path(path), err)
     if isinstance(spec, SpecError):
         _print_errors(spec)
         sys.exit(EXIT_USAGE)
-    result = _run(spec, engine, timeout)
+    result = _run(spec, engine, timeout, max_time)
     render_explain(_console(no_color), build_report(spec, build(spec), result))
     unknown = result.verdict == UNKNOWN
     sys.exit(_exit_status(0, int(not unknown and not result.meets_expectation), int(unknown)))
 
 
-def _run(spec: Spec, engine: str, timeout: float | None) -> Result:
+def _run(spec: Spec, engine: str, timeout: float | None, max_time: float | None = None
+         ) -> Result:
     if engine == "enum":
         from fpatch.enumerate import check as enum_check
 
-        return enum_check(spec)
+        return enum_check(spec, max_time=max_time)
     from fpatch.encoding import check_spec
 
-    return check_spec(spec, timeout)
+    return check_spec(spec, timeout, max_time)
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 def validate(paths: tuple[str, ...]) -> None:
     """Validate specs: every problem with file:line:col; exit 2 if any is invalid."""
-    err = Console(stderr=True, highlight=False, markup=False)
+    err = _err_console()
     files = _spec_files(paths)
     if not files:
         err.print("fpatch: no spec files (*.yaml, *.yml) found")
@@ -234,7 +370,8 @@ def validate(paths: tuple[str, ...]) -> None:
             bad += 1
             _print_errors(spec)
         else:
-            click.echo(f"{path}: ok ({len(spec.sites)} site(s), {len(build(spec).steps)} steps)")
+            _echo(f"{display_path(path)}: ok ({len(spec.sites)} site(s), "
+                  f"{len(build(spec).steps)} steps)")
     sys.exit(EXIT_USAGE if bad else EXIT_OK)
 
 
@@ -244,7 +381,7 @@ def validate(paths: tuple[str, ...]) -> None:
 @click.option("--no-color", is_flag=True)
 def show(path: str, as_json: bool, no_color: bool) -> None:
     """Show a spec: states side by side, differing slots, steps, state transitions."""
-    err = Console(stderr=True, highlight=False, markup=False)
+    err = _err_console()
     spec = _load(Path(path), err)
     if isinstance(spec, SpecError):
         _print_errors(spec)
@@ -268,13 +405,18 @@ def litmus(paths: tuple[str, ...], kinds_file: str | None, engine: str) -> None:
     """Run herd AArch64 instruction-fetch litmus tests (files, folders, @lists).
 
     Answers Allowed / Forbidden / Required for each test's final condition, or
-    `unsupported: <why>` (docs/litmus.md).
+    `unsupported: <why>` (docs/litmus.md). Exit status: 0 fine, 1 a disagreement with
+    --compare, 2 an unreadable or invalid file or list, 4 an internal error.
     """
-    from fpatch.litmus.runner import read_kinds
+    from fpatch.litmus.runner import LitmusInputError, read_kinds
     from fpatch.litmus.runner import run as run_litmus
 
-    kinds = read_kinds(Path(kinds_file)) if kinds_file else None
-    _, status = run_litmus(paths, kinds, click.echo, engine)
+    try:
+        kinds = read_kinds(Path(kinds_file)) if kinds_file else None
+        _, status = run_litmus(paths, kinds, _echo, engine)
+    except LitmusInputError as exc:
+        _echo(f"fpatch: {one_line(str(exc), 400)}", err=True)
+        sys.exit(EXIT_USAGE)
     sys.exit(status)
 
 if __name__ == "__main__":  # pragma: no cover

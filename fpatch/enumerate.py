@@ -62,6 +62,7 @@ from fpatch.spec.types import (
     Write,
 )
 from fpatch.verdict import (
+    BUDGET_SPENT,
     CMODX,
     INEQUIVALENT,
     SAFE,
@@ -646,16 +647,22 @@ def _fetched(node: Node) -> list[tuple[int, int]]:
 
 
 class _Budget(Exception):
-    """The enumeration exceeded max_runs."""
+    """The enumeration exceeded max_runs, or the run's time budget (``reason`` then)."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class SiteChecker:
     """Checks one site for one spec: every observer kind, stale, effects."""
 
-    def __init__(self, spec: Spec, site: Site, tl: Timeline, max_runs: int) -> None:
+    def __init__(self, spec: Spec, site: Site, tl: Timeline, max_runs: int,
+                 deadline: float | None = None) -> None:
         self.spec, self.site, self.tl = spec, site, tl
         self.hist = History(spec, site, tl)
         self.max_runs = max_runs
+        self.deadline = deadline
         self.runs = 0
         self.site_reasons: list[str] = []
         self.valid: dict[str, list[tuple[str, Effect]]] = {}
@@ -714,6 +721,9 @@ class SiteChecker:
         self.runs += 1
         if self.runs > self.max_runs:
             raise _Budget
+        if self.deadline is not None and self.runs % 64 == 0 \
+                and time.monotonic() >= self.deadline:
+            raise _Budget(BUDGET_SPENT)
 
     def observe(self, kind: str) -> tuple[dict[str, Counterexample], list[str], bool]:
         """Enumerate every run of one observer kind: (violations, unknown reasons, complete)."""
@@ -725,8 +735,9 @@ class SiteChecker:
                 self._search(kind, member, timing, found, reasons)
                 if {TORN, CMODX, UNDEFINED, INEQUIVALENT} <= set(found):
                     break
-        except _Budget:
-            reasons.append(f"enumeration stopped after max_runs={self.max_runs} run prefixes")
+        except _Budget as b:
+            reasons.append(b.reason or f"enumeration stopped after max_runs={self.max_runs} "
+                                       f"run prefixes")
             return found, reasons, False
         return found, reasons, True
 
@@ -938,24 +949,27 @@ def _site_unmodelled(site: Site) -> list[str]:
     return out
 
 
-def check(spec: Spec, max_runs: int = 2_000_000) -> Result:
-    """Check every (site, observer kind) of spec by explicit enumeration."""
+def check(spec: Spec, max_runs: int = 2_000_000, max_time: float | None = None) -> Result:
+    """Check every (site, observer kind) of spec by explicit enumeration; ``max_time``
+    (seconds) bounds the whole check, after which the rest is unknown."""
     start = time.monotonic()
+    deadline = None if max_time is None else start + max_time
     tl = flatten(spec)
     kinds = observer_kinds(spec)
     results: list[ObserverResult] = []
     complete = True
     runs = 0
     for site in spec.sites:
-        checker = SiteChecker(spec, site, tl, max_runs)
+        checker = SiteChecker(spec, site, tl, max_runs, deadline)
         site_reasons = checker.site_reasons + _site_unmodelled(site)
         stale: Counterexample | None = None
         stale_reason: list[str] = []
         try:
             stale = checker.stale(kinds[0]) if kinds else None
-        except _Budget:
+        except _Budget as b:
             complete = False
-            stale_reason = [f"stale check stopped after max_runs={max_runs} run prefixes"]
+            stale_reason = [b.reason or f"stale check stopped after max_runs={max_runs} run "
+                                        f"prefixes"]
         runs += checker.runs
         for kind in kinds:
             checker.runs = 0  # max_runs bounds each (site, observer kind) search

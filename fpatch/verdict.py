@@ -19,6 +19,8 @@ STALE = "stale"
 VIOLATION_KINDS = (TORN, CMODX, UNDEFINED, INEQUIVALENT, STALE)
 
 SAFE, UNSAFE, UNKNOWN = "safe", "unsafe", "unknown"
+# The reason of every answer left unknown because the whole run's budget ran out.
+BUDGET_SPENT = "the run's time budget (--max-time) is spent"
 
 
 @dataclass(frozen=True)

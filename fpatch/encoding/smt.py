@@ -66,6 +66,7 @@ from fpatch.model.arch import NMI_LOCAL, NMI_REMOTE, THREAD
 from fpatch.model.timeline import SlotHistory, Timeline
 from fpatch.spec.types import Helper, Site, Spec
 from fpatch.verdict import (
+    BUDGET_SPENT,
     CMODX,
     INEQUIVALENT,
     STALE,
@@ -76,6 +77,8 @@ from fpatch.verdict import (
 )
 
 BV: TypeAlias = z3.BitVecRef
+MAX_SEARCH_STEPS = 100_000  # fetched-word choices per observer search, then unknown
+MAX_VALID_PATHS = 10_000  # paths of one valid state's execution, then unknown
 MINIMIZE_MS = 500  # per query spent making a counterexample simpler; never affects the verdict
 SP_MIN = 1 << 32
 SP_MAX = (1 << 64) - (1 << 32) - 16
@@ -144,6 +147,36 @@ def _intervals(points: list[int]) -> tuple[tuple[int, int], ...]:
     return tuple((a, b) for a, b in out)
 
 
+def solve(solver: z3.Solver, query: str, timeout_ms: int,
+          deadline: float | None = None) -> tuple[str, str]:
+    """Every solver call goes through here: ``("sat" | "unsat" | "unknown", reason)``.
+
+    ``query`` names what is asked (timing, bound, torn, cmodx, undefined, stale,
+    path, inequivalence, minimize) so a test can make each kind answer unknown
+    and require the verdict to say so. ``deadline`` (``time.monotonic()``) is
+    the whole run's budget: past it, every query is unknown with that reason.
+    """
+    if deadline is not None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return "unknown", BUDGET_SPENT
+        timeout_ms = max(1, min(timeout_ms, int(left * 1000)))
+    solver.set("timeout", timeout_ms)
+    r = solver.check()
+    if r == z3.sat:
+        return "sat", ""
+    if r == z3.unsat:
+        return "unsat", ""
+    if deadline is not None and time.monotonic() >= deadline:
+        return "unknown", BUDGET_SPENT
+    return "unknown", solver.reason_unknown() or "no reason given"
+
+
+def gave_up(query: str, reason: str) -> str:
+    """The reason an unknown answer is reported with."""
+    return reason if reason == BUDGET_SPENT else f"{query}: solver gave up ({reason})"
+
+
 def fresh_context() -> None:
     """Start every spec in a new Z3 context.
 
@@ -157,9 +190,11 @@ def fresh_context() -> None:
 class SiteEncoder:
     """Everything about one site that does not depend on the observer kind."""
 
-    def __init__(self, spec: Spec, tl: Timeline, site: Site, timeout_ms: int) -> None:
+    def __init__(self, spec: Spec, tl: Timeline, site: Site, timeout_ms: int,
+                 deadline: float | None = None) -> None:
         self.spec, self.tl, self.site = spec, tl, site
         self.timeout_ms = timeout_ms
+        self.deadline = deadline
         self.hist: tuple[SlotHistory, ...] = tl.history(site)
         self.n = tl.n
         self.k = spec.max_insns
@@ -340,6 +375,12 @@ class SiteEncoder:
         start = SymState(dict(self.regs0), self.mem0)
         todo: list[tuple[SymState, int, tuple[Candidate, ...]]] = [(start, self.site.entry, ())]
         while todo:
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                self.unknowns.append(BUDGET_SPENT)
+                break
+            if len(ends) + len(todo) > MAX_VALID_PATHS:
+                self.unknowns.append(f"a valid state has more than {MAX_VALID_PATHS} paths")
+                break
             st, slot, cands = todo.pop()
             if len(cands) >= self.k:
                 bounded = True
@@ -357,9 +398,12 @@ class SiteEncoder:
                     out = nst.fork()
                     out.cond.append(z3.Not(self.inside(nxt)))
                     ends.append(PathEnd(out, Exit(nxt, 0), cands + (cand,)))
-                    if self.data_sat(nst.cond + [self.inside(nxt)]):
+                    r, why = self.data_sat(nst.cond + [self.inside(nxt)])
+                    if r != "unsat":
                         self.unknowns.append("a valid state may branch into the site through a "
                                              "register (not modelled)")
+                    if r == "unknown":
+                        self.unknowns.append(gave_up("path", why))
                 elif where is None:
                     ends.append(PathEnd(nst, Exit(nxt, 0), cands + (cand,)))
                 else:
@@ -369,13 +413,13 @@ class SiteEncoder:
 
     # ------------------------------------------------------------- data side
 
-    def data_sat(self, conds: list[z3.BoolRef]) -> bool:
+    def data_sat(self, conds: list[z3.BoolRef]) -> tuple[str, str]:
+        """Can a path with these conditions be taken: ``(answer, reason)`` as ``solve``."""
         if not conds:
-            return True
+            return "sat", ""
         s = z3.Solver()
-        s.set("timeout", self.timeout_ms)
         s.add(self.init_ok, *conds)
-        return s.check() != z3.unsat
+        return solve(s, "path", self.timeout_ms, self.deadline)
 
     def equal(self, run: PathEnd, v: PathEnd) -> z3.BoolRef:
         """Same observable effect (docs/model.md, Execution and effects)."""
@@ -403,25 +447,24 @@ class SiteEncoder:
     def inequivalent(self, run: PathEnd) -> z3.ModelRef | None | str:
         """A model of an initial state where ``run`` matches no valid path, or None."""
         s = z3.Solver()
-        s.set("timeout", self.timeout_ms)
         s.set("random_seed", 0)
         s.add(self.init_ok, *run.state.cond)
         for ends in self.valid_paths.values():
             for v in ends:
                 s.add(z3.Implies(z3.And(*v.state.cond), z3.Not(self.equal(run, v))))
-        r = s.check()
-        if r == z3.sat:
+        r, why = solve(s, "inequivalence", self.timeout_ms, self.deadline)
+        if r == "sat":
             model = s.model()
-            # Prefer an initial state a person recognises (docs/model.md, reports).
+            # Prefer an initial state a person recognises (docs/model.md, reports);
+            # an unknown here only costs a less readable counterexample.
             s.push()
             s.add(*[self.regs0[reg] == val for reg, val in TYPICAL_INIT.items()])
-            s.set("timeout", min(MINIMIZE_MS, self.timeout_ms))
-            if s.check() == z3.sat:
+            if solve(s, "minimize", min(MINIMIZE_MS, self.timeout_ms), self.deadline)[0] == "sat":
                 model = s.model()
             s.pop()
             return model
-        if r == z3.unknown:
-            return f"solver gave up ({s.reason_unknown()})"
+        if r == "unknown":
+            return gave_up("inequivalence", why)
         return None
 
     def check(self, kind: str, with_stale: bool) -> ObserverResult:
@@ -448,7 +491,6 @@ class _ObserverSearch:
         self.enc, self.kind, self.tl = enc, kind, enc.tl
         self.solver = z3.Solver()
         self.solver.set("random_seed", 0)
-        self.solver.set("timeout", enc.timeout_ms)
         self.e: list[z3.ArithRef] = []
         self.c: list[z3.ArithRef] = []
         self.f: list[z3.ArithRef] = []
@@ -459,6 +501,7 @@ class _ObserverSearch:
         self.reasons: list[str] = list(enc.unknowns)
         self.queries = 0
         self.seconds = 0.0
+        self.steps = 0  # fetched-word choices tried (bounded by MAX_SEARCH_STEPS)
 
     # -- timing constraints ----------------------------------------------------
 
@@ -538,25 +581,36 @@ class _ObserverSearch:
         out.append(z3.Or(*[z3.And(a <= f, f <= b, w == a) for a, b in cand.points]))
         return out
 
-    def _check(self, extra: list[z3.BoolRef], timeout_ms: int | None = None
+    def _check(self, extra: list[z3.BoolRef], query: str, timeout_ms: int | None = None
                ) -> tuple[str, z3.ModelRef | None]:
+        """``("sat" | "unsat" | "unknown: reason", model)``; every unknown but a
+        minimisation's is also recorded as a reason for an ``unknown`` answer."""
         self.solver.push()
         self.solver.add(*extra)
-        self.solver.set("timeout", timeout_ms or self.enc.timeout_ms)
         t0 = time.perf_counter()
-        r = self.solver.check()
+        r, why = solve(self.solver, query, timeout_ms or self.enc.timeout_ms, self.enc.deadline)
         self.seconds += time.perf_counter() - t0
         self.queries += 1
-        model = self.solver.model() if r == z3.sat else None
-        reason = self.solver.reason_unknown() if r == z3.unknown else ""
+        model = self.solver.model() if r == "sat" else None
         self.solver.pop()
-        if r == z3.unknown:
-            return f"unknown: {reason}", None
-        return ("sat" if r == z3.sat else "unsat"), model
+        if r == "unknown":
+            if query != "minimize":
+                self.reasons.append(gave_up(query, why))
+            return f"unknown: {why}", None
+        return r, model
 
-    def _timing_model(self, goal: list[z3.BoolRef]) -> z3.ModelRef | None:
-        """A model of the current prefix + goal with as few interruptions as the solver finds."""
-        r, model = self._check(goal)
+    def _path_sat(self, st: SymState, query: str) -> bool:
+        """The path to a violation can be taken; an unknown is a reason, not a yes."""
+        r, why = self.enc.data_sat(st.cond)
+        if r == "unknown":
+            self.reasons.append(gave_up(f"path (to a {query} fetch)", why))
+        return r == "sat"
+
+    def _timing_model(self, goal: list[z3.BoolRef], query: str) -> z3.ModelRef | None:
+        """A model of the current prefix + goal with as few interruptions as the solver finds.
+
+        None when there is none, or when the solver gave up (then with a reason)."""
+        r, model = self._check(goal, query)
         if model is None:
             return None
         if len(self.c) > 1:
@@ -564,7 +618,8 @@ class _ObserverSearch:
                                for i in range(1, len(self.c))])
             current = model.eval(measure, model_completion=True).as_long()
             for bound in range(current):
-                r2, better = self._check(goal + [measure <= bound],
+                # Only a simpler counterexample is at stake: an unknown keeps the first.
+                r2, better = self._check(goal + [measure <= bound], "minimize",
                                          min(MINIMIZE_MS, self.enc.timeout_ms))
                 if better is not None:
                     return better
@@ -589,33 +644,37 @@ class _ObserverSearch:
 
         enc = self.enc
         if i >= enc.k:
-            r, _ = self._check([])
+            r, _ = self._check([], "bound")
             if r != "unsat":
                 self.reasons.append(f"a run may execute more than max_insns={enc.k} "
                                     f"instructions inside the site; raise max_insns")
             return
         for cand in enc.by_slot[slot]:
+            self.steps += 1
+            if self.steps > MAX_SEARCH_STEPS:
+                self.reasons.append(f"the search tried more than {MAX_SEARCH_STEPS} fetched "
+                                    f"instructions for this observer (too many paths)")
+                return
             self.solver.push()
             self.solver.add(*self.timing(i, cand, path[-1] if path else None))
-            r, _ = self._check([])
-            if r != "sat":
-                if r.startswith("unknown"):
-                    self.reasons.append(f"timing: solver gave up ({r})")
+            r, _ = self._check([], "timing")
+            if r != "sat":  # an unknown is recorded by _check
                 self._pop_step()
                 continue
             here = path + (cand,)
             self._window_goals(i, cand, here, st)
             if with_stale and STALE not in self.found:
                 final = enc.hist[cand.slot].values[enc.n]
-                if cand.word != final and enc.data_sat(st.cond):
-                    m = self._timing_model([self.c[0] >= enc.n])
+                if cand.word != final and self._path_sat(st, STALE):
+                    m = self._timing_model([self.c[0] >= enc.n], STALE)
                     if m is not None:
                         self.found[STALE] = counterexample(self, STALE, here, m, None, None)
             for nst, nxt, ex in enc.step(cand, st):
                 if ex is None and nxt is not None:
                     where = enc.slot_of(nxt)
                     if where == "dynamic":
-                        if enc.data_sat(nst.cond + [enc.inside(nxt)]):
+                        r, why = enc.data_sat(nst.cond + [enc.inside(nxt)])
+                        if r != "unsat":
                             self.reasons.append(f"slot {cand.slot} `{cand.insn.text}` may branch "
                                                 f"into the site through a register (not "
                                                 f"modelled)")
@@ -625,7 +684,8 @@ class _ObserverSearch:
                         ex = Exit(nxt, 0)
                     else:
                         assert isinstance(where, int)
-                        if enc.data_sat(nst.cond):
+                        # An unknown path is explored too: more runs, never fewer.
+                        if enc.data_sat(nst.cond)[0] != "unsat":
                             self._dfs(i + 1, where, nst, here, with_stale)
                         continue
                 assert ex is not None
@@ -648,8 +708,8 @@ class _ObserverSearch:
         if (TORN not in self.found) and any(hist.torn):
             g = z3.Int(f"torn_g{i}")
             pts = _intervals([t for t, torn in enumerate(hist.torn) if torn])
-            m = self._timing_model([self.in_window(i, cand.slot, g, pts)])
-            if m is not None and enc.data_sat(st.cond):
+            m = self._timing_model([self.in_window(i, cand.slot, g, pts)], TORN)
+            if m is not None and self._path_sat(st, TORN):
                 self.found[TORN] = counterexample(self, TORN, here, m, None, (g,))
         if CMODX not in self.found:
             others = enc.by_slot[cand.slot]
@@ -660,11 +720,11 @@ class _ObserverSearch:
                 goal = z3.Or(*[z3.And(self.in_window(i, cand.slot, g, a.points),
                                       self.in_window(i, cand.slot, h, b.points))
                                for a, b in pairs])
-                m = self._timing_model([goal])
-                if m is not None and enc.data_sat(st.cond):
+                m = self._timing_model([goal], CMODX)
+                if m is not None and self._path_sat(st, CMODX):
                     self.found[CMODX] = counterexample(self, CMODX, here, m, None, (g, h))
-        if cand.stmts is None and UNDEFINED not in self.found and enc.data_sat(st.cond):
-            m = self._timing_model([])
+        if cand.stmts is None and UNDEFINED not in self.found and self._path_sat(st, UNDEFINED):
+            m = self._timing_model([], UNDEFINED)
             if m is not None:
                 self.found[UNDEFINED] = counterexample(self, UNDEFINED, here, m, None, None)
 
@@ -675,11 +735,11 @@ class _ObserverSearch:
             return
         data = self.enc.inequivalent(end)
         if isinstance(data, str):
-            self.reasons.append(f"inequivalence: {data}")
+            self.reasons.append(data)
             return
         if data is None:
             return
-        m = self._timing_model([])
+        m = self._timing_model([], INEQUIVALENT)
         if m is not None:
             self.found[INEQUIVALENT] = counterexample(self, INEQUIVALENT, end.cands, m, data, None,
                                                       end)

@@ -19,6 +19,12 @@ CODE_BASE = 0x400000
 THREAD_STRIDE = 0x10000  # each thread's code in its own 64 KiB: no shared cache lines
 DATA_BASE = 0x800000
 DATA_STRIDE = 0x100  # each variable on its own cache line(s)
+# Sizes checked before any work (hostile input; herd's catalogue stays far below):
+MAX_BYTES = 1 << 20  # of a litmus file
+MAX_THREADS = 8
+MAX_INSTRUCTIONS = 64  # all threads together
+MAX_DIGITS = 40  # of one number (values are 64-bit)
+MAX_NESTING = 50  # parentheses and negations in a condition
 
 
 class LitmusSyntaxError(Exception):
@@ -124,6 +130,13 @@ _COMMENT = re.compile(r"\(\*.*?\*\)", re.S)
 _REG = re.compile(r"^([XW])(\d+)$", re.I)
 
 
+def _int(text: str, base: int = 10) -> int:
+    """A number from the file; a huge one is a syntax error, not a crash."""
+    if len(text) > MAX_DIGITS:
+        raise LitmusSyntaxError(f"number {text[:20]}... is too long ({len(text)} digits)")
+    return int(text, base)
+
+
 def _strip_comments(text: str) -> str:
     return _COMMENT.sub(" ", text)
 
@@ -154,12 +167,12 @@ class _Ctx:
             return NOP
         lm = re.fullmatch(r"P(\d+):(\w+)", t)
         if lm:
-            key = (int(lm.group(1)), lm.group(2))
+            key = (_int(lm.group(1)), lm.group(2))
             if key not in self.labels:
                 raise LitmusSyntaxError(f"unknown label {t!r}")
             return self.labels[key]
         if re.fullmatch(r"-?(0x[0-9a-fA-F]+|\d+)", t):
-            return int(t, 0) & ((1 << 64) - 1)
+            return _int(t, 0) & ((1 << 64) - 1)
         if re.fullmatch(r"[A-Za-z_]\w*", t):
             return self.var(t)
         if t.startswith("("):
@@ -194,7 +207,9 @@ def _build_threads(header: list[str], rows: list[list[str]], ctx: _Ctx) -> list[
                 raise LitmusUnsupported(f"exception handler column {h}: faults and exception "
                                         "handlers are not modelled")
             raise LitmusSyntaxError(f"bad thread header {h!r}")
-        names.append(int(m.group(1)))
+        names.append(_int(m.group(1)))
+    if len(names) > MAX_THREADS:
+        raise LitmusUnsupported(f"{len(names)} threads: at most {MAX_THREADS} are explored")
     if names != list(range(len(names))):
         raise LitmusSyntaxError(f"threads must be P0..P{len(names) - 1}, got {header}")
     cells: list[list[str]] = [[] for _ in names]
@@ -204,6 +219,10 @@ def _build_threads(header: list[str], rows: list[list[str]], ctx: _Ctx) -> list[
         for i, c in enumerate(r):
             if c:
                 cells[i].append(c)
+    count = sum(1 for col in cells for c in col if c)
+    if count > MAX_INSTRUCTIONS:
+        raise LitmusUnsupported(f"{count} instruction cells: at most {MAX_INSTRUCTIONS} are "
+                                "explored")
     # pass 1: addresses of instructions and labels
     parsed: list[list[tuple[list[str], str]]] = []
     for i, col in enumerate(cells):
@@ -265,7 +284,7 @@ def _parse_init(body: str, ctx: _Ctx) -> tuple[dict[tuple[int, str], int], dict[
         if m:
             rm = _REG.match(m.group(2))
             assert rm is not None
-            regs[(int(m.group(1)), f"x{int(rm.group(2))}")] = ctx.value(rhs)
+            regs[(_int(m.group(1)), _reg(rm.group(2), e))] = ctx.value(rhs)
             continue
         m = re.fullmatch(r"\[?([A-Za-z_]\w*)\]?", lhs)
         if m:
@@ -274,6 +293,13 @@ def _parse_init(body: str, ctx: _Ctx) -> tuple[dict[tuple[int, str], int], dict[
             continue
         raise LitmusSyntaxError(f"cannot read init entry {e!r}")
     return regs, mem
+
+
+def _reg(number: str, where: str) -> str:
+    n = _int(number)
+    if n > 30:
+        raise LitmusSyntaxError(f"{where!r}: there is no register {n} (X0..X30)")
+    return f"x{n}"
 
 
 # ------------------------------------------------------------------ condition
@@ -302,6 +328,7 @@ class _CondParser:
         self.toks = toks
         self.i = 0
         self.ctx = ctx
+        self.depth = 0
 
     def peek(self) -> str | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -329,12 +356,19 @@ class _CondParser:
 
     def unary(self) -> Prop:
         t = self.next()
+        if t in ("~", "("):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise LitmusSyntaxError(f"condition nested more than {MAX_NESTING} deep")
         if t == "~":
-            return Not(self.unary())
+            p: Prop = Not(self.unary())
+            self.depth -= 1
+            return p
         if t == "(":
             p = self.disj()
             if self.next() != ")":
                 raise LitmusSyntaxError("expected ')' in condition")
+            self.depth -= 1
             return p
         if t.lower() in ("true", "false"):
             return TrueP(t.lower() == "true")
@@ -345,7 +379,7 @@ class _CondParser:
     def loc(self, t: str) -> Loc:
         m = re.fullmatch(r"(\d+):([XW])(\d+)", t, re.I)
         if m:
-            return RegLoc(int(m.group(1)), f"x{int(m.group(3))}", m.group(2).upper() == "X")
+            return RegLoc(_int(m.group(1)), _reg(m.group(3), t), m.group(2).upper() == "X")
         m = re.fullmatch(r"\[?([A-Za-z_]\w*)\]?", t)
         if m:
             self.ctx.var(m.group(1))
@@ -398,9 +432,39 @@ def parse_litmus(text: str, path: Path | None = None) -> Litmus:
     if cp.peek() is not None:
         raise LitmusSyntaxError(f"unexpected {cp.peek()!r} after the condition")
     quant = re.sub(r"\s+", "", m.group(1))
+    _check_threads(cond, regs, len(threads))
     return Litmus(name, path, idc, dic, threads, regs, mem, dict(ctx.variables), quant, cond,
                   notes)
 
 
+def _check_threads(cond: Prop, regs: dict[tuple[int, str], int], n: int) -> None:
+    """Every register named in the init block and the condition belongs to a thread."""
+    for t, reg in regs:
+        if t >= n:
+            raise LitmusSyntaxError(f"init sets {t}:{reg.upper()} but there is no thread P{t}")
+    todo = [cond]
+    while todo:
+        p = todo.pop()
+        if isinstance(p, Atom) and isinstance(p.loc, RegLoc) and p.loc.thread >= n:
+            raise LitmusSyntaxError(f"the condition reads {p.loc.thread}:{p.loc.reg.upper()} "
+                                    f"but there is no thread P{p.loc.thread}")
+        if isinstance(p, Not):
+            todo.append(p.arg)
+        elif isinstance(p, (AndP, OrP)):
+            todo.extend(p.args)
+
+
 def parse_file(path: Path) -> Litmus:
-    return parse_litmus(path.read_text(), path)
+    """Read a test: at most MAX_BYTES, UTF-8 (anything else is a LitmusSyntaxError)."""
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except OSError as e:
+        raise LitmusSyntaxError(f"cannot read the file: {e.strerror or e}") from None
+    if len(raw) > MAX_BYTES:
+        raise LitmusSyntaxError(f"file is larger than {MAX_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LitmusSyntaxError("file is not valid UTF-8") from None
+    return parse_litmus(text, path)

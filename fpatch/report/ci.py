@@ -11,11 +11,12 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
 from fpatch import __version__
 from fpatch.errors import Diagnostic, Loc
 from fpatch.spec.types import Spec
+from fpatch.textsafe import xml_escape as escape
+from fpatch.textsafe import xml_quoteattr as quoteattr
 from fpatch.verdict import SAFE, UNKNOWN, UNSAFE, Counterexample, Result
 
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"

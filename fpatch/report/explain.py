@@ -43,8 +43,8 @@ def render_explain(console: Console, doc: dict[str, Any]) -> None:
         console.print(line)
     console.print()
     console.print(Text("Environment", style="bold underline"))
-    for ln in environment_lines(doc):
-        console.print("  " + ln[2:].replace("`", ""))
+    for ln in environment_lines(doc, code=str):
+        console.print("  " + ln[2:])
     for site in doc["sites"]:
         console.print()
         _site(console, site)

@@ -1,30 +1,59 @@
-"""report.md: the report of one spec for people, from the report dict (document.py)."""
+"""report.md: the report of one spec for people, from the report dict (document.py).
+
+Every string that comes from the spec (names, labels, description, paths, and the
+texts built from them) is escaped with ``fpatch.textsafe``: it renders as the
+characters it is made of, so it can neither end a table cell nor open an HTML
+comment or emphasis, and the verdict line is built from the verdict alone.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
+
+from fpatch.textsafe import markdown, markdown_code, markdown_lines
 
 _CATEGORY = {"register": "register", "memory": "memory/stack byte", "call": "helper call",
              "exit": "exit"}
 
 
+class Md(str):
+    """Markdown made here (already escaped); any other string is user text."""
+
+
 def _cell(text: object) -> str:
-    """A Markdown table cell: pipes escaped, line breaks as <br>."""
-    return str(text).replace("|", "\\|").replace("\n", "<br>")
+    """A Markdown table cell: user text escaped, each line of it on its own line (<br>)."""
+    if isinstance(text, Md):
+        return text
+    return "<br>".join(markdown(line) for line in str(text).split("\n"))
 
 
-def _table(head: list[str], rows: list[list[object]]) -> list[str]:
-    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+def _table(head: list[object], rows: list[list[object]]) -> list[str]:
+    out = ["| " + " | ".join(_cell(h) for h in head) + " |",
+           "|" + "|".join("---" for _ in head) + "|"]
     out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return out
 
 
-def _code(text: str) -> str:
-    return f"`{text}`" if "`" not in text else f"`` {text} ``"
+def _spans(text: str) -> Md:
+    """Generated text that quotes instructions in backticks: the quoted parts as code,
+    the rest as text, every part escaped (a name holding a backtick stays text)."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an odd number of backticks: all of it as text
+        return Md(markdown(text))
+    return Md("".join(markdown_code(p) if k % 2 else markdown(p) for k, p in enumerate(parts)))
 
 
-def environment_lines(doc: dict[str, Any]) -> list[str]:
+def _where(loc: dict[str, Any]) -> str:
+    return f"{loc['file']}:{loc['line']}:{loc['col']}"
+
+
+def _code(text: str) -> Md:
+    return Md(markdown_code(text))
+
+
+def environment_lines(doc: dict[str, Any], code: Callable[[str], str] = _code) -> list[str]:
+    """The environment as list items; ``code`` renders a name (Markdown code by default)."""
     env = doc["environment"]
     c = env["cache"]
     lines = [
@@ -36,7 +65,7 @@ def environment_lines(doc: dict[str, Any]) -> list[str]:
     ]
     for h in env["helpers"]:
         restores = ", ".join(f"{d}<-{s}" for d, s in h["restores"].items()) or "nothing"
-        lines.append(f"- helper `{h['name']}` at {h['address']}: inputs "
+        lines.append(f"- helper {code(h['name'])} at {h['address']}: inputs "
                      f"{', '.join(h['inputs'])}; returns to {h['returns_to']} (entry value); "
                      f"restores {restores}; clobbers {', '.join(h['clobbers']) or 'nothing'}")
     return lines
@@ -46,18 +75,19 @@ def render_markdown(doc: dict[str, Any]) -> str:
     if doc["verdict"] == "error":
         return _render_error(doc)
     spec = doc["spec"]
-    out = [f"# fpatch report: {spec['name']}", ""]
-    out.append(f"Spec: `{spec['path']}`  ")
+    out = [f"# fpatch report: {markdown(spec['name'])}", ""]
+    out.append(f"Spec: {_code(spec['path'])}  ")
     verdict = doc["verdict"].upper()
     gate = "as expected" if doc["meets_expectation"] else "**NOT as expected**"
     out.append(f"Verdict: **{verdict}** (expected {doc['expect']}; {gate}; "
                f"engine {doc['engine']})")
     out.append("")
     if spec["description"]:
-        out += [spec["description"], ""]
+        out += markdown_lines(spec["description"]) + [""]
     out += ["## Verdict per observer", ""]
     out += _table(["site", "observer", "status", "why unknown"],
-                  [[o["site"], o["observer"], o["status"], "; ".join(o["reasons"])]
+                  [[o["site"], o["observer"], o["status"],
+                    Md("; ".join(_spans(r) for r in o["reasons"]))]
                    for o in doc["observers"]])
     out += ["", "## Environment", ""] + environment_lines(doc) + [""]
     for site in doc["sites"]:
@@ -112,8 +142,8 @@ def timeline_points(doc: dict[str, Any]) -> Iterator[tuple[int, str, bool, bool,
 
 
 def _site_section(site: dict[str, Any]) -> list[str]:
-    out = [f"## Site `{site['name']}` at {site['base']} (entry slot {site['entry']})", ""]
-    head = ["slot", "addr"]
+    out = [f"## Site {_code(site['name'])} at {site['base']} (entry slot {site['entry']})", ""]
+    head: list[object] = ["slot", "addr"]
     for st in site["states"]:
         flags = [f for f, on in (("initial", st["initial"]), ("valid", st["valid"])) if on]
         head.append(st["name"] + (f" ({', '.join(flags)})" if flags else ""))
@@ -124,15 +154,15 @@ def _site_section(site: dict[str, Any]) -> list[str]:
         for st in site["states"]:
             s = st["slots"][sl["index"]]
             lab = f"{s['label']}: " if s["label"] else ""
-            row.append(f"{lab}{_code(s['text'])} ({s['word']})")
-        row.append("**\\***" if sl["differs"] else "")
+            row.append(Md(f"{markdown(lab)}{_code(s['text'])} ({s['word']})"))
+        row.append(Md("**\\***") if sl["differs"] else "")
         rows.append(row)
     out += _table(head, rows)
     out.append("")
     if any(sl["differs"] for sl in site["slots"]):
         out += ["Slots marked \\* differ between states.", ""]
     for d in site["data"]:
-        out.append(f"- data word `{d['name']}`: {d['size']} bytes at base{d['offset']:+d}, "
+        out.append(f"- data word {_code(d['name'])}: {d['size']} bytes at base{d['offset']:+d}, "
                    f"initially {d['value']}")
     out += ["### State transitions", ""]
     if site["transitions"]:
@@ -140,18 +170,18 @@ def _site_section(site: dict[str, Any]) -> list[str]:
                       [[t["point"], t["from"], t["to"], t["step"],
                         ", ".join(t["counterexamples"])] for t in site["transitions"]])
     else:
-        out.append(f"No transitions: the site stays `{site['contents'][0]}`.")
+        out.append(f"No transitions: the site stays {_code(site['contents'][0])}.")
     out.append("")
     return out
 
 
 def _cx_section(doc: dict[str, Any], cx: dict[str, Any]) -> list[str]:
     out = [f"## Counterexample {cx['id']}: {cx['violation'].upper()} "
-           f"(site `{cx['site']}`, observer {cx['observer']})", ""]
+           f"(site {_code(cx['site'])}, observer {cx['observer']})", ""]
     if cx["loc"]:
         loc = cx["loc"]
-        out.append(f"Caused by the spec at `{loc['file']}:{loc['line']}:{loc['col']}`.  ")
-    out.append(cx["detail"])
+        out.append(f"Caused by the spec at {_code(_where(loc))}.  ")
+    out.append(_spans(cx["detail"]))
     out.append("")
     if cx["replayed"] is True:
         out += ["Confirmed by a solver-free replay (fetch windows and concrete execution).", ""]
@@ -173,7 +203,8 @@ def _cx_section(doc: dict[str, Any], cx: dict[str, Any]) -> list[str]:
         marks = ["CSE on every CPU"] if forced else []
         if pub:
             marks.append(f"published: {pub}")
-        rows.append([t, label, "; ".join(marks), "\n".join(by_point.get(t, []))])
+        rows.append([t, label, "; ".join(marks),
+                     Md("<br>".join(_spans(e) for e in by_point.get(t, [])))])
     out += _table(["point", "patcher step", "visibility", f"observer ({cx['observer']})"], rows)
     out += ["", "### Instructions the observer ran", ""]
     out += _table(
@@ -185,9 +216,10 @@ def _cx_section(doc: dict[str, Any], cx: dict[str, Any]) -> list[str]:
           "initial" if x["source_write"] is None else x["source_write"],
           f"{x['window'][0]}..{x['window'][1]}", x["cse"],
           "yes" if x["interrupted_before"] else ""] for k, x in enumerate(cx["execs"])])
-    out += ["", f"Exit: {cx['exit']}", ""]
+    out += ["", f"Exit: {_spans(cx['exit'])}", ""]
     if cx["diffs"]:
-        out += [f"### Effect against the nearest valid state, {cx['nearest_valid']}", ""]
+        out += [f"### Effect against the nearest valid state, {markdown(cx['nearest_valid'])}",
+                ""]
         out += _table(["what", "kind", "this run", f"{cx['nearest_valid']}"],
                       [[d["what"], _CATEGORY.get(d["category"], d["category"]), d["run"],
                         d["valid"]] for d in cx["diffs"]])
@@ -196,7 +228,7 @@ def _cx_section(doc: dict[str, Any], cx: dict[str, Any]) -> list[str]:
 
 
 def _render_error(doc: dict[str, Any]) -> str:
-    out = [f"# fpatch report: {doc['spec']['name']}", "",
-           f"Spec: `{doc['spec']['path']}`  ", "Verdict: **ERROR** (invalid spec)", ""]
-    out += [f"- `{e['file']}:{e['line']}:{e['col']}`: {e['message']}" for e in doc["errors"]]
+    out = [f"# fpatch report: {markdown(doc['spec']['name'])}", "",
+           f"Spec: {_code(doc['spec']['path'])}  ", "Verdict: **ERROR** (invalid spec)", ""]
+    out += [f"- {_code(_where(e))}: {markdown(e['message'])}" for e in doc["errors"]]
     return "\n".join(out) + "\n"

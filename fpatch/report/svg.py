@@ -16,9 +16,10 @@ fixed-precision, and iteration orders are fixed, so the output is byte-stable.
 from __future__ import annotations
 
 from typing import Any
-from xml.sax.saxutils import escape
 
 from fpatch.report.document import STEP_SHORT
+from fpatch.textsafe import one_line
+from fpatch.textsafe import xml_escape as escape
 
 FONT = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 CHAR_W = 6.7  # width of one character at font-size 11, for layout estimates
@@ -456,7 +457,7 @@ def states_dot(doc: dict[str, Any]) -> str:
     """The same graph for Graphviz (``dot -Tsvg states.dot``)."""
 
     def q(s: str) -> str:
-        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return '"' + one_line(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     out = [f"digraph {q(doc['spec']['name'])} {{", "  rankdir=LR;",
            '  node [shape=box, style="rounded,filled", fontname="monospace"];',

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -17,9 +18,17 @@ def report_json_text(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
+MAX_NAME = 64  # characters of a report folder's name (file systems allow 255 bytes)
+
+
 def safe_name(name: str) -> str:
-    """A folder name for a spec: its name with anything but [A-Za-z0-9._-] replaced."""
-    out = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
+    """A folder name for a spec: its name with anything but [A-Za-z0-9._-] replaced,
+    at most MAX_NAME characters (a long name keeps a hash of the whole, so two long
+    names that share a prefix stay apart)."""
+    out = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._").lstrip("-")
+    if len(out) > MAX_NAME:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        out = f"{out[:MAX_NAME - 11].rstrip('._')}-{digest}"
     return out or "spec"
 
 

@@ -8,7 +8,7 @@ wrong types, unknown states, writes outside a site, misaligned atomic stores.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from fpatch.errors import Diagnostic, Loc, SpecError
@@ -30,7 +30,8 @@ from fpatch.spec.types import (
     WaitTasks,
     Write,
 )
-from fpatch.spec.yamlnode import Map, Node, Scalar, Seq, load
+from fpatch.spec.yamlnode import MAX_SPEC_BYTES, Map, Node, Scalar, Seq, load
+from fpatch.textsafe import display_path, one_line
 
 FORMAT_VERSION = 1
 MAX_SLOTS = 256
@@ -40,6 +41,11 @@ MAX_STEPS = 4096
 # real instruction comes near this length.
 MAX_INSN_CHARS = 256
 MAX_INT_BITS = 32 * MAX_SLOTS
+MAX_MESSAGE = 400  # characters of one diagnostic
+MAX_PROBLEMS = 200  # diagnostics of one spec
+MAX_POINTS = 20_000  # patcher points after expansion (chunks, sync_icache sequences)
+MAX_SLOT_POINTS = 250_000  # slots of a site times points: the size of its histories
+SYNC_ICACHE_MAX_STEPS = 5  # dc cvau, dsb, ic ivau, dsb, isb: the longest expansion
 
 _REG_ALIASES = {"lr": "x30", "fp": "x29"}
 _REGS = {f"x{i}" for i in range(31)} | {"sp"}
@@ -56,6 +62,7 @@ class _Ctx:
         self.problems: list[Diagnostic] = []
         self.symbols: dict[str, int] = {}  # symbols and helpers, for write.insn
         self.broken_states: set[tuple[str, str]] = set()  # (site, state) that failed to parse
+        self.muted: set[Loc] = set()  # places the YAML layer already reported
 
     def comment_hint(self, loc: Loc, value: str) -> str:
         """YAML drops ``#...`` after a space: say so when an operand went missing."""
@@ -67,7 +74,15 @@ class _Ctx:
         return ""
 
     def err(self, loc: Loc, msg: str) -> None:
-        self.problems.append(Diagnostic(loc, msg))
+        if len(self.problems) >= MAX_PROBLEMS:
+            if len(self.problems) == MAX_PROBLEMS:
+                self.problems.append(Diagnostic(Loc(self.path, 1, 1), f"more than "
+                                                f"{MAX_PROBLEMS} problems; the rest are not "
+                                                f"shown"))
+            return
+        if loc not in self.muted:
+            # One line, bounded: user text inside a message is shortened too.
+            self.problems.append(Diagnostic(loc, one_line(msg, MAX_MESSAGE)))
 
     # -- typed accessors: report and return None on a wrong type ---------------
 
@@ -131,7 +146,7 @@ class _Ctx:
         if value is None or node is None:
             return None
         if value not in options:
-            self.err(node.loc, f"{what}: expected one of {', '.join(options)}; got '{value}'")
+            self.err(node.loc, f"{what}: expected one of {_names(options)}; got '{value}'")
             return None
         return value
 
@@ -157,7 +172,7 @@ class _Ctx:
             if key.value not in allowed:
                 self.err(
                     key.loc,
-                    f"{what}: unknown key '{key.value}' (expected one of {', '.join(allowed)})",
+                    f"{what}: unknown key '{key.value}' (expected one of {_names(allowed)})",
                 )
 
     def required(self, m: Map, key: str, what: str) -> Node | None:
@@ -167,6 +182,21 @@ class _Ctx:
         return node
 
 
+def _names(names: Iterable[str], limit: int = 12) -> str:
+    """A list of names for a message, bounded (a spec may declare thousands)."""
+    if isinstance(names, (list, tuple)):
+        total = len(names)
+        shown = [one_line(n, 40) for n in names[:limit]]
+    else:
+        shown, total = [], 0
+        for n in names:
+            total += 1
+            if len(shown) < limit:
+                shown.append(one_line(n, 40))
+    more = f", ... ({total} in all)" if total > limit else ""
+    return ", ".join(shown) + more
+
+
 def _kind(node: Node) -> str:
     if isinstance(node, Map):
         return "a mapping"
@@ -174,7 +204,7 @@ def _kind(node: Node) -> str:
         return "a list"
     if node.tag == "null":
         return "nothing (null)"
-    return f"{node.tag} '{node.value}'"
+    return f"{node.tag} '{one_line(node.value, 60)}'"
 
 
 def _parse_int(node: Node) -> int | None:
@@ -201,11 +231,17 @@ _TOP_KEYS = (
 
 def parse_file(path: str | Path) -> Spec:
     """Read and validate a spec file; raise ``SpecError`` with every problem."""
-    p = str(path)
+    p = display_path(path)
     try:
-        raw = Path(path).read_bytes()
+        # Fix: the file was read whole before the size check (a 3 GB file took
+        # 9.5 GB); read one byte past the limit and stop there.
+        with Path(path).open("rb") as fh:
+            raw = fh.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
         raise SpecError([Diagnostic(Loc(p, 1, 1), f"cannot read spec: {exc.strerror}")]) from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError([Diagnostic(Loc(p, 1, 1),
+                                    f"spec is larger than {MAX_SPEC_BYTES} bytes")])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -218,6 +254,7 @@ def parse_text(text: str, path: str = "<spec>") -> Spec:
     tree, problems = load(text, path)
     ctx = _Ctx(path, text)
     ctx.problems.extend(problems)
+    ctx.muted = {d.loc for d in problems}  # one message per place (e.g. `nmi: !!bool 1`)
     spec = None
     if tree is not None:
         root = ctx.mapping(tree, "spec")
@@ -238,6 +275,9 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
         if v is not None and v != FORMAT_VERSION:
             ctx.err(version.loc, f"fpatch: format version {v} is not supported (expected 1)")
     name = ctx.string(root.get("name"), "name") or Path(ctx.path).stem
+    name_node = root.get("name")
+    if "\n" in name and name_node is not None:
+        ctx.err(name_node.loc, "name: must be one line")
     description = ctx.string(root.get("description"), "description") or ""
     arch = root.get("arch")
     if arch is not None:
@@ -301,6 +341,20 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
         steps = _steps(ctx, steps_node, sites, in_block=False)
         if _count_steps(steps) > MAX_STEPS:
             ctx.err(steps_node.loc, f"steps: more than {MAX_STEPS} steps")
+        elif (points := _count_points(steps)) > MAX_POINTS:
+            # Fix: byte-wise writes of wide values expanded to millions of points
+            # (5.7 GB for `validate`); the bound is checked before the expansion.
+            ctx.err(steps_node.loc, f"steps: they expand to {points} patcher points (chunks "
+                                    f"of non-atomic writes, cache maintenance); at most "
+                                    f"{MAX_POINTS} are supported")
+        else:
+            # Every slot has a value at every point: bound the product too.
+            for site in sites:
+                if site.nslots * (points + 1) > MAX_SLOT_POINTS:
+                    ctx.err(steps_node.loc, f"steps: {points} patcher points for the "
+                                            f"{site.nslots} slots of site '{one_line(site.name, 40)}' "
+                                            f"are {site.nslots * (points + 1)} slot values; at "
+                                            f"most {MAX_SLOT_POINTS} are supported")
 
     observers: tuple[str, ...] = ("thread", "nmi") if nmi else ("thread",)
     obs_node = ctx.seq(root.get("observers"), "observers")
@@ -448,7 +502,7 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
         initial = ctx.string(ini, f"{what}.initial") or initial
         if state_names and initial not in state_names:
             ctx.err(ini.loc, f"{what}.initial: unknown state '{initial}' "
-                             f"(states: {', '.join(state_names)})")
+                             f"(states: {_names(state_names)})")
     valid = tuple(state_names)
     if (vn := ctx.seq(m.get("valid"), f"{what}.valid")) is not None:
         chosen = []
@@ -458,7 +512,7 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
                 continue
             if name not in state_names:
                 ctx.err(item.loc, f"{what}.valid: unknown state '{name}' "
-                                  f"(states: {', '.join(state_names)})")
+                                  f"(states: {_names(state_names)})")
             else:
                 chosen.append(name)
         if not vn.items:  # fix: was `not chosen and vn.items`, so `valid: []` passed
@@ -636,6 +690,21 @@ _BARE = ("isb", "ipi_sync", "wait_tasks", "ic_iallu", "dsb")
 _DSB_OPTIONS = ("ish", "sy", "ishst", "st")
 
 
+def _count_points(steps: list[Step] | tuple[Step, ...]) -> int:
+    """An upper bound on the primitive steps (timeline points) the model builds."""
+    total = 0
+    for s in steps:
+        if isinstance(s, StopMachine):
+            total += _count_points(s.body)
+        elif isinstance(s, Write):
+            total += -(-len(s.data) // max(s.width, 1))
+        elif isinstance(s, SyncIcache):
+            total += SYNC_ICACHE_MAX_STEPS
+        else:
+            total += 1
+    return total
+
+
 def _count_steps(steps: list[Step] | tuple[Step, ...]) -> int:
     return sum(_count_steps(s.body) if isinstance(s, StopMachine) else 1 for s in steps)
 
@@ -725,7 +794,7 @@ def _pick_site(ctx: _Ctx, m: Map | None, sites: list[Site], what: str, loc: Loc)
             return s
     if name is not None:
         ctx.err(node.loc, f"{what}.site: unknown site '{name}' "
-                          f"(sites: {', '.join(s.name for s in sites)})")
+                          f"(sites: {_names([s.name for s in sites])})")
     return None
 
 
@@ -748,10 +817,13 @@ def _slots(ctx: _Ctx, m: Map, site: Site, what: str) -> list[int] | None:
         nodes = list(sq.items)
     else:
         return list(range(site.nslots))
-    labels = {lab: i for s in site.states for i, lab in enumerate(s.labels) if lab}
+    labels: dict[str, int] | None = None  # built on first use: a site may have many states
     out: list[int] = []
     for n in nodes:
-        if isinstance(n, Scalar) and _parse_int(n) is None and n.value in labels:
+        if isinstance(n, Scalar) and _parse_int(n) is None and labels is None:
+            labels = {lab: i for s in site.states for i, lab in enumerate(s.labels) if lab}
+        if isinstance(n, Scalar) and labels is not None and _parse_int(n) is None \
+                and n.value in labels:
             out.append(labels[n.value])
             continue
         v = ctx.integer(n, f"{what}.slot")
@@ -850,7 +922,7 @@ def _write(ctx: _Ctx, arg: Node | None, sites: list[Site], loc: Loc) -> Write | 
                 node = m.get("as")
                 assert node is not None
                 ctx.err(node.loc, f"write.as: unknown state '{name}' of site '{site.name}' "
-                                  f"(states: {', '.join(s.name for s in site.states)})")
+                                  f"(states: {_names(site.state_names)})")
             return None
         words = [st.words[i] for i in slots]
         desc = f"{site.name} slot{'s' if len(slots) > 1 else ''} {_fmt_slots(slots)} as in {st.name}"

@@ -7,6 +7,7 @@ are byte strings at addresses, slots are indices. Each record keeps the
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from fpatch.errors import Loc
@@ -70,11 +71,17 @@ class Site:
     def end(self) -> int:
         return self.base + 4 * self.nslots
 
+    @functools.cached_property
+    def _by_name(self) -> dict[str, State]:
+        return {s.name: s for s in reversed(self.states)}  # the first of a name wins
+
+    @functools.cached_property
+    def state_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.states)
+
     def state(self, name: str) -> State:
-        for s in self.states:
-            if s.name == name:
-                return s
-        raise KeyError(name)
+        """The state called ``name`` (KeyError if none); constant time."""
+        return self._by_name[name]
 
 
 # --------------------------------------------------------------------- steps

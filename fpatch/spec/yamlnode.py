@@ -8,6 +8,7 @@ plain ``yaml.safe_load`` accepts silently, are reported.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import yaml
@@ -21,7 +22,7 @@ MAX_NODES = 100_000
 @dataclass(frozen=True)
 class Scalar:
     value: str
-    tag: str  # "str" | "int" | "bool" | "null" | "float" (YAML 1.1 implicit resolution)
+    tag: str  # "str" | "int" | "bool" | "null" | "float" (YAML 1.1 resolution) | "invalid"
     loc: Loc
     quoted: bool
 
@@ -64,6 +65,32 @@ _TAGS = {
 }
 
 
+def _implicit(value: str) -> str:
+    """The tag a plain (unquoted, untagged) scalar with this text resolves to."""
+    return yaml.SafeLoader.resolve(_RESOLVER, yaml.ScalarNode, value, (True, False))  # type: ignore[no-any-return]
+
+
+# Lone surrogates and control characters but tab and line feed (YAML escapes
+# in double-quoted strings can produce any of them).
+_BAD_CHAR = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _describe(ch: str) -> str:
+    what = "a lone surrogate" if 0xD800 <= ord(ch) <= 0xDFFF else "a control character"
+    return f"{what} (U+{ord(ch):04X})"
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") \
+        else _shorten(tag)
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    """User text for a one-line message: bounded, no line breaks or control characters."""
+    flat = "".join(ch if ch.isprintable() else "?" for ch in text[: limit + 1])
+    return flat if len(text) <= limit else flat[: limit - 3] + "..."
+
+
 def _loc(path: str, node: yaml.Node) -> Loc:
     return Loc(path, node.start_mark.line + 1, node.start_mark.column + 1)
 
@@ -93,6 +120,8 @@ def _compose(text: str) -> tuple[yaml.Node | None, list[yaml.Mark]]:
     finally:
         loader.dispose()  # type: ignore[no-untyped-call]
 
+
+_RESOLVER = yaml.SafeLoader("")
 
 _COLLECTION_TAGS = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")
 
@@ -138,8 +167,22 @@ def load(text: str, path: str) -> tuple[Node | None, list[Diagnostic]]:
         if isinstance(node, yaml.ScalarNode):
             tag = _TAGS.get(node.tag, "other")
             if tag == "other":
-                problems.append(Diagnostic(loc, f"unsupported YAML tag {node.tag}"))
+                problems.append(Diagnostic(loc, f"unsupported YAML tag {_shorten(node.tag, 80)}"))
                 tag = "str"
+            elif tag != "str" and _implicit(node.value) != node.tag:
+                # Fix: an explicit tag (`!!bool 1`, `!!int x`) was trusted while
+                # the value was not: `nmi: !!bool 1` read as false. A typed tag
+                # must agree with what the value means untagged; `!!str` makes
+                # any value a string, as quotes do.
+                problems.append(Diagnostic(
+                    loc, f"'{_shorten(node.value)}' is not a valid {_short(node.tag)} value"))
+                tag = "invalid"  # reported here; no accessor accepts it
+            bad = _BAD_CHAR.search(node.value)
+            if bad:
+                # Fix: a lone surrogate (`"\ud800"`) crashed every output, and control
+                # characters (ESC, CR...) could rewrite terminals and reports.
+                problems.append(Diagnostic(loc, f"text contains {_describe(bad.group(0))}, "
+                                                "which a spec may not hold"))
             return Scalar(node.value, tag, loc, node.style in ("'", '"'))
         if node.tag not in _COLLECTION_TAGS:
             # Fix: a tag on a list or mapping (!!set, !!omap, !!python/...) was
@@ -155,12 +198,15 @@ def load(text: str, path: str) -> tuple[Node | None, list[Diagnostic]]:
             if not isinstance(key, Scalar):
                 problems.append(Diagnostic(key.loc, "mapping keys must be plain scalars"))
                 continue
+            if "\n" in key.value:
+                problems.append(Diagnostic(key.loc, "a name (mapping key) must be one line"))
+                continue
             if key.value in keys:
                 first = keys[key.value]
                 problems.append(
                     Diagnostic(
                         key.loc,
-                        f"duplicate key '{key.value}' (first at line {first.line}, "
+                        f"duplicate key '{_shorten(key.value)}' (first at line {first.line}, "
                         f"column {first.col})",
                     )
                 )

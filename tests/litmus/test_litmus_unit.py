@@ -254,4 +254,4 @@ def test_cli_files_lists_and_compare(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "DISAGREE" in r.output
     (tmp_path / "d.litmus").write_text("garbage")
     r = CliRunner().invoke(main, ["litmus", str(tmp_path / "d.litmus")])
-    assert r.exit_code == 1 and "cannot read" in r.output
+    assert r.exit_code == 2 and "cannot read" in r.output  # invalid input: exit 2
