@@ -12,26 +12,27 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
 from fpatch import __version__
 from fpatch.errors import SpecError
-from fpatch.model.timeline import build
-from fpatch.report import jsonout, text
-from fpatch.report.ci import Checked, junit_xml, sarif_log
-from fpatch.report.document import build_report, error_report
-from fpatch.report.explain import render_explain
-from fpatch.report.writer import write_report
-from fpatch.spec import parse_file
-from fpatch.spec.types import Spec
-from fpatch.verdict import UNKNOWN, Result
+
+# Start-up time (bench/startup.py): `--version` and `validate` import neither rich, networkx,
+# z3 nor the report writers; each command imports what it uses when it runs.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from fpatch.spec.types import Spec
+    from fpatch.verdict import Result
 
 EXIT_OK, EXIT_UNSAFE, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
 
 
 def _console(no_color: bool) -> Console:
+    from rich.console import Console
+
     return Console(no_color=no_color, highlight=False, soft_wrap=False, markup=False,
                    width=None if sys.stdout.isatty() else 160)
 
@@ -54,7 +55,9 @@ def _print_errors(exc: SpecError) -> None:
         click.echo(str(d), err=True)
 
 
-def _load(path: Path, err: Console) -> Spec | SpecError:
+def _load(path: Path) -> Spec | SpecError:
+    from fpatch.spec import parse_file
+
     try:
         return parse_file(path)
     except SpecError as exc:
@@ -100,6 +103,15 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
           junit_file: str | None, report_dir: str | None, timeout: float | None, engine: str,
           quiet: bool, no_color: bool) -> None:
     """Check spec files and folders (recursively *.yaml) and gate on their expectations."""
+    from rich.console import Console
+
+    from fpatch.model.timeline import build
+    from fpatch.report import jsonout, text
+    from fpatch.report.ci import Checked, junit_xml, sarif_log
+    from fpatch.report.document import build_report, error_report
+    from fpatch.report.writer import write_report
+    from fpatch.verdict import UNKNOWN
+
     if as_json:
         if fmt not in ("text", "json"):
             raise click.UsageError("--json and --format sarif exclude each other")
@@ -117,7 +129,7 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
     checked: list[Checked] = []
     taken: set[str] = set()
     for path in files:
-        spec = _load(path, err)
+        spec = _load(path)
         if isinstance(spec, SpecError):
             invalid += 1
             _print_errors(spec)
@@ -197,8 +209,12 @@ def explain(path: str, timeout: float | None, engine: str, no_color: bool) -> No
 
     Exit status as for check: 0 as expected, 1 not as expected, 2 invalid, 3 unknown.
     """
-    err = Console(stderr=True, highlight=False, markup=False)
-    spec = _load(Path(path), err)
+    from fpatch.model.timeline import build
+    from fpatch.report.document import build_report
+    from fpatch.report.explain import render_explain
+    from fpatch.verdict import UNKNOWN
+
+    spec = _load(Path(path))
     if isinstance(spec, SpecError):
         _print_errors(spec)
         sys.exit(EXIT_USAGE)
@@ -222,14 +238,15 @@ def _run(spec: Spec, engine: str, timeout: float | None) -> Result:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 def validate(paths: tuple[str, ...]) -> None:
     """Validate specs: every problem with file:line:col; exit 2 if any is invalid."""
-    err = Console(stderr=True, highlight=False, markup=False)
+    from fpatch.model.timeline import build
+
     files = _spec_files(paths)
     if not files:
-        err.print("fpatch: no spec files (*.yaml, *.yml) found")
+        click.echo("fpatch: no spec files (*.yaml, *.yml) found", err=True)
         sys.exit(EXIT_USAGE)
     bad = 0
     for path in files:
-        spec = _load(path, err)
+        spec = _load(path)
         if isinstance(spec, SpecError):
             bad += 1
             _print_errors(spec)
@@ -244,8 +261,10 @@ def validate(paths: tuple[str, ...]) -> None:
 @click.option("--no-color", is_flag=True)
 def show(path: str, as_json: bool, no_color: bool) -> None:
     """Show a spec: states side by side, differing slots, steps, state transitions."""
-    err = Console(stderr=True, highlight=False, markup=False)
-    spec = _load(Path(path), err)
+    from fpatch.model.timeline import build
+    from fpatch.report import jsonout, text
+
+    spec = _load(Path(path))
     if isinstance(spec, SpecError):
         _print_errors(spec)
         sys.exit(EXIT_USAGE)
