@@ -175,6 +175,7 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
                                     encoding="utf-8")
     if junit_file:
         Path(junit_file).write_text(junit_xml(checked), encoding="utf-8")
+    summary += _exit_note(invalid, mismatched, unknown)
     if as_json:
         click.echo(json.dumps({"schema": jsonout.SCHEMA_VERSION, "results": docs,
                                "summary": {"total": total, "as_expected": ok,
@@ -187,7 +188,19 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
     sys.exit(_exit_status(invalid, mismatched, unknown))
 
 
+def _exit_note(invalid: int, mismatched: int, unknown: int) -> str:
+    """The summary line's ending: the exit status, and the outcomes it ranks below."""
+    status = _exit_status(invalid, mismatched, unknown)
+    if status == EXIT_OK:
+        return ""
+    found = [(EXIT_USAGE, invalid, "invalid"), (EXIT_UNSAFE, mismatched, "not as expected"),
+             (EXIT_UNKNOWN, unknown, "unknown")]
+    also = [f"{what} ({code})" for code, n, what in found if n and code != status]
+    return f"; exit {status}" + (f" (also {', '.join(also)})" if also else "")
+
+
 def _exit_status(invalid: int, mismatched: int, unknown: int) -> int:
+    """Worst first: invalid (2) over not as expected (1) over unknown (3)."""
     if invalid:
         return EXIT_USAGE
     if mismatched:
