@@ -162,9 +162,8 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
             assert tl is not None
             # Counterexamples in full where they matter: a failed expectation, or the one
             # spec asked about; a folder of expected-unsafe specs stays readable.
-            text.render_result(out, result, tl,
+            text.render_result(out, result, build_report(spec, tl, result),
                                verbose=not result.meets_expectation or len(files) == 1)
-            out.print(text.one_line(result), markup=False)
             out.print()
     total = len(files)
     ok = total - invalid - mismatched - unknown

@@ -147,21 +147,103 @@ def _events(cx: dict[str, Any]) -> list[dict[str, Any]]:
             elif x["cse"] != prev["cse"]:
                 ev.append({"point": x["cse"], "kind": "cse",
                            "text": f"CSE from its own isb (for #{n})"})
+        states = ", ".join(x["states"]) or ("torn word" if x["torn"] else "no state")
+        fetched = ""
         if x["fetched_at"] != x["point"]:
+            # An older value, said on the row where it runs: the rows stay in time order.
             src = ("the initial value" if x["source_write"] is None
                    else f"written at point {x['source_write']}")
-            ev.append({"point": x["fetched_at"], "kind": "fetch",
-                       "text": f"#{n} fetches slot {x['slot']} as at this point ({src})"})
-        states = ", ".join(x["states"]) or ("torn word" if x["torn"] else "no state")
+            fetched = f", fetched as at point {x['fetched_at']} ({src})"
         ev.append({"point": x["point"], "kind": "exec",
-                   "text": f"#{n} executes slot {x['slot']}: `{x['text']}` [{states}]"})
+                   "text": f"#{n} executes slot {x['slot']}: `{x['text']}` [{states}]{fetched}"})
     if execs:
         ev.append({"point": execs[-1]["point"], "kind": "exit", "text": f"-> {cx['exit']}"})
     order = {id(e): i for i, e in enumerate(ev)}
     return sorted(ev, key=lambda e: (e["point"], order[id(e)]))
 
 
-def _cx_doc(k: int, c: Counterexample, spec: Spec, tl: Timeline) -> dict[str, Any]:
+# What publishes a write under each requirement of the cache type's chain (model/arch.py).
+_CHAIN_TEXT = {"dc": "dc cvau", "ic": "ic ivau", "dsb": "dsb", "dsb_full": "dsb ish"}
+
+
+def chain_text(tl: Timeline) -> str:
+    """The maintenance that publishes a write under the spec's cache type, as instructions."""
+    return "; ".join(_CHAIN_TEXT[r] for r in tl.cache.publication)
+
+
+def needs(c: Counterexample, tl: Timeline, hist: tuple[SlotHistory, ...]) -> list[str]:
+    """What the patcher would have to add to close the window this counterexample used.
+
+    Per executed instruction whose fetch window ``[L, e]`` spans a modifying write
+    ``w`` of its slot (``L < w <= e``): if ``w`` is never published, the cache
+    type's maintenance chain after it is missing; if it is published at ``p`` but
+    the observer's last CSE is older than ``p``, a CSE on every CPU after ``p`` (or
+    a wait until no task is inside the site) is missing. A torn fetch needs one
+    single-copy-atomic store instead of the copy.
+    """
+    out: list[str] = []
+
+    def add(text: str) -> None:
+        if text not in out:
+            out.append(text)
+
+    unpublished: dict[int, list[int]] = {}
+    late: dict[tuple[int, int, int], list[int]] = {}
+    for x in c.execs:
+        if x.torn or (c.violation == "torn" and x is c.execs[-1]):
+            add(f"slot {x.slot} is written by a non-atomic copy: it needs one single-copy-atomic "
+                f"store (width 4 or 8, aligned)")
+        lo, e = x.window
+        for w, pub in hist[x.slot].writes:
+            if not lo < w <= e:
+                continue
+            if pub is None:
+                unpublished.setdefault(x.slot, []).append(w)
+            elif pub > x.cse:
+                late.setdefault((x.slot, pub, x.cse), []).append(w)
+    for slot, ws in unpublished.items():
+        add(f"{_writes(slot, ws)} never published: `{chain_text(tl)}` is missing after "
+            f"{'them' if len(set(ws)) > 1 else 'it'} (cache {tl.cache})")
+    for (slot, pub, cse), ws in late.items():
+        add(f"{_writes(slot, ws)} published at point {pub}, but the observer's last CSE was at "
+            f"point {cse}: a CSE on every CPU after point {pub} (ipi_sync, or the end of a "
+            f"stop_machine) is missing before the site may run again")
+    if c.execs and c.violation == "inequivalent":
+        first, last = c.execs[0].point, c.execs[-1].point
+        during = sorted({w for h in hist for w, _ in h.writes if first < w <= last})
+        if during:
+            pts = ", ".join(map(str, during))
+            add(f"the run spans the write(s) at point(s) {pts}: no task may be inside the site "
+                f"while it changes: stop_machine in a non-preemptible kernel, or wait_tasks "
+                f"before the next write")
+    if c.violation == "cmodx":
+        add("or: no CPU may run the site while it changes (stop_machine in a non-preemptible "
+            "kernel), or both words must be in the CMODX set (b, bl, nop, ...)")
+    return out
+
+
+def _writes(slot: int, ws: list[int]) -> str:
+    pts = sorted(set(ws))
+    if len(pts) == 1:
+        return f"the write of slot {slot} at point {pts[0]} is"
+    return f"the writes of slot {slot} at points {', '.join(map(str, pts))} are"
+
+
+def _merge(cxs: tuple[Counterexample, ...]) -> list[tuple[Counterexample, list[str]]]:
+    """Counterexamples that tell the same story for several observer kinds, once each."""
+    groups: dict[tuple[Any, ...], tuple[Counterexample, list[str]]] = {}
+    for c in cxs:
+        key = (c.site, c.violation, c.execs, c.exit, c.diffs, c.initial, c.detail,
+               c.nearest_valid, c.loc, c.replayed)
+        if key in groups:
+            groups[key][1].append(c.observer)
+        else:
+            groups[key] = (c, [c.observer])
+    return list(groups.values())
+
+
+def _cx_doc(k: int, c: Counterexample, spec: Spec, tl: Timeline,
+            observers: list[str] | None = None) -> dict[str, Any]:
     site = spec.site(c.site)
     hist = tl.history(site)
     execs = [_exec_doc(x, hist[x.slot], spec, site) for x in c.execs]
@@ -169,12 +251,14 @@ def _cx_doc(k: int, c: Counterexample, spec: Spec, tl: Timeline) -> dict[str, An
     hi = max((x.point for x in c.execs), default=0)
     loc = c.loc or site.loc
     doc: dict[str, Any] = {
-        "id": f"cx{k}", "site": c.site, "observer": c.observer, "violation": c.violation,
+        "id": f"cx{k}", "site": c.site, "observer": c.observer,
+        "observers": list(observers or [c.observer]), "violation": c.violation,
         "summary": c.summary, "detail": c.detail, "loc": _loc(loc),
         "exit": c.exit, "nearest_valid": c.nearest_valid, "replayed": c.replayed,
         "initial": {r: _hex(v) for r, v in c.initial}, "span": [lo, hi], "execs": execs,
         "diffs": [{"what": d.what, "category": diff_category(d.what), "run": d.run,
                    "valid": d.valid} for d in c.diffs],
+        "needs": needs(c, tl, hist),
     }
     doc["events"] = _events(doc)
     return doc
@@ -182,7 +266,8 @@ def _cx_doc(k: int, c: Counterexample, spec: Spec, tl: Timeline) -> dict[str, An
 
 def build_report(spec: Spec, tl: Timeline, result: Result) -> dict[str, Any]:
     """The whole report of one spec (report.json), deterministic."""
-    cxs = [_cx_doc(k, c, spec, tl) for k, c in enumerate(result.counterexamples, 1)]
+    cxs = [_cx_doc(k, c, spec, tl, kinds)
+           for k, (c, kinds) in enumerate(_merge(result.counterexamples), 1)]
     forced = set(tl.forced_cse_points())
     return {
         "format": REPORT_FORMAT,
