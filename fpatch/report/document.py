@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from fpatch.errors import Diagnostic, Loc
-from fpatch.isa import decode
+from fpatch.isa import decode, is_cmodx
 from fpatch.model.graph import contents_name, transition_graph
 from fpatch.model.timeline import SlotHistory, Timeline
 from fpatch.spec.types import Site, Spec
@@ -94,7 +94,10 @@ def _site_doc(spec: Spec, tl: Timeline, site: Site,
     slots_doc = [{"index": i, "addr": _hex(site.slot_addr(i)),
                   "differs": len({st.words[i] for st in site.states}) > 1}
                  for i in range(site.nslots)]
-    writes = sorted(({"slot": i, "point": w, "publication": pub}
+    writes = sorted(({"slot": i, "point": w, "publication": pub,
+                      "word": f"{h.values[w]:08x}",
+                      "text": symbolize(decode(h.values[w], site.slot_addr(i)).text, spec, site),
+                      **_closing(tl, pub)}
                      for i, h in enumerate(hist) for w, pub in h.writes),
                     key=lambda d: (d["point"], d["slot"]))
     nodes = [{"name": n, "first_point": d["first_point"], "valid": bool(d["valid"]),
@@ -114,6 +117,42 @@ def _site_doc(spec: Spec, tl: Timeline, site: Site,
                  for d in site.data],
         "writes": writes, "contents": contents, "nodes": nodes, "transitions": transitions,
     }
+
+
+def _closing(tl: Timeline, pub: int | None) -> dict[str, Any]:
+    """When every CPU must fetch a published write: its first forced CSE at or after the
+    publication (an ipi_sync, or the end of a stop_machine block), and which it is."""
+    if pub is None:
+        return {"visible_to_all": None, "closed_by": None}
+    ends = {b.last for b in tl.blocks}
+    for p in tl.forced_cse_points():
+        if p >= pub:
+            step = tl.step_at(p)
+            by = "ipi_sync" if step is not None and step.kind == "ipi_sync" else (
+                "the end of stop_machine" if p in ends else "a CSE on every CPU")
+            return {"visible_to_all": p, "closed_by": by}
+    return {"visible_to_all": None, "closed_by": None}
+
+
+def _cmodx_words(c: Counterexample, spec: Spec, site: Site,
+                 hist: tuple[SlotHistory, ...]) -> list[dict[str, Any]]:
+    """The different words a CMODX fetch's window holds, each with whether it is in the
+    CMODX set: the conflict a CMODX violation names."""
+    if c.violation != "cmodx" or not c.execs:
+        return []
+    x = c.execs[-1]
+    out: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for t in range(x.window[0], x.window[1] + 1):
+        w = hist[x.slot].values[t]
+        if w in seen:
+            continue
+        seen.add(w)
+        out.append({"slot": x.slot, "point": t, "word": f"{w:08x}",
+                    "text": symbolize(decode(w, site.slot_addr(x.slot)).text, spec, site),
+                    "states": [st.name for st in site.states if st.words[x.slot] == w],
+                    "cmodx": is_cmodx(w, spec.cmodx_linux)})
+    return out
 
 
 def _exec_doc(x: Exec, hist: SlotHistory, spec: Spec, site: Site) -> dict[str, Any]:
@@ -259,6 +298,7 @@ def _cx_doc(k: int, c: Counterexample, spec: Spec, tl: Timeline,
         "diffs": [{"what": d.what, "category": diff_category(d.what), "run": d.run,
                    "valid": d.valid} for d in c.diffs],
         "needs": needs(c, tl, hist),
+        "cmodx_words": _cmodx_words(c, spec, site, hist),
     }
     doc["events"] = _events(doc)
     return doc
