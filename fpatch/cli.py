@@ -89,8 +89,8 @@ def main() -> None:
 @click.option("--junit-xml", "junit_file", type=click.Path(dir_okay=False, writable=True),
               default=None, help="Also write JUnit XML to this file (docs/ci.md).")
 @click.option("--report-dir", type=click.Path(file_okay=False, writable=True), default=None,
-              help="Write report.md, report.json, timeline.svg, states.svg and states.dot of "
-                   "each spec into DIR/<spec-name>/ (docs/reports.md).")
+              help="Write report.html, report.md, report.json, timeline.svg, states.svg and "
+                   "states.dot of each spec into DIR/<spec-name>/ (docs/reports.md).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
               help="Seconds per solver query before the answer is 'unknown' (default 60, or "
                    "the spec's timeout).")
