@@ -12,7 +12,7 @@ RUNTIME := $(VENV)/.runtime
 STAMP   := $(VENV)/.installed
 PREFIX  ?= $(HOME)/.local
 
-.PHONY: setup runtime install tools demo test lint fuzz bench startup clean
+.PHONY: setup runtime install tools demo test lint fuzz bench startup docs clean
 
 # The tool and its run-time dependencies only (what `make demo` needs).
 $(RUNTIME): pyproject.toml
@@ -70,6 +70,10 @@ bench: setup
 # CPU time of `fpatch --version` and `fpatch validate` of one spec (target <= 0.15 s).
 startup: $(RUNTIME)
 	$(BIN)/python bench/startup.py
+
+# Regenerate the real command output in docs/tutorial.md and README.md (a test compares it).
+docs: $(RUNTIME)
+	$(BIN)/python tests/e2e/test_tutorial.py --update
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

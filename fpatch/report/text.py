@@ -16,6 +16,7 @@ from rich.text import Text
 from fpatch.isa import decode
 from fpatch.model.graph import graph_lines, transition_graph
 from fpatch.model.timeline import Timeline
+from fpatch.report.document import symbolize
 from fpatch.report.explain import render_counterexample
 from fpatch.spec.types import Spec
 from fpatch.verdict import UNKNOWN, UNSAFE, Result
@@ -97,7 +98,7 @@ def render_show(console: Console, spec: Spec, tl: Timeline) -> None:
             for st in site.states:
                 d = decode(st.words[i], site.slot_addr(i))
                 lab = f"{st.labels[i]}: " if st.labels[i] else ""
-                cells.append(f"{lab}{d.text}  ({st.words[i]:08x})")
+                cells.append(f"{lab}{symbolize(d.text, spec, site)}  ({st.words[i]:08x})")
             table.add_row(str(i), f"0x{site.slot_addr(i):x}", *cells,
                           "*" if len(words) > 1 else "")
         console.print(table)
