@@ -19,6 +19,7 @@ from tests.report.conftest import PREEMPT, ROOT, SPECS, run_spec
 
 BOTH_SLOTS = SPECS / "ftrace-8-byte-store-both-slots.yaml"
 FORGOT_IC = SPECS / "ftrace-forgot-ic-ivau.yaml"
+BYTEWISE = SPECS / "ftrace-bytewise-copy.yaml"
 
 
 def _doc(path: Path) -> tuple[Any, dict[str, Any]]:
@@ -35,13 +36,17 @@ def _render(width: int, path: Path) -> str:
 
 
 def test_one_run_shared_by_three_observer_kinds_is_printed_once() -> None:
-    result, doc = _doc(BOTH_SLOTS)
-    assert len(result.counterexamples) == 6  # the checker finds it per observer kind
+    result, doc = _doc(BYTEWISE)
+    assert len(result.counterexamples) == 9  # the checker finds each per observer kind
     assert [c["observers"] for c in doc["counterexamples"]] == [
-        ["thread", "nmi-local", "nmi-remote"]] * 2
-    out = _render(160, BOTH_SLOTS)
+        ["thread", "nmi-local", "nmi-remote"]] * 3
+    out = _render(160, BYTEWISE)
     assert out.count("CMODX — site func") == 1
     assert "observers thread, nmi-local, nmi-remote (the same run)" in out
+    # runs that differ stay apart
+    _, doc = _doc(BOTH_SLOTS)
+    assert [c["observers"] for c in doc["counterexamples"]] == [
+        ["thread", "nmi-local", "nmi-remote"], ["thread", "nmi-local"], ["nmi-remote"]]
 
 
 def test_events_are_in_time_order_and_enter_comes_first() -> None:
@@ -103,8 +108,21 @@ def test_report_says_what_is_missing() -> None:
 def test_needs_name_the_late_cse_of_a_published_write() -> None:
     _, doc = _doc(BOTH_SLOTS)
     cx = doc["counterexamples"][0]
-    assert any("published at point 5, but the observer's last CSE was at point 4" in n
+    assert any("published at point 5, but the observer's last CSE was at point 1" in n
                for n in cx["needs"])
     buf = io.StringIO()
     render_counterexample(Console(file=buf, width=200, no_color=True), doc, cx)
     assert "what is missing:" in buf.getvalue()
+
+
+def test_the_simplest_story_is_chosen() -> None:
+    """Fewest interruptions, then the earliest last instruction (docs/reports.md)."""
+    _, doc = _doc(BOTH_SLOTS)
+    cmodx = doc["counterexamples"][0]
+    assert cmodx["violation"] == "cmodx"
+    # the conflicting word is written at point 1: no run can show the race earlier
+    assert cmodx["execs"][-1]["point"] == 1
+    assert not any(x["interrupted_before"] for x in cmodx["execs"])
+    _, doc = _doc(PREEMPT)
+    (cx,) = doc["counterexamples"]
+    assert sum(x["interrupted_before"] for x in cx["execs"]) == 1
