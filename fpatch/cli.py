@@ -150,8 +150,9 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
         elif not result.meets_expectation:
             mismatched += 1
         tl = build(spec) if report_dir or (text_out and not quiet) else None
-        if report_dir and tl is not None:
-            write_report(Path(report_dir), build_report(spec, tl, result), taken)
+        report = build_report(spec, tl, result) if tl is not None else None
+        if report_dir and report is not None:
+            write_report(Path(report_dir), report, taken)
         if as_json:
             docs.append(jsonout.result_json(result))
         elif not text_out:
@@ -159,10 +160,10 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
         elif quiet:
             out.print(text.one_line(result), markup=False)
         else:
-            assert tl is not None
+            assert report is not None
             # Counterexamples in full where they matter: a failed expectation, or the one
             # spec asked about; a folder of expected-unsafe specs stays readable.
-            text.render_result(out, result, build_report(spec, tl, result),
+            text.render_result(out, result, report,
                                verbose=not result.meets_expectation or len(files) == 1)
             out.print()
     total = len(files)
