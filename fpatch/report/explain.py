@@ -79,7 +79,40 @@ def render_explain(console: Console, doc: dict[str, Any]) -> None:
             else "the answer is unknown; nothing was proved."))
 
 
+def _site_narrow(console: Console, site: dict[str, Any]) -> None:
+    """The states slot by slot, one line each, for terminals too narrow for the table."""
+    console.print(Text(f"site {site['name']} @{site['base']} (entry slot {site['entry']})",
+                       style="bold"))
+    for st in site["states"]:
+        flags = [f for f, on in (("initial", st["initial"]), ("valid", st["valid"])) if on]
+        console.print(Text("  " + st["name"] + (f" ({', '.join(flags)})" if flags else ""),
+                           style="bold"))
+        for sl in site["slots"]:
+            s = st["slots"][sl["index"]]
+            mark = "*" if sl["differs"] else " "
+            lab = f"{s['label']}: " if s["label"] else ""
+            console.print(Padding(Text(f"{mark} s{sl['index']} {sl['addr']}  {lab}{s['text']}  "
+                                       f"({s['word']})"), (0, 0, 0, 4), expand=False))
+    console.print("  (* the slot differs between states)")
+
+
 def _site(console: Console, site: dict[str, Any]) -> None:
+    if console.width < WIDE:
+        _site_narrow(console, site)
+    else:
+        _site_table(console, site)
+    console.print(Text("state transitions:", style="bold"))
+    for t in site["transitions"]:
+        line = Text(f"{t['from']} --[{t['point']}: {t['step']}]--> {t['to']}")
+        if t["unsafe"]:
+            line.stylize("red")
+            line.append(f"   (inside {', '.join(t['counterexamples'])})", style="red")
+        console.print(Padding(line, (0, 0, 0, 2), expand=False))
+    if not site["transitions"]:
+        console.print(f"  (none: the site stays {site['contents'][0]})")
+
+
+def _site_table(console: Console, site: dict[str, Any]) -> None:
     table = Table(title=f"site {site['name']} @{site['base']} (entry slot {site['entry']})",
                   header_style="bold", title_style="bold")
     table.add_column("slot", justify="right")
@@ -98,15 +131,6 @@ def _site(console: Console, site: dict[str, Any]) -> None:
         table.add_row(str(sl["index"]), sl["addr"], *cells,
                       Text("*", style="bold yellow") if sl["differs"] else "")
     console.print(table)
-    console.print(Text("state transitions:", style="bold"))
-    for t in site["transitions"]:
-        line = Text(f"  {t['from']} --[{t['point']}: {t['step']}]--> {t['to']}")
-        if t["unsafe"]:
-            line.stylize("red")
-            line.append(f"   (inside {', '.join(t['counterexamples'])})", style="red")
-        console.print(line)
-    if not site["transitions"]:
-        console.print(f"  (none: the site stays {site['contents'][0]})")
 
 
 # Below this width the timeline and the instruction list stack their columns, so an

@@ -126,3 +126,15 @@ def test_the_simplest_story_is_chosen() -> None:
     _, doc = _doc(PREEMPT)
     (cx,) = doc["counterexamples"]
     assert sum(x["interrupted_before"] for x in cx["execs"]) == 1
+
+
+def test_explain_at_80_columns_truncates_nothing() -> None:
+    from fpatch.report.explain import render_explain
+
+    _, doc = _doc(PREEMPT)
+    buf = io.StringIO()
+    render_explain(Console(file=buf, width=80, no_color=True, highlight=False, markup=False), doc)
+    out = buf.getvalue()
+    assert max(len(ln.rstrip()) for ln in out.splitlines()) <= 80
+    assert "…" not in out  # no cell cut short
+    assert "s0 0xffff800008200000  stp x29, x30, [sp, #-16]!  (a9bf7bfd)" in out
