@@ -12,7 +12,7 @@ RUNTIME := $(VENV)/.runtime
 STAMP   := $(VENV)/.installed
 PREFIX  ?= $(HOME)/.local
 
-.PHONY: setup runtime install tools demo test lint fuzz bench startup docs clean
+.PHONY: setup runtime install uninstall tools demo test lint fuzz bench startup docs clean
 
 # The tool and its run-time dependencies only (what `make demo` needs).
 $(RUNTIME): pyproject.toml
@@ -39,6 +39,11 @@ install:
 	@echo "installed: $(PREFIX)/bin/fpatch"
 	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; \
 	  *) echo "$(PREFIX)/bin is not on your PATH; add it: export PATH=\"$(PREFIX)/bin:\$$PATH\"";; esac
+
+# Removes only what `make install` made.
+uninstall:
+	rm -f $(PREFIX)/bin/fpatch
+	rm -rf $(PREFIX)/lib/fpatch
 
 # Test tools from Debian: GNU binutils for aarch64 (the encoding oracle of the ISA tests) and
 # Chromium (renders report.html in the HTML report test).

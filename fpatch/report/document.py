@@ -227,7 +227,7 @@ def needs(c: Counterexample, tl: Timeline, hist: tuple[SlotHistory, ...]) -> lis
             out.append(text)
 
     unpublished: dict[int, list[int]] = {}
-    late: dict[tuple[int, int, int], list[int]] = {}
+    late: dict[int, tuple[list[tuple[int, int]], list[int]]] = {}  # pub -> (slot, w), cses
     for x in c.execs:
         if x.torn or (c.violation == "torn" and x is c.execs[-1]):
             add(f"slot {x.slot} is written by a non-atomic copy: it needs one single-copy-atomic "
@@ -239,14 +239,16 @@ def needs(c: Counterexample, tl: Timeline, hist: tuple[SlotHistory, ...]) -> lis
             if pub is None:
                 unpublished.setdefault(x.slot, []).append(w)
             elif pub > x.cse:
-                late.setdefault((x.slot, pub, x.cse), []).append(w)
+                writes, cses = late.setdefault(pub, ([], []))
+                writes.append((x.slot, w))
+                cses.append(x.cse)
     for slot, ws in unpublished.items():
         add(f"{_writes(slot, ws)} never published: `{chain_text(tl)}` is missing after "
             f"{'them' if len(set(ws)) > 1 else 'it'} (cache {tl.cache})")
-    for (slot, pub, cse), ws in late.items():
-        add(f"{_writes(slot, ws)} published at point {pub}, but the observer's last CSE was at "
-            f"point {cse}: a CSE on every CPU after point {pub} (ipi_sync, or the end of a "
-            f"stop_machine) is missing before the site may run again")
+    for pub, (writes, cses) in sorted(late.items()):
+        add(f"{_late_writes(writes)} published at point {pub}, but the observer's last CSE "
+            f"was at point {max(cses)}: a CSE on every CPU after point {pub} (ipi_sync, or the "
+            f"end of a stop_machine) is missing before the site may run again")
     if c.execs and c.violation == "inequivalent":
         first, last = c.execs[0].point, c.execs[-1].point
         during = sorted({w for h in hist for w, _ in h.writes if first < w <= last})
@@ -259,6 +261,20 @@ def needs(c: Counterexample, tl: Timeline, hist: tuple[SlotHistory, ...]) -> lis
         add("or: no CPU may run the site while it changes (stop_machine in a non-preemptible "
             "kernel), or both words must be in the CMODX set (b, bl, nop, ...)")
     return out
+
+
+def _late_writes(writes: list[tuple[int, int]]) -> str:
+    """`the write of slot 1 at point 8 is`, or for several: `the writes of slots 1, 2, 3
+    (at points 8, 9, 10) are`."""
+    ws = sorted(set(writes))
+    if len(ws) == 1:
+        return f"the write of slot {ws[0][0]} at point {ws[0][1]} is"
+    slots = sorted({s for s, _ in ws})
+    pts = sorted({w for _, w in ws})
+    what = (f"slot {slots[0]}" if len(slots) == 1
+            else "slots " + ", ".join(map(str, slots)))
+    at = f"point {pts[0]}" if len(pts) == 1 else "points " + ", ".join(map(str, pts))
+    return f"the writes of {what} (at {at}) are"
 
 
 def _writes(slot: int, ws: list[int]) -> str:
