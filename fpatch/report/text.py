@@ -60,8 +60,8 @@ def render_result(console: Console, result: Result, doc: dict[str, Any],
             render_counterexample(console, doc, cx)
     elif result.verdict == UNSAFE:
         for cx in doc["counterexamples"]:
-            kinds = ", ".join(cx["observers"])
-            console.print(f"    {cx['summary']}" + (f"  [also {kinds}]" if len(cx["observers"]) > 1
+            others = ", ".join(cx["observers"][1:])
+            console.print(f"    {cx['summary']}" + (f"  [the same run for {others}]" if others
                                                      else ""))
         console.print(f"    (the full counterexamples: fpatch explain {result.path})")
 

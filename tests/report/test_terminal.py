@@ -138,3 +138,11 @@ def test_explain_at_80_columns_truncates_nothing() -> None:
     assert max(len(ln.rstrip()) for ln in out.splitlines()) <= 80
     assert "…" not in out  # no cell cut short
     assert "s0 0xffff800008200000  stp x29, x30, [sp, #-16]!  (a9bf7bfd)" in out
+
+
+def test_short_form_names_the_other_kinds_once() -> None:
+    result, doc = _doc(BYTEWISE)
+    buf = io.StringIO()
+    text.render_result(Console(file=buf, width=200, no_color=True), result, doc, verbose=False)
+    lines = [ln for ln in buf.getvalue().splitlines() if ln.startswith("    torn:")]
+    assert len(lines) == 1 and lines[0].endswith("[the same run for nmi-local, nmi-remote]")
