@@ -61,8 +61,8 @@ def render_result(console: Console, result: Result, doc: dict[str, Any],
     elif result.verdict == UNSAFE:
         for cx in doc["counterexamples"]:
             others = ", ".join(cx["observers"][1:])
-            console.print(f"    {cx['summary']}" + (f"  [the same run for {others}]" if others
-                                                     else ""))
+            console.print(Text(f"    {cx['summary']}" + (f"  [the same run for {others}]"
+                                                          if others else "")))
         console.print(f"    (the full counterexamples: fpatch explain {result.path})")
 
 
