@@ -471,6 +471,14 @@ def _node_w(nd: dict[str, Any], lines: list[str] | None = None) -> float:
                longest * LINE_W + 18)
 
 
+def _edge_tag(t: dict[str, Any]) -> str:
+    """An edge's label: its point, and for an unsafe edge the counterexamples it is in."""
+    ids = ",".join(t["counterexamples"])
+    if len(ids) > 11:
+        ids = f"{len(t['counterexamples'])} cx"
+    return f"{t['point']}" + (f" ({ids})" if t["unsafe"] else "")
+
+
 def _ran_lines(cx: dict[str, Any]) -> list[str]:
     """The mix a counterexample's observer executed: each instruction, its slot, its state."""
     out = []
@@ -496,11 +504,13 @@ def states_svg(doc: dict[str, Any]) -> str:
         ws = {nd["name"]: _node_w(nd, lines[nd["name"]]) for nd in nodes}
         nh = _node_h(site)
         site_cxs = [c for c in doc["counterexamples"] if c["site"] == site["name"]]
+        # room between neighbours for the widest edge label, clear of both nodes
+        gap = max([float(GAP)] + [len(_edge_tag(t)) * 6.8 + 36 for t in trans])
         cx = 40.0
         for nd in nodes:
             xs[nd["name"]] = cx
-            cx += ws[nd["name"]] + GAP
-        width = max(width, cx - GAP + 40)
+            cx += ws[nd["name"]] + gap
+        width = max(width, cx - gap + 40)
         order = {nd["name"]: i for i, nd in enumerate(nodes)}
         fwd = [order[t["to"]] - order[t["from"]] for t in trans
                if order[t["to"]] > order[t["from"]] + 1]
@@ -541,10 +551,7 @@ def states_svg(doc: dict[str, Any]) -> str:
                         stroke_dasharray="7,3" if t["unsafe"] else "none",
                         marker_end=f"url(#{arrow})")
                 lx, ly = (x1 + x2) / 2, y1 + sgn * hgt * 0.75 + (4 if sgn > 0 else -3)
-            ids = ",".join(t["counterexamples"])
-            if len(ids) > 11:
-                ids = f"{len(t['counterexamples'])} cx"
-            tag = f"{t['point']}" + (f" ({ids})" if t["unsafe"] else "")
+            tag = _edge_tag(t)
             svg.add("rect", x=lx - len(tag) * 3.4 - 4, y=ly - 11, width=len(tag) * 6.8 + 8,
                     height=15.0, fill="white", stroke=color, stroke_width="0.8", rx=3)
             svg.text(lx, ly, tag, size=10, anchor="middle", fill=color, title=t["step"])
@@ -575,12 +582,12 @@ def states_svg(doc: dict[str, Any]) -> str:
         box_h = 0.0
         for c in site_cxs:
             ran = _ran_lines(c)
-            bw = max(len(ln) for ln in ran + [f"{c['id']} executed ({c['observer']})"]) * LINE_W + 18
+            head = f"{c['id']} executed ({', '.join(c['observers'])})"
+            bw = max([len(ln) * LINE_W for ln in ran] + [len(head) * 6.6]) + 18
             bh = 24.0 + NODE_LINE * len(ran)
             svg.add("rect", x=bx, y=ky, width=bw, height=bh, fill="#fdf0f0", stroke=C_BAD,
                     stroke_width="1.2", stroke_dasharray="4,3", rx=6)
-            svg.text(bx + 9, ky + 15, f"{c['id']} executed ({', '.join(c['observers'])})",
-                     size=10, fill=C_BAD, weight="bold")
+            svg.text(bx + 9, ky + 15, head, size=10, fill=C_BAD, weight="bold")
             for i, ln in enumerate(ran):
                 svg.text(bx + 9, ky + 29 + NODE_LINE * i, ln, size=9.5, fill=C_EXEC)
             bx += bw + 24

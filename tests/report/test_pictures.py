@@ -99,3 +99,21 @@ def test_states_show_the_mix_the_observer_executed() -> None:
     assert "cx1 executed (thread)" in texts
     assert "#1 s0 stp x29, x30, [sp, #-16]! [B] @0" in texts
     assert "#4 s3 nop [A,A'] @14" in texts
+
+
+def test_edge_labels_sit_clear_of_the_nodes() -> None:
+    for path in (SPECS / "ftrace-8-byte-store-both-slots.yaml", PREEMPT):
+        root = ET.fromstring(states_svg(_doc(path)))
+        rects = list(root.iter(f"{SVG}rect"))
+
+        def box(r: ET.Element) -> tuple[float, float, float, float]:
+            x, y = float(r.get("x", 0)), float(r.get("y", 0))
+            return x, y, x + float(r.get("width", 0)), y + float(r.get("height", 0))
+
+        nodes = [box(r) for r in rects if r.get("rx") == "6" and r.get("fill") != "#fdf0f0"]
+        tags = [box(r) for r in rects if r.get("rx") == "3" and r.get("fill") == "white"]
+        assert nodes and tags
+        for t in tags:
+            for n in nodes:
+                apart = t[2] <= n[0] or n[2] <= t[0] or t[3] <= n[1] or n[3] <= t[1]
+                assert apart, (path.name, t, n)
