@@ -1,28 +1,63 @@
 # fpatch developer targets. `make demo` and `make test` work on a fresh machine.
+#
+#   make demo      run-time install into .venv (no dev tools), check every spec in specs/
+#   make install   fpatch on your PATH: its own venv under $(PREFIX)/lib/fpatch and a link
+#                  $(PREFIX)/bin/fpatch (default PREFIX ~/.local; no root, no system pip)
+#   make test      dev install into .venv (pytest, ruff, mypy, ...), binutils, Chromium; tests
 PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 FPATCH  := $(BIN)/fpatch
+RUNTIME := $(VENV)/.runtime
 STAMP   := $(VENV)/.installed
+PREFIX  ?= $(HOME)/.local
 
-.PHONY: setup tools demo test lint typecheck fuzz bench clean
+.PHONY: setup runtime install uninstall tools demo test lint fuzz bench startup docs clean
 
-$(STAMP): pyproject.toml
+# The tool and its run-time dependencies only (what `make demo` needs).
+$(RUNTIME): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $(RUNTIME)
+
+# The development toolchain on top (tests, linters, type checker).
+$(STAMP): $(RUNTIME) pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+runtime: $(RUNTIME)
 setup: $(STAMP)
 
-# GNU binutils for aarch64: the encoding oracle of the ISA tests.
-tools:
-	@command -v aarch64-linux-gnu-as >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq binutils-aarch64-linux-gnu >/dev/null; }
+# `fpatch` on PATH without touching the system Python (PEP 668): a private venv and a link.
+install:
+	$(PY) -m venv --clear $(PREFIX)/lib/fpatch
+	$(PREFIX)/lib/fpatch/bin/pip install -q --upgrade pip
+	$(PREFIX)/lib/fpatch/bin/pip install -q .
+	mkdir -p $(PREFIX)/bin
+	ln -sf $(PREFIX)/lib/fpatch/bin/fpatch $(PREFIX)/bin/fpatch
+	@echo "installed: $(PREFIX)/bin/fpatch"
+	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; \
+	  *) echo "$(PREFIX)/bin is not on your PATH; add it: export PATH=\"$(PREFIX)/bin:\$$PATH\"";; esac
 
-demo: setup
+# Removes only what `make install` made.
+uninstall:
+	rm -f $(PREFIX)/bin/fpatch
+	rm -rf $(PREFIX)/lib/fpatch
+
+# Test tools from Debian: GNU binutils for aarch64 (the encoding oracle of the ISA tests) and
+# Chromium (renders report.html in the HTML report test).
+tools:
+	@command -v aarch64-linux-gnu-as >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO apt-get install -y -qq binutils-aarch64-linux-gnu chromium >/dev/null; }
+
+demo: $(RUNTIME)
 	$(FPATCH) check specs/
+	@echo
+	@echo "fpatch is $(FPATCH). To run it as \`fpatch\`: . $(BIN)/activate   (this shell)"
+	@echo "or: make install   (a link in $(PREFIX)/bin, for good)"
 
 test: setup tools
 	$(BIN)/python -m pytest -q tests
@@ -44,6 +79,14 @@ fuzz: setup
 
 bench: setup
 	$(BIN)/python bench/bench.py
+
+# CPU time of `fpatch --version` and `fpatch validate` of one spec (target <= 0.15 s).
+startup: $(RUNTIME)
+	$(BIN)/python bench/startup.py
+
+# Regenerate the real command output in docs/tutorial.md and README.md (a test compares it).
+docs: $(RUNTIME)
+	$(BIN)/python tests/e2e/test_tutorial.py --update
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

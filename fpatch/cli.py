@@ -9,6 +9,7 @@ stderr and a request to report it; ``FPATCH_DEBUG=1`` shows the traceback).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -17,24 +18,21 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.segment import Segment
 
 from fpatch import __version__
 from fpatch.errors import SpecError
-from fpatch.model.timeline import build
-from fpatch.report import jsonout, text
-from fpatch.report.ci import Checked, junit_xml, sarif_log
-from fpatch.report.document import build_report, error_report
-from fpatch.report.explain import render_explain
-from fpatch.report.writer import write_report
-from fpatch.spec import parse_file
-from fpatch.spec.types import Spec
 from fpatch.textsafe import display_path, one_line, terminal
-from fpatch.verdict import UNKNOWN, Result
+
+# Start-up time (bench/startup.py): `--version` and `validate` import neither rich, networkx,
+# z3 nor the report writers; each command imports what it uses when it runs.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from fpatch.spec.types import Spec
+    from fpatch.verdict import Result
 
 EXIT_OK, EXIT_UNSAFE, EXIT_USAGE, EXIT_UNKNOWN, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_STATUSES = (EXIT_OK, EXIT_UNSAFE, EXIT_USAGE, EXIT_UNKNOWN, EXIT_INTERNAL)
@@ -43,27 +41,36 @@ MAX_SECONDS = 7 * 24 * 3600.0
 CI_MAX_TIME = 1800.0  # --max-time when the CI environment variable is set
 
 
-class SafeConsole(Console):
-    """A console that shows control characters in what it prints as ``\\e``, ``\\x07``...
+@functools.cache
+def _safe_console() -> type[Console]:
+    """The console class, built on first use so that start-up does not import rich."""
+    from rich.console import Console
+    from rich.segment import Segment
 
-    Every piece of text (plain strings, ``Text``, table cells) reaches the output as a
-    segment; user text inside them is escaped there, whatever path it came by, while
-    the console's own styling (added around the segments) still works.
-    """
+    class SafeConsole(Console):
+        """A console that shows control characters in what it prints as ``\\e``,
+        ``\\x07``...
 
-    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
-        return super()._render_buffer(
-            seg if seg.control else Segment(terminal(seg.text), seg.style, seg.control)
-            for seg in buffer)
+        Every piece of text (plain strings, ``Text``, table cells) reaches the output as a
+        segment; user text inside them is escaped there, whatever path it came by, while
+        the console's own styling (added around the segments) still works.
+        """
+
+        def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+            return super()._render_buffer(
+                seg if seg.control else Segment(terminal(seg.text), seg.style, seg.control)
+                for seg in buffer)
+
+    return SafeConsole
 
 
 def _console(no_color: bool) -> Console:
-    return SafeConsole(no_color=no_color, highlight=False, soft_wrap=False, markup=False,
+    return _safe_console()(no_color=no_color, highlight=False, soft_wrap=False, markup=False,
                        emoji=False, width=None if sys.stdout.isatty() else 160)
 
 
 def _err_console(no_color: bool = False) -> Console:
-    return SafeConsole(stderr=True, no_color=no_color, highlight=False, markup=False,
+    return _safe_console()(stderr=True, no_color=no_color, highlight=False, markup=False,
                        emoji=False)
 
 
@@ -162,7 +169,9 @@ def _print_errors(exc: SpecError) -> None:
         _echo(one_line(str(d), 600), err=True)
 
 
-def _load(path: Path, err: Console) -> Spec | SpecError:
+def _load(path: Path) -> Spec | SpecError:
+    from fpatch.spec import parse_file
+
     try:
         return parse_file(path)
     except SpecError as exc:
@@ -194,8 +203,8 @@ def main() -> None:
 @click.option("--junit-xml", "junit_file", type=click.Path(dir_okay=False, writable=True),
               default=None, help="Also write JUnit XML to this file (docs/ci.md).")
 @click.option("--report-dir", type=click.Path(file_okay=False, writable=True), default=None,
-              help="Write report.md, report.json, timeline.svg, states.svg and states.dot of "
-                   "each spec into DIR/<spec-name>/ (docs/reports.md).")
+              help="Write report.html, report.md, report.json, timeline.svg, states.svg and "
+                   "states.dot of each spec into DIR/<spec-name>/ (docs/reports.md).")
 @click.option("--timeout", type=SECONDS, default=None,
               help="Seconds per solver query before the answer is 'unknown' (default 60, or "
                    "the spec's timeout).")
@@ -212,6 +221,14 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
           junit_file: str | None, report_dir: str | None, timeout: float | None,
           max_time: float | None, engine: str, quiet: bool, no_color: bool) -> None:
     """Check spec files and folders (recursively *.yaml) and gate on their expectations."""
+
+    from fpatch.model.timeline import build
+    from fpatch.report import jsonout, text
+    from fpatch.report.ci import Checked, junit_xml, sarif_log
+    from fpatch.report.document import build_report, error_report
+    from fpatch.report.writer import write_report
+    from fpatch.verdict import UNKNOWN
+
     if as_json:
         if fmt not in ("text", "json"):
             raise click.UsageError("--json and --format sarif exclude each other")
@@ -237,7 +254,7 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
     taken: set[str] = set()
     for path in files:
         shown = display_path(path)
-        spec = _load(path, err)
+        spec = _load(path)
         if isinstance(spec, SpecError):
             invalid += 1
             _print_errors(spec)
@@ -259,8 +276,9 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
         elif not result.meets_expectation:
             mismatched += 1
         tl = build(spec) if report_dir or (text_out and not quiet) else None
-        if report_dir and tl is not None:
-            _write(write_report, Path(report_dir), build_report(spec, tl, result), taken)
+        report = build_report(spec, tl, result) if tl is not None else None
+        if report_dir and report is not None:
+            _write(write_report, Path(report_dir), report, taken)
         if as_json:
             docs.append(jsonout.result_json(result))
         elif not text_out:
@@ -268,12 +286,11 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
         elif quiet:
             out.print(text.one_line(result), markup=False)
         else:
-            assert tl is not None
+            assert report is not None
             # Counterexamples in full where they matter: a failed expectation, or the one
             # spec asked about; a folder of expected-unsafe specs stays readable.
-            text.render_result(out, result, tl,
+            text.render_result(out, result, report,
                                verbose=not result.meets_expectation or len(files) == 1)
-            out.print(text.one_line(result), markup=False)
             out.print()
     total = len(files)
     ok = total - invalid - mismatched - unknown
@@ -284,6 +301,7 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
                encoding="utf-8")
     if junit_file:
         _write(Path(junit_file).write_text, junit_xml(checked), encoding="utf-8")
+    summary += _exit_note(invalid, mismatched, unknown)
     if as_json:
         click.echo(json.dumps({"schema": jsonout.SCHEMA_VERSION, "results": docs,
                                "summary": {"total": total, "as_expected": ok,
@@ -306,7 +324,19 @@ def _write(write: Callable[..., object], *args: Any, **kwargs: Any) -> None:
         sys.exit(EXIT_USAGE)
 
 
+def _exit_note(invalid: int, mismatched: int, unknown: int) -> str:
+    """The summary line's ending: the exit status, and the outcomes it ranks below."""
+    status = _exit_status(invalid, mismatched, unknown)
+    if status == EXIT_OK:
+        return ""
+    found = [(EXIT_USAGE, invalid, "invalid"), (EXIT_UNSAFE, mismatched, "not as expected"),
+             (EXIT_UNKNOWN, unknown, "unknown")]
+    also = [f"{what} ({code})" for code, n, what in found if n and code != status]
+    return f"; exit {status}" + (f" (also {', '.join(also)})" if also else "")
+
+
 def _exit_status(invalid: int, mismatched: int, unknown: int) -> int:
+    """Worst first: invalid (2) over not as expected (1) over unknown (3)."""
     if invalid:
         return EXIT_USAGE
     if mismatched:
@@ -332,8 +362,12 @@ def explain(path: str, timeout: float | None, max_time: float | None, engine: st
     Exit status as for check: 0 as expected, 1 not as expected, 2 invalid, 3 unknown,
     4 internal error.
     """
-    err = _err_console()
-    spec = _load(Path(path), err)
+    from fpatch.model.timeline import build
+    from fpatch.report.document import build_report
+    from fpatch.report.explain import render_explain
+    from fpatch.verdict import UNKNOWN
+
+    spec = _load(Path(path))
     if isinstance(spec, SpecError):
         _print_errors(spec)
         sys.exit(EXIT_USAGE)
@@ -358,14 +392,15 @@ def _run(spec: Spec, engine: str, timeout: float | None, max_time: float | None 
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 def validate(paths: tuple[str, ...]) -> None:
     """Validate specs: every problem with file:line:col; exit 2 if any is invalid."""
-    err = _err_console()
+    from fpatch.model.timeline import build
+
     files = _spec_files(paths)
     if not files:
-        err.print("fpatch: no spec files (*.yaml, *.yml) found")
+        click.echo("fpatch: no spec files (*.yaml, *.yml) found", err=True)
         sys.exit(EXIT_USAGE)
     bad = 0
     for path in files:
-        spec = _load(path, err)
+        spec = _load(path)
         if isinstance(spec, SpecError):
             bad += 1
             _print_errors(spec)
@@ -381,8 +416,10 @@ def validate(paths: tuple[str, ...]) -> None:
 @click.option("--no-color", is_flag=True)
 def show(path: str, as_json: bool, no_color: bool) -> None:
     """Show a spec: states side by side, differing slots, steps, state transitions."""
-    err = _err_console()
-    spec = _load(Path(path), err)
+    from fpatch.model.timeline import build
+    from fpatch.report import jsonout, text
+
+    spec = _load(Path(path))
     if isinstance(spec, SpecError):
         _print_errors(spec)
         sys.exit(EXIT_USAGE)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from fpatch.isa import Insn, decode, semantics
+from fpatch.isa import Insn, decode
 from fpatch.isa.ir import (
     MASK64,
     Add,
@@ -305,6 +305,8 @@ def _run(p: ThreadProgram, choices: tuple[int, ...], written_code: frozenset[int
 
 @lru_cache(maxsize=65536)
 def _decoded(word: int, pc: int) -> tuple[Insn | None, tuple[Stmt, ...]]:
+    from fpatch.isa import semantics  # on first use (start-up time, bench/startup.py)
+
     insn = decode(word, pc)
     if not isinstance(insn, Insn):
         return None, ()

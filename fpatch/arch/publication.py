@@ -24,6 +24,7 @@ conservative reading: the local IC IALLU may publish earlier for it).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -94,3 +95,19 @@ def publication_point(cache: CacheType, after: list[tuple[int, Op | None]]) -> i
         if op.kind == "dsb" and published(cache, tuple(ops)):
             return point
     return None
+
+
+_TEXT = {"dc": "dc cvau", "ic": "ic ivau", "dsb": "dsb ish"}
+
+
+@lru_cache(maxsize=8)
+def publishing_sequence(cache: CacheType) -> tuple[str, ...]:
+    """The shortest sequence of maintenance steps after a write that publishes it, as
+    instructions (for reports: what a patcher is missing). Found by asking
+    ``published`` about every sequence over dc/dsb/ic, shortest first."""
+    letters = (Op("dc", covers=True), Op("dsb", option="ish"), Op("ic", covers=True))
+    for n in range(1, 5):
+        for ops in itertools.product(letters, repeat=n):
+            if ops[-1].kind == "dsb" and published(cache, ops):
+                return tuple(_TEXT[o.kind] for o in ops)
+    raise AssertionError(f"no sequence of four steps publishes a write under {cache}")

@@ -607,12 +607,16 @@ class _ObserverSearch:
         return r == "sat"
 
     def _timing_model(self, goal: list[z3.BoolRef], query: str) -> z3.ModelRef | None:
-        """A model of the current prefix + goal with as few interruptions as the solver finds.
+        """A model of the current prefix + goal telling the simplest story the solver finds
+        (docs/reports.md, "Which counterexample"): first as few interruptions as possible,
+        then, among those, the last instruction executed as early as possible. Only the
+        timing of an already found run changes, never whether one exists.
 
         None when there is none, or when the solver gave up (then with a reason)."""
         r, model = self._check(goal, query)
         if model is None:
             return None
+        fixed = list(goal)
         if len(self.c) > 1:
             measure = z3.Sum(*[z3.If(self.c[i] != self.c[i - 1], 1, 0)
                                for i in range(1, len(self.c))])
@@ -620,6 +624,17 @@ class _ObserverSearch:
             for bound in range(current):
                 # Only a simpler counterexample is at stake: an unknown keeps the first.
                 r2, better = self._check(goal + [measure <= bound], "minimize",
+                                         min(MINIMIZE_MS, self.enc.timeout_ms))
+                if better is not None:
+                    model, current = better, bound
+                    break
+            fixed.append(measure <= current)
+        if self.e:
+            last = self.e[-1]
+            end = model.eval(last, model_completion=True).as_long()
+            for bound in range(end):
+                # Only a simpler counterexample is at stake: an unknown keeps the first.
+                r2, better = self._check(fixed + [last <= bound], "minimize",
                                          min(MINIMIZE_MS, self.enc.timeout_ms))
                 if better is not None:
                     return better

@@ -12,11 +12,28 @@ Public API (the only names other layers use):
   ARM's CMODX set (or Linux's older reading of it).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from fpatch.isa.asm import assemble
 from fpatch.isa.cmodx import is_cmodx
 from fpatch.isa.decode import decode, disassemble
 from fpatch.isa.insn import AsmError, Insn, Unsupported
-from fpatch.isa.semantics import semantics
+
+if TYPE_CHECKING:
+    from fpatch.isa.semantics import semantics
+
+
+def __getattr__(name: str) -> Any:
+    """``semantics`` on first use: the IR's classes cost start-up time that parsing and
+    validating a spec do not need (bench/startup.py)."""
+    if name == "semantics":
+        import importlib
+
+        module = importlib.import_module("fpatch.isa.semantics")
+        # Importing the submodule bound the package attribute to the module; bind the function.
+        globals()["semantics"] = module.semantics
+        return module.semantics
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "AsmError",

@@ -9,10 +9,13 @@ observer can see.
 
 from __future__ import annotations
 
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from fpatch.model.timeline import Timeline
 from fpatch.spec.types import Site
+
+if TYPE_CHECKING:  # networkx costs ~0.1 s to import: only where a graph is built
+    import networkx as nx
 
 
 def contents_name(site: Site, words: tuple[int, ...]) -> str:
@@ -27,6 +30,8 @@ def contents_name(site: Site, words: tuple[int, ...]) -> str:
 
 
 def transition_graph(tl: Timeline, site: Site) -> nx.MultiDiGraph:
+    import networkx as nx
+
     hist = tl.history(site)
     g: nx.MultiDiGraph = nx.MultiDiGraph()
     prev = None

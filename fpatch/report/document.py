@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from fpatch.errors import Diagnostic, Loc
-from fpatch.isa import decode
+from fpatch.isa import decode, is_cmodx
 from fpatch.model.graph import contents_name, transition_graph
 from fpatch.model.timeline import SlotHistory, Timeline
 from fpatch.spec.types import Site, Spec
@@ -94,7 +94,10 @@ def _site_doc(spec: Spec, tl: Timeline, site: Site,
     slots_doc = [{"index": i, "addr": _hex(site.slot_addr(i)),
                   "differs": len({st.words[i] for st in site.states}) > 1}
                  for i in range(site.nslots)]
-    writes = sorted(({"slot": i, "point": w, "publication": pub}
+    writes = sorted(({"slot": i, "point": w, "publication": pub,
+                      "word": f"{h.values[w]:08x}",
+                      "text": symbolize(decode(h.values[w], site.slot_addr(i)).text, spec, site),
+                      **_closing(tl, pub)}
                      for i, h in enumerate(hist) for w, pub in h.writes),
                     key=lambda d: (d["point"], d["slot"]))
     nodes = [{"name": n, "first_point": d["first_point"], "valid": bool(d["valid"]),
@@ -114,6 +117,42 @@ def _site_doc(spec: Spec, tl: Timeline, site: Site,
                  for d in site.data],
         "writes": writes, "contents": contents, "nodes": nodes, "transitions": transitions,
     }
+
+
+def _closing(tl: Timeline, pub: int | None) -> dict[str, Any]:
+    """When every CPU must fetch a published write: its first forced CSE at or after the
+    publication (an ipi_sync, or the end of a stop_machine block), and which it is."""
+    if pub is None:
+        return {"visible_to_all": None, "closed_by": None}
+    ends = {b.last for b in tl.blocks}
+    for p in tl.forced_cse_points():
+        if p >= pub:
+            step = tl.step_at(p)
+            by = "ipi_sync" if step is not None and step.kind == "ipi_sync" else (
+                "the end of stop_machine" if p in ends else "a CSE on every CPU")
+            return {"visible_to_all": p, "closed_by": by}
+    return {"visible_to_all": None, "closed_by": None}
+
+
+def _cmodx_words(c: Counterexample, spec: Spec, site: Site,
+                 hist: tuple[SlotHistory, ...]) -> list[dict[str, Any]]:
+    """The different words a CMODX fetch's window holds, each with whether it is in the
+    CMODX set: the conflict a CMODX violation names."""
+    if c.violation != "cmodx" or not c.execs:
+        return []
+    x = c.execs[-1]
+    out: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for t in range(x.window[0], x.window[1] + 1):
+        w = hist[x.slot].values[t]
+        if w in seen:
+            continue
+        seen.add(w)
+        out.append({"slot": x.slot, "point": t, "word": f"{w:08x}",
+                    "text": symbolize(decode(w, site.slot_addr(x.slot)).text, spec, site),
+                    "states": [st.name for st in site.states if st.words[x.slot] == w],
+                    "cmodx": is_cmodx(w, spec.cmodx_linux)})
+    return out
 
 
 def _exec_doc(x: Exec, hist: SlotHistory, spec: Spec, site: Site) -> dict[str, Any]:
@@ -147,21 +186,119 @@ def _events(cx: dict[str, Any]) -> list[dict[str, Any]]:
             elif x["cse"] != prev["cse"]:
                 ev.append({"point": x["cse"], "kind": "cse",
                            "text": f"CSE from its own isb (for #{n})"})
+        states = ", ".join(x["states"]) or ("torn word" if x["torn"] else "no state")
+        fetched = ""
         if x["fetched_at"] != x["point"]:
+            # An older value, said on the row where it runs: the rows stay in time order.
             src = ("the initial value" if x["source_write"] is None
                    else f"written at point {x['source_write']}")
-            ev.append({"point": x["fetched_at"], "kind": "fetch",
-                       "text": f"#{n} fetches slot {x['slot']} as at this point ({src})"})
-        states = ", ".join(x["states"]) or ("torn word" if x["torn"] else "no state")
+            fetched = f", fetched as at point {x['fetched_at']} ({src})"
         ev.append({"point": x["point"], "kind": "exec",
-                   "text": f"#{n} executes slot {x['slot']}: `{x['text']}` [{states}]"})
+                   "text": f"#{n} executes slot {x['slot']}: `{x['text']}` [{states}]{fetched}"})
     if execs:
         ev.append({"point": execs[-1]["point"], "kind": "exit", "text": f"-> {cx['exit']}"})
     order = {id(e): i for i, e in enumerate(ev)}
     return sorted(ev, key=lambda e: (e["point"], order[id(e)]))
 
 
-def _cx_doc(k: int, c: Counterexample, spec: Spec, tl: Timeline) -> dict[str, Any]:
+def chain_text(tl: Timeline) -> str:
+    """The maintenance that publishes a write under the spec's cache type, as instructions
+    (the shortest sequence the architecture model accepts, fpatch/arch/publication.py)."""
+    from fpatch.arch.model import CacheType
+    from fpatch.arch.publication import publishing_sequence
+
+    return "; ".join(publishing_sequence(CacheType(tl.cache.idc, tl.cache.dic)))
+
+
+def needs(c: Counterexample, tl: Timeline, hist: tuple[SlotHistory, ...]) -> list[str]:
+    """What the patcher would have to add to close the window this counterexample used.
+
+    Per executed instruction whose fetch window ``[L, e]`` spans a modifying write
+    ``w`` of its slot (``L < w <= e``): if ``w`` is never published, the cache
+    type's maintenance chain after it is missing; if it is published at ``p`` but
+    the observer's last CSE is older than ``p``, a CSE on every CPU after ``p`` (or
+    a wait until no task is inside the site) is missing. A torn fetch needs one
+    single-copy-atomic store instead of the copy.
+    """
+    out: list[str] = []
+
+    def add(text: str) -> None:
+        if text not in out:
+            out.append(text)
+
+    unpublished: dict[int, list[int]] = {}
+    late: dict[int, tuple[list[tuple[int, int]], list[int]]] = {}  # pub -> (slot, w), cses
+    for x in c.execs:
+        if x.torn or (c.violation == "torn" and x is c.execs[-1]):
+            add(f"slot {x.slot} is written by a non-atomic copy: it needs one single-copy-atomic "
+                f"store (width 4 or 8, aligned)")
+        lo, e = x.window
+        for w, pub in hist[x.slot].writes:
+            if not lo < w <= e:
+                continue
+            if pub is None:
+                unpublished.setdefault(x.slot, []).append(w)
+            elif pub > x.cse:
+                writes, cses = late.setdefault(pub, ([], []))
+                writes.append((x.slot, w))
+                cses.append(x.cse)
+    for slot, ws in unpublished.items():
+        add(f"{_writes(slot, ws)} never published: `{chain_text(tl)}` is missing after "
+            f"{'them' if len(set(ws)) > 1 else 'it'} (cache {tl.cache})")
+    for pub, (writes, cses) in sorted(late.items()):
+        add(f"{_late_writes(writes)} published at point {pub}, but the observer's last CSE "
+            f"was at point {max(cses)}: a CSE on every CPU after point {pub} (ipi_sync, or the "
+            f"end of a stop_machine) is missing before the site may run again")
+    if c.execs and c.violation == "inequivalent":
+        first, last = c.execs[0].point, c.execs[-1].point
+        during = sorted({w for h in hist for w, _ in h.writes if first < w <= last})
+        if during:
+            pts = ", ".join(map(str, during))
+            add(f"the run spans the write(s) at point(s) {pts}: no task may be inside the site "
+                f"while it changes: stop_machine in a non-preemptible kernel, or wait_tasks "
+                f"before the next write")
+    if c.violation == "cmodx":
+        add("or: no CPU may run the site while it changes (stop_machine in a non-preemptible "
+            "kernel), or both words must be in the CMODX set (b, bl, nop, ...)")
+    return out
+
+
+def _late_writes(writes: list[tuple[int, int]]) -> str:
+    """`the write of slot 1 at point 8 is`, or for several: `the writes of slots 1, 2, 3
+    (at points 8, 9, 10) are`."""
+    ws = sorted(set(writes))
+    if len(ws) == 1:
+        return f"the write of slot {ws[0][0]} at point {ws[0][1]} is"
+    slots = sorted({s for s, _ in ws})
+    pts = sorted({w for _, w in ws})
+    what = (f"slot {slots[0]}" if len(slots) == 1
+            else "slots " + ", ".join(map(str, slots)))
+    at = f"point {pts[0]}" if len(pts) == 1 else "points " + ", ".join(map(str, pts))
+    return f"the writes of {what} (at {at}) are"
+
+
+def _writes(slot: int, ws: list[int]) -> str:
+    pts = sorted(set(ws))
+    if len(pts) == 1:
+        return f"the write of slot {slot} at point {pts[0]} is"
+    return f"the writes of slot {slot} at points {', '.join(map(str, pts))} are"
+
+
+def _merge(cxs: tuple[Counterexample, ...]) -> list[tuple[Counterexample, list[str]]]:
+    """Counterexamples that tell the same story for several observer kinds, once each."""
+    groups: dict[tuple[Any, ...], tuple[Counterexample, list[str]]] = {}
+    for c in cxs:
+        key = (c.site, c.violation, c.execs, c.exit, c.diffs, c.initial, c.detail,
+               c.nearest_valid, c.loc, c.replayed)
+        if key in groups:
+            groups[key][1].append(c.observer)
+        else:
+            groups[key] = (c, [c.observer])
+    return list(groups.values())
+
+
+def _cx_doc(k: int, c: Counterexample, spec: Spec, tl: Timeline,
+            observers: list[str] | None = None) -> dict[str, Any]:
     site = spec.site(c.site)
     hist = tl.history(site)
     execs = [_exec_doc(x, hist[x.slot], spec, site) for x in c.execs]
@@ -169,12 +306,15 @@ def _cx_doc(k: int, c: Counterexample, spec: Spec, tl: Timeline) -> dict[str, An
     hi = max((x.point for x in c.execs), default=0)
     loc = c.loc or site.loc
     doc: dict[str, Any] = {
-        "id": f"cx{k}", "site": c.site, "observer": c.observer, "violation": c.violation,
+        "id": f"cx{k}", "site": c.site, "observer": c.observer,
+        "observers": list(observers or [c.observer]), "violation": c.violation,
         "summary": c.summary, "detail": c.detail, "loc": _loc(loc),
         "exit": c.exit, "nearest_valid": c.nearest_valid, "replayed": c.replayed,
         "initial": {r: _hex(v) for r, v in c.initial}, "span": [lo, hi], "execs": execs,
         "diffs": [{"what": d.what, "category": diff_category(d.what), "run": d.run,
                    "valid": d.valid} for d in c.diffs],
+        "needs": needs(c, tl, hist),
+        "cmodx_words": _cmodx_words(c, spec, site, hist),
     }
     doc["events"] = _events(doc)
     return doc
@@ -182,7 +322,8 @@ def _cx_doc(k: int, c: Counterexample, spec: Spec, tl: Timeline) -> dict[str, An
 
 def build_report(spec: Spec, tl: Timeline, result: Result) -> dict[str, Any]:
     """The whole report of one spec (report.json), deterministic."""
-    cxs = [_cx_doc(k, c, spec, tl) for k, c in enumerate(result.counterexamples, 1)]
+    cxs = [_cx_doc(k, c, spec, tl, kinds)
+           for k, (c, kinds) in enumerate(_merge(result.counterexamples), 1)]
     forced = set(tl.forced_cse_points())
     return {
         "format": REPORT_FORMAT,

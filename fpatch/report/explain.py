@@ -9,10 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from fpatch.report.markdown import environment_lines, publications, timeline_points
+from fpatch.report.markdown import (
+    environment_lines,
+    observers_text,
+    publications,
+    timeline_points,
+)
 
 STYLE = {"safe": "bold green", "unsafe": "bold red", "unknown": "bold yellow",
          "error": "bold red"}
@@ -65,7 +71,7 @@ def render_explain(console: Console, doc: dict[str, Any]) -> None:
     console.print(table)
     for cx in doc["counterexamples"]:
         console.print()
-        _counterexample(console, doc, cx)
+        render_counterexample(console, doc, cx)
     if not doc["counterexamples"]:
         console.print()
         console.print("No counterexample: " + (
@@ -73,7 +79,40 @@ def render_explain(console: Console, doc: dict[str, Any]) -> None:
             else "the answer is unknown; nothing was proved."))
 
 
+def _site_narrow(console: Console, site: dict[str, Any]) -> None:
+    """The states slot by slot, one line each, for terminals too narrow for the table."""
+    console.print(Text(f"site {site['name']} @{site['base']} (entry slot {site['entry']})",
+                       style="bold"))
+    for st in site["states"]:
+        flags = [f for f, on in (("initial", st["initial"]), ("valid", st["valid"])) if on]
+        console.print(Text("  " + st["name"] + (f" ({', '.join(flags)})" if flags else ""),
+                           style="bold"))
+        for sl in site["slots"]:
+            s = st["slots"][sl["index"]]
+            mark = "*" if sl["differs"] else " "
+            lab = f"{s['label']}: " if s["label"] else ""
+            console.print(Padding(Text(f"{mark} s{sl['index']} {sl['addr']}  {lab}{s['text']}  "
+                                       f"({s['word']})"), (0, 0, 0, 4), expand=False))
+    console.print("  (* the slot differs between states)")
+
+
 def _site(console: Console, site: dict[str, Any]) -> None:
+    if console.width < WIDE:
+        _site_narrow(console, site)
+    else:
+        _site_table(console, site)
+    console.print(Text("state transitions:", style="bold"))
+    for t in site["transitions"]:
+        line = Text(f"{t['from']} --[{t['point']}: {t['step']}]--> {t['to']}")
+        if t["unsafe"]:
+            line.stylize("red")
+            line.append(f"   (inside {', '.join(t['counterexamples'])})", style="red")
+        console.print(Padding(line, (0, 0, 0, 2), expand=False))
+    if not site["transitions"]:
+        console.print(f"  (none: the site stays {site['contents'][0]})")
+
+
+def _site_table(console: Console, site: dict[str, Any]) -> None:
     table = Table(title=f"site {site['name']} @{site['base']} (entry slot {site['entry']})",
                   header_style="bold", title_style="bold")
     table.add_column("slot", justify="right")
@@ -92,20 +131,21 @@ def _site(console: Console, site: dict[str, Any]) -> None:
         table.add_row(str(sl["index"]), sl["addr"], *cells,
                       Text("*", style="bold yellow") if sl["differs"] else "")
     console.print(table)
-    console.print(Text("state transitions:", style="bold"))
-    for t in site["transitions"]:
-        line = Text(f"  {t['from']} --[{t['point']}: {t['step']}]--> {t['to']}")
-        if t["unsafe"]:
-            line.stylize("red")
-            line.append(f"   (inside {', '.join(t['counterexamples'])})", style="red")
-        console.print(line)
-    if not site["transitions"]:
-        console.print(f"  (none: the site stays {site['contents'][0]})")
 
 
-def _counterexample(console: Console, doc: dict[str, Any], cx: dict[str, Any]) -> None:
+# Below this width the timeline and the instruction list stack their columns, so an
+# 80-column terminal gets no line wrapped by the terminal itself.
+WIDE = 110
+
+
+def render_counterexample(console: Console, doc: dict[str, Any], cx: dict[str, Any]) -> None:
+    """One counterexample: what, why, the timeline, the instructions, the effect, the fix.
+
+    ``fpatch check`` and ``fpatch explain`` both print counterexamples with this.
+    """
+    narrow = console.width < WIDE
     console.print(Text(f"{cx['id']}: {cx['violation'].upper()} — site {cx['site']}, "
-                       f"observer {cx['observer']}", style="bold red"))
+                       f"{observers_text(cx)}", style="bold red"))
     if cx["loc"]:
         loc = cx["loc"]
         console.print(f"  caused by the spec at {loc['file']}:{loc['line']}:{loc['col']}")
@@ -114,37 +154,89 @@ def _counterexample(console: Console, doc: dict[str, Any], cx: dict[str, Any]) -
     elif cx["replayed"] is False:
         console.print("  WARNING: did not replay without the solver (a bug in fpatch; the verdict "
                       "stands)", style="bold yellow")
-    console.print(f"  {cx['detail']}")
+    console.print(Padding(Text(cx["detail"]), (0, 0, 0, 2), expand=False))
     if cx["initial"]:
-        console.print("  initial registers: "
-                      + ", ".join(f"{r}={v}" for r, v in cx["initial"].items()))
+        console.print(Padding(Text("initial registers: " + ", ".join(
+            f"{r}={v}" for r, v in cx["initial"].items())), (0, 0, 0, 2), expand=False))
+    _timeline(console, doc, cx, narrow)
+    _instructions(console, cx, narrow)
+    console.print(f"  exit: {cx['exit']}")
+    if cx["diffs"]:
+        console.print(Text(f"  effect against the nearest valid state, {cx['nearest_valid']}:",
+                           style="bold"))
+        for d in cx["diffs"]:
+            line = Text(f"{d['what']} ({d['category']}): run ")
+            line.append(d["run"], style="red")
+            line.append(f"; {cx['nearest_valid']} ")
+            line.append(d["valid"], style="green")
+            console.print(Padding(line, (0, 0, 0, 4), expand=False))
+    if cx.get("needs"):
+        console.print(Text("  what is missing:", style="bold"))
+        for n in cx["needs"]:
+            console.print(Padding(Text(f"- {n}"), (0, 0, 0, 4), expand=False))
+
+
+def _block_ends(doc: dict[str, Any]) -> set[int]:
+    return {b["last"] for b in doc["stop_machine_blocks"]}
+
+
+def _timeline(console: Console, doc: dict[str, Any], cx: dict[str, Any], narrow: bool) -> None:
     by_point: dict[int, list[dict[str, Any]]] = {}
     for e in cx["events"]:
         by_point.setdefault(e["point"], []).append(e)
+    kinds = ", ".join(cx.get("observers") or [cx["observer"]])
     table = Table(box=None, header_style="bold", padding=(0, 1), title="timeline",
                   title_justify="left", title_style="bold")
     table.add_column("point", justify="right")
-    table.add_column("patcher step")
-    table.add_column("visibility")
-    table.add_column(f"observer ({cx['observer']})")
+    if narrow:
+        table.add_column(f"patcher step; > observer ({kinds})", overflow="fold")
+    else:
+        table.add_column("patcher step")
+        table.add_column("visibility")
+        table.add_column(f"observer ({kinds})")
+    ends = _block_ends(doc)
     lo, hi = cx["span"]
     for t, label, in_block, forced, pub in timeline_points(doc):
         if in_block:
-            label = f"[sm] {label}"
+            # The observer's doings on a block's last row come after the block: say so.
+            label = f"[sm end] {label}" if t in ends else f"[sm] {label}"
         marks = ["CSE all CPUs"] if forced else []
         if pub:
             marks.append(f"pub {pub}")
         events = Text()
         for i, e in enumerate(by_point.get(t, [])):
-            if i:
+            if i or narrow:
                 events.append("\n")
-            events.append(e["text"], style=EVENT_STYLE.get(e["kind"], ""))
+            events.append(("> " if narrow else "") + e["text"],
+                          style=EVENT_STYLE.get(e["kind"], ""))
         row_style = "" if lo <= t <= hi else "dim"
-        table.add_row(str(t), Text(label, style=row_style), Text("; ".join(marks),
-                      style="green"), events)
+        if narrow:
+            cell = Text(label, style=row_style)
+            if marks:
+                cell.append(f"  ({'; '.join(marks)})", style="green")
+            cell.append_text(events)
+            table.add_row(str(t), cell)
+        else:
+            table.add_row(str(t), Text(label, style=row_style),
+                          Text("; ".join(marks), style="green"), events)
     console.print(table)
+
+
+def _instructions(console: Console, cx: dict[str, Any], narrow: bool) -> None:
+    title = "instructions the observer ran"
+    if narrow:
+        console.print(Text(title, style="bold"))
+        for k, x in enumerate(cx["execs"]):
+            src = ", ".join(x["states"]) or ("torn word" if x["torn"] else "no state")
+            written = "initial" if x["source_write"] is None else f"written at {x['source_write']}"
+            intr = "; after an interruption" if x["interrupted_before"] else ""
+            console.print(Padding(Text(
+                f"#{k + 1} slot {x['slot']}: {x['text']} [{src}] at point {x['point']}, fetched "
+                f"as at {x['fetched_at']} ({written}), window {x['window'][0]}..{x['window'][1]}, "
+                f"last CSE {x['cse']}{intr}"), (0, 0, 0, 2), expand=False))
+        return
     ran = Table(box=None, header_style="bold", padding=(0, 1),
-                title="instructions the observer ran", title_justify="left", title_style="bold")
+                title=title, title_justify="left", title_style="bold")
     for col in ("#", "slot", "instruction", "from state", "at", "fetched as at", "written at",
                 "window", "CSE", "interrupted"):
         ran.add_column(col)
@@ -156,13 +248,3 @@ def _counterexample(console: Console, doc: dict[str, Any], cx: dict[str, Any]) -
                     f"{x['window'][0]}..{x['window'][1]}", str(x["cse"]),
                     "yes" if x["interrupted_before"] else "")
     console.print(ran)
-    console.print(f"  exit: {cx['exit']}")
-    if cx["diffs"]:
-        console.print(Text(f"  effect against the nearest valid state, {cx['nearest_valid']}:",
-                           style="bold"))
-        for d in cx["diffs"]:
-            line = Text(f"    {d['what']} ({d['category']}): run ")
-            line.append(d["run"], style="red")
-            line.append(f"; {cx['nearest_valid']} ")
-            line.append(d["valid"], style="green")
-            console.print(line)

@@ -52,6 +52,15 @@ def _code(text: str) -> Md:
     return Md(markdown_code(text))
 
 
+def observers_text(cx: dict[str, Any]) -> str:
+    """`observer thread`, or for one run that several kinds share: `observers thread,
+    nmi-local, nmi-remote (the same run)`."""
+    kinds = cx.get("observers") or [cx["observer"]]
+    if len(kinds) == 1:
+        return f"observer {kinds[0]}"
+    return f"observers {', '.join(kinds)} (the same run)"
+
+
 def environment_lines(doc: dict[str, Any], code: Callable[[str], str] = _code) -> list[str]:
     """The environment as list items; ``code`` renders a name (Markdown code by default)."""
     env = doc["environment"]
@@ -177,7 +186,7 @@ def _site_section(site: dict[str, Any]) -> list[str]:
 
 def _cx_section(doc: dict[str, Any], cx: dict[str, Any]) -> list[str]:
     out = [f"## Counterexample {cx['id']}: {cx['violation'].upper()} "
-           f"(site {_code(cx['site'])}, observer {cx['observer']})", ""]
+           f"(site {_code(cx['site'])}, {observers_text(cx)})", ""]
     if cx["loc"]:
         loc = cx["loc"]
         out.append(f"Caused by the spec at {_code(_where(loc))}.  ")
@@ -197,15 +206,18 @@ def _cx_section(doc: dict[str, Any], cx: dict[str, Any]) -> list[str]:
     for e in cx["events"]:
         by_point.setdefault(e["point"], []).append(e["text"])
     rows: list[list[object]] = []
+    ends = {b["last"] for b in doc["stop_machine_blocks"]}
     for t, label, in_block, forced, pub in timeline_points(doc):
         if in_block:
-            label = f"[stop_machine] {label}"
+            # On a block's last row the observer's doings come after the block ends.
+            label = f"[stop_machine ends] {label}" if t in ends else f"[stop_machine] {label}"
         marks = ["CSE on every CPU"] if forced else []
         if pub:
             marks.append(f"published: {pub}")
         rows.append([t, label, "; ".join(marks),
                      Md("<br>".join(_spans(e) for e in by_point.get(t, [])))])
-    out += _table(["point", "patcher step", "visibility", f"observer ({cx['observer']})"], rows)
+    observers = ", ".join(cx.get("observers") or [cx["observer"]])
+    out += _table(["point", "patcher step", "visibility", f"observer ({observers})"], rows)
     out += ["", "### Instructions the observer ran", ""]
     out += _table(
         ["#", "slot", "instruction", "word", "from state", "executed at", "fetched as at",
@@ -217,6 +229,10 @@ def _cx_section(doc: dict[str, Any], cx: dict[str, Any]) -> list[str]:
           f"{x['window'][0]}..{x['window'][1]}", x["cse"],
           "yes" if x["interrupted_before"] else ""] for k, x in enumerate(cx["execs"])])
     out += ["", f"Exit: {_spans(cx['exit'])}", ""]
+    if cx.get("needs"):
+        out += ["### What is missing", ""]
+        out += [f"- {_spans(n)}" for n in cx["needs"]]
+        out.append("")
     if cx["diffs"]:
         out += [f"### Effect against the nearest valid state, {markdown(cx['nearest_valid'])}",
                 ""]

@@ -15,6 +15,7 @@ fixed-precision, and iteration orders are fixed, so the output is byte-stable.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fpatch.report.document import STEP_SHORT
@@ -60,12 +61,15 @@ class _Svg:
         else:
             self.items.append(f"<{tag} {a}>{escape(body)}</{tag}>")
 
-    def text(self, x: float, y: float, s: str, size: int = 11, anchor: str = "start",
+    def text(self, x: float, y: float, s: str, size: float = 11, anchor: str = "start",
              fill: str = C_EXEC, weight: str = "normal", title: str | None = None) -> None:
         extra = f"<title>{escape(title)}</title>" if title else ""
+        # A white halo under every glyph keeps text readable where it crosses a line.
+        halo = ('' if fill == "white" else
+                ' stroke="white" stroke-width="3" stroke-linejoin="round" paint-order="stroke"')
         self.items.append(
-            f'<text x="{_num(x)}" y="{_num(y)}" font-size="{size}" text-anchor="{anchor}" '
-            f'fill="{fill}" font-weight="{weight}">{escape(s)}{extra}</text>')
+            f'<text x="{_num(x)}" y="{_num(y)}" font-size="{_num(size)}" text-anchor="{anchor}" '
+            f'fill="{fill}" font-weight="{weight}"{halo}>{escape(s)}{extra}</text>')
 
     def line(self, x1: float, y1: float, x2: float, y2: float, stroke: str, width: float = 1,
              dash: str | None = None, arrow: str | None = None, opacity: float = 1) -> None:
@@ -109,6 +113,85 @@ def _exec_label(k: int, e: dict[str, Any]) -> str:
     states = ",".join(e["states"]) or ("torn" if e["torn"] else "no state")
     return f"#{k + 1} s{e['slot']} {e['text']} [{states}]"
 
+def _stagger(labels: dict[int, str], x: Callable[[int], float]) -> dict[int, list[tuple[int, str]]]:
+    """Rows for the labels under the writes, so no two overlap: each label starts just
+    left of its write and takes the first row where the previous label has ended."""
+    ends: list[float] = []
+    out: dict[int, list[tuple[int, str]]] = {}
+    for t in sorted(labels):
+        x0 = x(t) - 3
+        x1 = x0 + len(labels[t]) * CHAR_W * 9 / 11 + 16
+        row = next((r for r, e in enumerate(ends) if e < x0), len(ends))
+        if row == len(ends):
+            ends.append(x1)
+        else:
+            ends[row] = x1
+        out[t] = [(row, labels[t])]
+    return out
+
+
+def _lane_notes(c: dict[str, Any]) -> list[tuple[str, str]]:
+    """What a counterexample's lane says under its instructions: the effect difference,
+    the conflicting words of a CMODX fetch, what is missing."""
+    notes: list[tuple[str, str]] = []
+    if c.get("cmodx_words"):
+        notes.append(("head", f"CMODX conflict in slot {c['cmodx_words'][0]['slot']}: the "
+                              f"window holds"))
+        for w in c["cmodx_words"]:
+            tag = "in the CMODX set" if w["cmodx"] else "NOT in the CMODX set"
+            states = ",".join(w["states"]) or "no state"
+            notes.append(("bad" if not w["cmodx"] else "ok",
+                          f"  {w['text']} [{states}] (from point {w['point']}): {tag}"))
+    if c["diffs"]:
+        notes.append(("head", f"effect vs nearest valid {c['nearest_valid']}:"))
+        for d in c["diffs"]:
+            notes.append(("bad", f"  {d['what']}: {d['run']}, not {d['valid']}"))
+    for n in c.get("needs", []):
+        notes.append(("ok", f"missing: {n}" if not n.startswith("or:") else n))
+    return notes
+
+
+def _safe_rows(doc: dict[str, Any]) -> list[tuple[dict[str, Any], int, str]]:
+    """Per modifying write: (write, the point its window closes, what closes it, in words)."""
+    rows = []
+    multi = len(doc["sites"]) > 1
+    for site in doc["sites"]:
+        for w in site["writes"]:
+            name = f"{site['name']}." if multi else ""
+            end = w["visible_to_all"] if w["visible_to_all"] is not None else w["publication"]
+            if w["publication"] is None:
+                why = "never published: fetches may keep the old word"
+            elif w["visible_to_all"] is None:
+                why = (f"published at {w['publication']}; no forced CSE after it: each CPU sees "
+                       f"it after its own next CSE")
+            else:
+                why = (f"published at {w['publication']}; every CPU from {w['visible_to_all']} "
+                       f"({w['closed_by']})")
+            rows.append((w, w["point"] if end is None else end,
+                         f"{name}s{w['slot']} := {w['text']} (W at {w['point']}): {why}"))
+    return rows
+
+
+def _safe_lane(svg: _Svg, doc: dict[str, Any], writes: list[tuple[dict[str, Any], dict[str, Any]]],
+               top: float, width: float, x: Callable[[int], float]) -> None:
+    """A safe spec's lane: for each write, where its window closes and which sync closes it."""
+    h = max(34 + 16 * max(len(writes), 1), 64)
+    svg.add("rect", x=8.0, y=top, width=width - 16, height=float(h), fill="none", stroke=C_PUB)
+    svg.text(16, top + 16, "why it is " + doc["verdict"], weight="bold", fill=C_PUB)
+    svg.text(16, top + 30, "bar: from a write to its", size=10, fill=C_MAINT)
+    svg.text(16, top + 42, "publication; green tick: every", size=10, fill=C_MAINT)
+    svg.text(16, top + 54, "CPU has had a CSE since", size=10, fill=C_MAINT)
+    for i, (w, end, label) in enumerate(_safe_rows(doc)):
+        ry = top + 24 + 16 * i
+        if w["publication"] is not None:
+            svg.add("rect", x=x(w["point"]) - 4, y=ry - 4,
+                    width=x(w["publication"]) - x(w["point"]) + 8, height=8.0, fill=C_WINDOW, rx=3)
+            svg.line(x(end), ry - 7, x(end), ry + 7, C_PUB, 2.5)
+        svg.text(x(end) + 10, ry + 4, label, size=10, fill=C_EXEC)
+    if not writes:
+        svg.text(LEFT + 4, top + 28, "no write changes the site", size=10)
+
+
 LEFT = 230  # the lane-label column
 COL = 46  # width of one point
 
@@ -128,6 +211,11 @@ def timeline_svg(doc: dict[str, Any]) -> str:
             for c in cxs for k, e in enumerate(c["execs"])]
     need += [x(c["execs"][-1]["point"]) + 10 + (len(c["exit"]) + 3) * CHAR_W + 20
              for c in cxs if c["execs"]]
+    need += [LEFT + 4 + len(note) * CHAR_W * 10 / 11 + 20
+             for c in cxs for _, note in _lane_notes(c)]
+    if not cxs:
+        need += [x(end) + 10 + len(label) * CHAR_W * 10 / 11 + 20
+                 for _, end, label in _safe_rows(doc)]
     width = max([chart_right + 80, 960.0] + need)
     spec = doc["spec"]
     svg.text(16, 26, f"fpatch timeline: {spec['name']}", size=16, weight="bold")
@@ -137,10 +225,18 @@ def timeline_svg(doc: dict[str, Any]) -> str:
 
     axis_y = 72
     lane_top = 84
-    patcher_h = 92
+    w_labels: dict[int, str] = {}
+    for site in doc["sites"]:
+        for w in site["writes"]:
+            pre = f"{site['name']}." if len(doc["sites"]) > 1 else ""
+            w_labels[w["point"]] = (w_labels.get(w["point"], "") + " " if w["point"] in w_labels
+                                    else "") + f"{pre}s{w['slot']}: {w['text']}"
+    n_rows = max((r for rows in _stagger(w_labels, x).values() for r, _ in rows), default=0) + 1
+    patcher_h = 80 + 12 * n_rows
     lanes: list[tuple[dict[str, Any], float, float]] = []
     y = float(lane_top + patcher_h + 10)
     rows_of: dict[str, list[float]] = {}
+    notes_of: dict[str, list[tuple[str, str]]] = {}
     for c in cxs:
         offs, off = [], 24.0
         for e in c["execs"]:
@@ -149,9 +245,15 @@ def timeline_svg(doc: dict[str, Any]) -> str:
             offs.append(off)
             off += 20
         rows_of[c["id"]] = offs
-        h = max(off + 16, 64.0)
+        notes_of[c["id"]] = notes = _lane_notes(c)
+        off += 14 + 14 * len(notes)  # the exit line, then what went wrong
+        h = max(off + 8, 64.0)
         lanes.append((c, y, h))
         y += h + 10
+    writes = [(site, w) for site in doc["sites"] for w in site["writes"]]
+    safe_top = y
+    if not cxs:
+        y += max(34 + 16 * max(len(writes), 1), 64) + 10
     chart_bottom = y
 
     # stop_machine blocks: shaded columns over every lane, labelled at the top
@@ -181,10 +283,8 @@ def timeline_svg(doc: dict[str, Any]) -> str:
     svg.text(16, lane_top + 58, "publication points (P)", size=10, fill=C_MAINT)
     step_y = lane_top + 30
     write_y = step_y
-    slot_writes: dict[int, list[str]] = {}
-    for site in doc["sites"]:
-        for w in site["writes"]:
-            slot_writes.setdefault(w["point"], []).append(f"s{w['slot']}")
+    slot_writes = w_labels
+    w_rows = _stagger(w_labels, x)
     multi = len(doc["sites"]) > 1
     svg.text(x(0), step_y + 4, "init", size=9, anchor="middle", fill=C_MAINT)
     for s in steps:
@@ -195,14 +295,15 @@ def timeline_svg(doc: dict[str, Any]) -> str:
                     fill=C_WRITE if t in slot_writes else "#f3d2b0", stroke="none", rx=2)
             svg.text(x(t), step_y + 4, "W", size=10, anchor="middle", fill="white",
                      weight="bold", title=s["label"])
-            if t in slot_writes:
-                svg.text(x(t), step_y + 22, ",".join(slot_writes[t]), size=9, anchor="middle",
-                         fill=C_WRITE)
+            for row, label in w_rows.get(t, []):
+                wy = step_y + 22 + 12 * row
+                svg.line(x(t), step_y + 9, x(t), wy - 8, C_WRITE, 0.8)
+                svg.text(x(t) - 3, wy, label, size=9, fill=C_WRITE, title=s["label"])
         else:
             color = C_CSE if s["kind"] in ("isb", "ipi_sync") else C_MAINT
             svg.text(x(t), step_y + 4, short, size=9, anchor="middle", fill=color,
                      title=s["label"])
-    pub_y = lane_top + 72
+    pub_y = lane_top + patcher_h - 16
     pubs: dict[int, list[str]] = {}
     for site in doc["sites"]:
         for w in site["writes"]:
@@ -220,7 +321,11 @@ def timeline_svg(doc: dict[str, Any]) -> str:
     for c, top, h in lanes:
         svg.add("rect", x=8.0, y=float(top), width=width - 16, height=float(h), fill="none",
                 stroke=C_BAD, stroke_opacity="0.5")
-        svg.text(16, top + 16, f"{c['id']}: {c['observer']} in {c['site']}", weight="bold")
+        kinds = c.get("observers") or [c["observer"]]
+        svg.text(16, top + 16, f"{c['id']}: {kinds[0]} in {c['site']}", weight="bold")
+        if len(kinds) > 1:
+            svg.text(16, top + 56, "same run for " + ", ".join(kinds[1:]), size=10,
+                     fill=C_MAINT)
         svg.text(16, top + 30, c["violation"].upper(), size=10, fill=C_BAD, weight="bold")
         if c["nearest_valid"]:
             svg.text(16, top + 43, f"vs nearest valid {c['nearest_valid']}", size=10,
@@ -246,7 +351,7 @@ def timeline_svg(doc: dict[str, Any]) -> str:
                     stroke_width="1.8")
             sw = e["source_write"]
             src_x = x(0 if sw is None else sw)
-            svg.line(src_x, write_y + 26 if sw is not None else write_y + 6, fx, ry - 5,
+            svg.line(src_x, lane_top + patcher_h - 26 if sw is not None else write_y + 6, fx, ry - 5,
                      C_FETCH, 1.1, arrow="arrow", opacity=0.7)
             # where it executed
             last = k == len(c["execs"]) - 1
@@ -267,6 +372,14 @@ def timeline_svg(doc: dict[str, Any]) -> str:
             if tx + len(ex_label) * CHAR_W > width - 12:
                 tx, anchor = prev[0] - 10, "end"
             svg.text(tx, prev[1] + 18, ex_label, size=10, anchor=anchor, fill=C_MAINT)
+            ny = prev[1] + 36
+            for kind, note in notes_of[c["id"]]:
+                svg.text(LEFT + 4, ny, note, size=10, weight="bold" if kind == "head" else "normal",
+                         fill=C_BAD if kind in ("head", "bad") else C_EXEC)
+                ny += 14
+
+    if not cxs:
+        _safe_lane(svg, doc, writes, safe_top, width, x)
 
     # legend
     ly = chart_bottom + 34
@@ -328,8 +441,52 @@ def _node_sub(nd: dict[str, Any]) -> str:
     return f"from point {nd['first_point']}" + (f"; {', '.join(flags)}" if flags else "")
 
 
-def _node_w(nd: dict[str, Any]) -> float:
-    return max(90.0, len(nd["name"]) * 7.4 + 24, len(_node_sub(nd)) * 5.6 + 16)
+def _node_lines(site: dict[str, Any], nd: dict[str, Any]) -> list[str]:
+    """Each slot's instruction in a node: from its state, or per slot for a mix."""
+    by_name = {st["name"]: st for st in site["states"]}
+    n = len(site["slots"])
+    if nd["name"] in by_name:
+        parts = [nd["name"]] * n
+    elif nd["name"].startswith("mix(") and nd["name"].endswith(")"):
+        parts = nd["name"][4:-1].split(",")
+    else:  # pragma: no cover - document.py names every node one of these ways
+        parts = []
+    out = []
+    for i, part in enumerate(parts):
+        st = by_name.get(part)
+        out.append(f"s{i} {st['slots'][i]['text']}" if st else f"s{i} .word {part}")
+    return out
+
+
+NODE_LINE = 12  # the height of one instruction line in a node (font-size 9.5)
+LINE_W = 5.9  # width of one character at font-size 9.5
+
+
+def _node_h(site: dict[str, Any]) -> float:
+    return float(NODE_H + NODE_LINE * len(site["slots"]))
+
+
+def _node_w(nd: dict[str, Any], lines: list[str] | None = None) -> float:
+    longest = max((len(ln) for ln in lines or []), default=0)
+    return max(90.0, len(nd["name"]) * 7.6 + 24, len(_node_sub(nd)) * 5.7 + 18,
+               longest * LINE_W + 18)
+
+
+def _edge_tag(t: dict[str, Any]) -> str:
+    """An edge's label: its point, and for an unsafe edge the counterexamples it is in."""
+    ids = ",".join(t["counterexamples"])
+    if len(ids) > 11:
+        ids = f"{len(t['counterexamples'])} cx"
+    return f"{t['point']}" + (f" ({ids})" if t["unsafe"] else "")
+
+
+def _ran_lines(cx: dict[str, Any]) -> list[str]:
+    """The mix a counterexample's observer executed: each instruction, its slot, its state."""
+    out = []
+    for k, x in enumerate(cx["execs"]):
+        src = ",".join(x["states"]) or ("torn" if x["torn"] else "no state")
+        out.append(f"#{k + 1} s{x['slot']} {x['text']} [{src}] @{x['point']}")
+    return out
 
 
 def states_svg(doc: dict[str, Any]) -> str:
@@ -344,12 +501,17 @@ def states_svg(doc: dict[str, Any]) -> str:
         nodes = site["nodes"]
         trans = site["transitions"]
         xs: dict[str, float] = {}
-        ws = {nd["name"]: _node_w(nd) for nd in nodes}
+        lines = {nd["name"]: _node_lines(site, nd) for nd in nodes}
+        ws = {nd["name"]: _node_w(nd, lines[nd["name"]]) for nd in nodes}
+        nh = _node_h(site)
+        site_cxs = [c for c in doc["counterexamples"] if c["site"] == site["name"]]
+        # room between neighbours for the widest edge label, clear of both nodes
+        gap = max([float(GAP)] + [len(_edge_tag(t)) * 6.8 + 36 for t in trans])
         cx = 40.0
         for nd in nodes:
             xs[nd["name"]] = cx
-            cx += ws[nd["name"]] + GAP
-        width = max(width, cx - GAP + 40)
+            cx += ws[nd["name"]] + gap
+        width = max(width, cx - gap + 40)
         order = {nd["name"]: i for i, nd in enumerate(nodes)}
         fwd = [order[t["to"]] - order[t["from"]] for t in trans
                if order[t["to"]] > order[t["from"]] + 1]
@@ -381,7 +543,7 @@ def states_svg(doc: dict[str, Any]) -> str:
                 sgn = -1 if dv > du else 1
                 x1 = xs[u] + ws[u] / 2 + (8 if sgn < 0 else -8)
                 x2 = xs[v] + ws[v] / 2 + (-8 if sgn < 0 else 8)
-                y1 = row_y + sgn * NODE_H / 2
+                y1 = row_y + sgn * nh / 2
                 hgt = 30 + 26 * abs(dv - du) + 14 * k
                 cy = y1 + sgn * hgt
                 svg.add("path", d=(f"M{_num(x1)},{_num(y1)} C{_num(x1)},{_num(cy)} "
@@ -390,10 +552,7 @@ def states_svg(doc: dict[str, Any]) -> str:
                         stroke_dasharray="7,3" if t["unsafe"] else "none",
                         marker_end=f"url(#{arrow})")
                 lx, ly = (x1 + x2) / 2, y1 + sgn * hgt * 0.75 + (4 if sgn > 0 else -3)
-            ids = ",".join(t["counterexamples"])
-            if len(ids) > 11:
-                ids = f"{len(t['counterexamples'])} cx"
-            tag = f"{t['point']}" + (f" ({ids})" if t["unsafe"] else "")
+            tag = _edge_tag(t)
             svg.add("rect", x=lx - len(tag) * 3.4 - 4, y=ly - 11, width=len(tag) * 6.8 + 8,
                     height=15.0, fill="white", stroke=color, stroke_width="0.8", rx=3)
             svg.text(lx, ly, tag, size=10, anchor="middle", fill=color, title=t["step"])
@@ -407,15 +566,36 @@ def states_svg(doc: dict[str, Any]) -> str:
             else:
                 fill, stroke, dash = "#f4f5f7", C_MAINT, "4,3"
             if nd["initial"]:
-                svg.add("rect", x=nx0 - 4, y=row_y - NODE_H / 2 - 4, width=w + 8,
-                        height=float(NODE_H + 8), fill="none", stroke=stroke, rx=8)
-            svg.add("rect", x=nx0, y=row_y - NODE_H / 2, width=w, height=float(NODE_H),
+                svg.add("rect", x=nx0 - 4, y=row_y - nh / 2 - 4, width=w + 8,
+                        height=nh + 8, fill="none", stroke=stroke, rx=8)
+            svg.add("rect", x=nx0, y=row_y - nh / 2, width=w, height=nh,
                     fill=fill, stroke=stroke, stroke_width="2" if nd["final"] else "1.2",
                     stroke_dasharray=dash, rx=6)
-            svg.text(nx0 + w / 2, row_y - 2, nd["name"], size=12, anchor="middle",
+            ty = row_y - nh / 2
+            svg.text(nx0 + w / 2, ty + 17, nd["name"], size=12, anchor="middle",
                      weight="bold")
-            svg.text(nx0 + w / 2, row_y + 13, _node_sub(nd), size=9, anchor="middle", fill=C_MAINT)
-        ky = row_y + NODE_H / 2 + down + 10
+            svg.text(nx0 + w / 2, ty + 31, _node_sub(nd), size=9, anchor="middle", fill=C_MAINT)
+            for i, ln in enumerate(lines[nd["name"]]):
+                svg.text(nx0 + 9, ty + 46 + NODE_LINE * i, ln, size=9.5, fill=C_EXEC)
+        # what each counterexample's observer actually executed: a mix across points
+        ky = row_y + nh / 2 + down + 10
+        bx = 40.0
+        box_h = 0.0
+        for c in site_cxs:
+            ran = _ran_lines(c)
+            head = f"{c['id']} executed ({', '.join(c['observers'])})"
+            bw = max([len(ln) * LINE_W for ln in ran] + [len(head) * 6.6]) + 18
+            bh = 24.0 + NODE_LINE * len(ran)
+            svg.add("rect", x=bx, y=ky, width=bw, height=bh, fill="#fdf0f0", stroke=C_BAD,
+                    stroke_width="1.2", stroke_dasharray="4,3", rx=6)
+            svg.text(bx + 9, ky + 15, head, size=10, fill=C_BAD, weight="bold")
+            for i, ln in enumerate(ran):
+                svg.text(bx + 9, ky + 29 + NODE_LINE * i, ln, size=9.5, fill=C_EXEC)
+            bx += bw + 24
+            box_h = max(box_h, bh)
+        width = max(width, bx + 16)
+        if site_cxs:
+            ky += box_h + 24
         svg.text(16, ky, "Edges (point: step)", size=11, weight="bold")
         for i, t in enumerate(trans):
             mark = "  <- inside " + ", ".join(t["counterexamples"]) if t["unsafe"] else ""

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from fpatch.report.html import render_html
 from fpatch.report.markdown import render_markdown
 from fpatch.report.svg import states_dot, states_svg, timeline_svg
 
@@ -34,7 +35,8 @@ def safe_name(name: str) -> str:
 
 def report_files(doc: dict[str, Any]) -> dict[str, str]:
     """File name -> content of one spec's report (an invalid spec gets md and json only)."""
-    files = {"report.md": render_markdown(doc), "report.json": report_json_text(doc)}
+    files = {"report.md": render_markdown(doc), "report.json": report_json_text(doc),
+             "report.html": render_html(doc)}
     if doc["verdict"] != "error":
         files["timeline.svg"] = timeline_svg(doc)
         files["states.svg"] = states_svg(doc)

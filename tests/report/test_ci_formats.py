@@ -126,7 +126,8 @@ def test_report_dir_sarif_junit_are_byte_identical_across_runs(tmp_path: Path) -
     assert outs[0] == outs[1]
     names = set(outs[0])
     for spec in ("seed-q2-disable-stop-machine-preemptible", "ftrace-mov-x9-nop-bl"):
-        for f in ("report.md", "report.json", "timeline.svg", "states.svg", "states.dot"):
+        for f in ("report.html", "report.md", "report.json", "timeline.svg", "states.svg",
+                  "states.dot"):
             assert f"reports/{spec}/{f}" in names
     assert b"seconds" not in outs[0]["reports/ftrace-mov-x9-nop-bl/report.json"]
 

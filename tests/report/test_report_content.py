@@ -142,11 +142,11 @@ def test_write_report_files_and_folder_names(tmp_path: Path,
     a = write_report(tmp_path, preempt_doc, taken)
     b = write_report(tmp_path, preempt_doc, taken)
     assert a.name == "seed-q2-disable-stop-machine-preemptible" and b.name == a.name + "-2"
-    assert sorted(p.name for p in a.iterdir()) == ["report.json", "report.md", "states.dot",
-                                                   "states.svg", "timeline.svg"]
+    assert sorted(p.name for p in a.iterdir()) == ["report.html", "report.json", "report.md",
+                                                   "states.dot", "states.svg", "timeline.svg"]
     err = error_report("x/bad.yaml", "bad", [Diagnostic(Loc("x/bad.yaml", 2, 1), "oops")])
     c = write_report(tmp_path, err)
-    assert sorted(p.name for p in c.iterdir()) == ["report.json", "report.md"]
+    assert sorted(p.name for p in c.iterdir()) == ["report.html", "report.json", "report.md"]
     assert "`x/bad.yaml:2:1`: oops" in (c / "report.md").read_text()
     assert safe_name("a/b c") == "a_b_c" and safe_name("..") == "spec"
 
