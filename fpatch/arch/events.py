@@ -112,6 +112,7 @@ class Run:
     ctrl: set[tuple[int, int]] = field(default_factory=set)  # read -> every later event
     regs: dict[str, int] = field(default_factory=dict)  # final register values
     choices: tuple[int, ...] = ()
+    pcs: set[int] = field(default_factory=set)  # code addresses executed
 
 
 MAX_INSTRUCTIONS = 256
@@ -191,6 +192,7 @@ def _run(p: ThreadProgram, choices: tuple[int, ...], written_code: frozenset[int
         if n == MAX_INSTRUCTIONS:
             raise Unsupported(f"P{p.tid} runs more than {MAX_INSTRUCTIONS} instructions "
                               "(a loop); unbounded runs are not modelled")
+        run.pcs.add(pc)
         if pc not in p.code:
             raise Unsupported(f"P{p.tid} executes 0x{pc:x}, outside every thread's code")
         word = p.code[pc]

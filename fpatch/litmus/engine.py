@@ -66,6 +66,8 @@ def thread_runs(t: Litmus) -> list[list[Run]]:
         init[t.variables[name]] = v
     progs = _programs(t)
     stored: dict[int, set[int]] = {}
+    # per thread: its runs, and what they depended on (locations read, code executed)
+    memo: dict[int, tuple[list[Run], dict[tuple[int, int], list[int]], dict[int, bool]]] = {}
     for _ in range(8):
         written_code = frozenset(a for a in stored if a in code)
         snapshot = {a: frozenset(vs) for a, vs in stored.items()}
@@ -79,7 +81,24 @@ def thread_runs(t: Litmus) -> list[list[Run]]:
                     vals.append(v & mask)
             return vals
 
-        runs = [runs_of(p, written_code, values, first_eid=(p.tid + 1) << 20) for p in progs]
+        runs = []
+        for p in progs:
+            old = memo.get(p.tid)
+            if old is not None and all(values(loc, size) == vs for (loc, size), vs in old[1].items()) \
+                    and not any((pc in written_code) != was for pc, was in old[2].items()):
+                runs.append(old[0])  # nothing it depended on changed: the same runs
+                continue
+            seen: dict[tuple[int, int], list[int]] = {}
+
+            def recording(loc: int, size: int, _seen: dict[tuple[int, int], list[int]] = seen
+                          ) -> list[int]:
+                _seen[(loc, size)] = vals = values(loc, size)
+                return vals
+
+            rs = runs_of(p, written_code, recording, first_eid=(p.tid + 1) << 20)
+            pcs = {pc: pc in written_code for r in rs for pc in r.pcs}
+            memo[p.tid] = (rs, seen, pcs)
+            runs.append(rs)
         new: dict[int, set[int]] = {}
         for rs in runs:
             for r in rs:
@@ -128,9 +147,16 @@ def check(t: Litmus, engine: str = "explicit", cache: CacheType | None = None) -
             from fpatch.encoding.arch_smt import outcomes_of
         else:
             outcomes_of = explicit_outcomes
+        statics: dict[object, Static] = {}
         for sk in skeletons(t, cache):
             n += 1
-            st = static_relations(sk)
+            # runs that differ only in the values they read share their static relations
+            key = (tuple((e.eid, e.tid, e.kind, e.loc, e.opt, e.instr) for e in sk.events),
+                   tuple((frozenset(r.addr), frozenset(r.data), frozenset(r.ctrl))
+                         for r in sk.runs))
+            st = statics.get(key)
+            if st is None:
+                st = statics[key] = static_relations(sk)
             regs = {r.tid: r.regs for r in sk.runs}
             for final in outcomes_of(sk, st, addrs):
                 env: dict[RegLoc | MemLoc, int] = {}
