@@ -247,11 +247,11 @@ def render(t: Template, site: FoundSite, env: dict[str, Value], initial: str | N
         lines.append(f"      {flow(state)}:")
         for i, w in enumerate(site.words):
             addr = site.base + 4 * i
-            role = labels.get(i)
-            text = repl.get(role, "") if role else ""
+            label = labels.get(i)
+            text = repl.get(label, "") if label else ""
             text = str(substitute(text, env, where)) if text else ""
             item = flow(text) if text else flow(f"{w:08x}")
-            item = f"{flow(role)}: {item}" if role else item
+            item = f"{flow(label)}: {item}" if label else item
             note = f"{addr:#x}: compiled {w:08x} {disassemble(w, addr)}"
             if i == site.entry:
                 note += f" <- {site.function}"
