@@ -86,6 +86,11 @@ def extract(objects: tuple[str, ...], out_dir: str, mechanism: str, template_fil
             click.echo(f"{obj}: error: {exc}", err=True)
             failed += 1
             continue
+        except Exception as exc:  # a bug, but the user still gets one line (tests fuzz this)
+            click.echo(f"{obj}: error: cannot extract ({type(exc).__name__}: {exc}); this is a "
+                       f"bug in fpatch", err=True)
+            failed += 1
+            continue
         for site, spec in zip(done.sites, done.specs, strict=True):
             click.echo(f"{spec}: {template.mechanism} site {site.function} at {site.base:#x} "
                        f"({len(site.words)} slot(s))")
