@@ -15,11 +15,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# GNU binutils for aarch64: the encoding oracle of the ISA tests.
+# GNU binutils for aarch64: the encoding oracle of the ISA tests; the cross compiler
+# builds the objects of the extract tests (tests/extract).
 tools:
-	@command -v aarch64-linux-gnu-as >/dev/null 2>&1 || { \
+	@{ command -v aarch64-linux-gnu-as && command -v aarch64-linux-gnu-gcc; } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq binutils-aarch64-linux-gnu >/dev/null; }
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO apt-get install -y -qq binutils-aarch64-linux-gnu gcc-aarch64-linux-gnu >/dev/null; }
 
 demo: setup
 	$(FPATCH) check specs/

@@ -262,3 +262,17 @@ def test_builtin_templates_are_package_data() -> None:
     assert builtin("jump-label").finder == "jump-table"
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert '"extract/templates/*.yaml"' in pyproject and '"pyelftools' in pyproject
+
+
+def test_extracted_specs_match_the_editor_schema(cross: Cross, tmp_path: Path) -> None:
+    from tests.spec.test_schema import schema_errors
+
+    obj = cross.compile("funcs.c", "schema.o", "-fpatchable-function-entry=4,2",
+                        "-mbranch-protection=standard", "-falign-functions=8")
+    keys = cross.compile("static_keys.c", "schema-keys.o")
+    assert extract(str(obj), "-o", str(tmp_path))[0] == 0
+    assert extract("--mechanism", "jump-label", str(keys), "-o", str(tmp_path))[0] == 0
+    files = sorted(tmp_path.glob("*.yaml"))
+    assert len(files) >= 5
+    for f in files:
+        assert schema_errors(f.read_text()) == [], f
