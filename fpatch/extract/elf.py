@@ -77,12 +77,26 @@ class Image:
     _elf: object = None
     _funcs: list[Symbol] = field(default_factory=list)
     _func_addrs: list[int] = field(default_factory=list)
+    _code: list[Section] = field(default_factory=list)
+    _code_starts: list[int] | None = None
+    _by_address: dict[int, Symbol] | None = None
+    _by_name: dict[str, Symbol] | None = None
 
     # -- words and symbols --------------------------------------------------
     def code_section_at(self, address: int) -> Section | None:
-        for s in self.by_index.values():
-            if s.flags & SHF_EXECINSTR and s.address <= address < s.address + len(s.data):
+        if self._code_starts is None:
+            code = sorted((s for s in self.by_index.values() if s.flags & SHF_EXECINSTR and s.data),
+                          key=lambda s: s.address)
+            self._code = code
+            self._code_starts = [s.address for s in code]
+        i = bisect_right(self._code_starts, address) - 1
+        while i >= 0:  # sections may overlap only in hostile files: look back a little
+            s = self._code[i]
+            if s.address <= address < s.address + len(s.data):
                 return s
+            i -= 1
+            if i >= 0 and self._code[i].address + len(self._code[i].data) <= address:
+                break
         return None
 
     def word(self, address: int) -> int:
@@ -124,16 +138,20 @@ class Image:
             return self._funcs[i]
         return None
 
-    def symbol_named(self, name: str) -> Symbol | None:
-        for s in self.symbols:
-            if s.name == name:
-                return s
-        return None
-
     def symbol_at(self, address: int) -> Symbol | None:
         """A data or function symbol at exactly ``address`` (for naming a static key)."""
-        best = [s for s in self.symbols if s.address == address and s.name]
-        return best[0] if best else None
+        if self._by_address is None:
+            self._by_address = {}
+            for s in self.symbols:
+                self._by_address.setdefault(s.address, s)
+        return self._by_address.get(address)
+
+    def symbol_named(self, name: str) -> Symbol | None:
+        if self._by_name is None:
+            self._by_name = {}
+            for s in self.symbols:
+                self._by_name.setdefault(s.name, s)
+        return self._by_name.get(name)
 
     def sections_named(self, name: str) -> list[Section]:
         """Every section called ``name`` (``-ffunction-sections`` gives one

@@ -10,7 +10,8 @@ from pathlib import Path
 from fpatch.errors import SpecError
 from fpatch.extract.elf import DEFAULT_REL_BASE, ExtractError, Image, load
 from fpatch.extract.sites import FoundSite, find
-from fpatch.extract.template import Template, Value, render
+from fpatch.extract.template import Template, Value, render, substitute
+from fpatch.isa import AsmError, assemble
 from fpatch.spec import parse_text
 
 
@@ -49,6 +50,40 @@ def resolve_variables(t: Template, image: Image, sets: dict[str, int]) -> dict[s
     return out
 
 
+_HEX = re.compile(r"^(?:\.inst\s+)?(?:0x)?([0-9a-fA-F]{8})$")
+
+
+def _compiled_state_fast(t: Template, site: FoundSite, env: dict[str, Value]) -> list[str] | None:
+    """The states whose words are the compiled ones, by assembling only the role slots
+    (no YAML round trip); None when a text needs more than helpers and symbols."""
+    where = f"template {t.path}"
+    spec = substitute(t.raw["spec"], env, where)
+    symbols: dict[str, int] = {}
+    for key in ("symbols", "helpers"):
+        for name, v in (spec.get(key) or {}).items():
+            addr = v.get("address") if isinstance(v, dict) else v
+            if not isinstance(addr, int):
+                return None
+            symbols[str(name)] = addr
+    out = []
+    for state, repl in t.raw["site"]["states"].items():
+        same = True
+        for role, text in repl.items():
+            i = site.roles.get(str(role))
+            if i is None:
+                return None
+            text = str(substitute(str(text), env, where)).strip()
+            m = _HEX.match(text)
+            try:
+                word = int(m.group(1), 16) if m else assemble(text, site.base + 4 * i, symbols)
+            except AsmError:
+                return None
+            same = same and word == site.words[i]
+        if same:
+            out.append(str(state))
+    return out
+
+
 def _compiled_state(text: str, site: FoundSite) -> list[str]:
     spec = parse_text(text)
     if len(spec.sites) != 1:
@@ -72,6 +107,8 @@ def extract_file(path: str, t: Template, out_dir: Path, functions: tuple[str, ..
     obj = _safe_name(Path(path).name.split(".")[0])
     counts: dict[str, int] = {}
     state_names = [str(k) for k in t.raw["site"]["states"]]
+    raw_text = str(t.raw)
+    needed = "compiled_state" in raw_text or "other_state" in raw_text
     for site in sites:
         index = counts.get(site.function, 0)
         counts[site.function] = index + 1
@@ -84,16 +121,16 @@ def extract_file(path: str, t: Template, out_dir: Path, functions: tuple[str, ..
         env["compiled_state"] = state_names[0]
         env["other_state"] = state_names[-1]
         where = f"{site.function} at {site.base:#x}"
-        try:
-            first = render(t, site, env, state_names[0])
-            matches = _compiled_state(first, site)
-        except SpecError as exc:
-            raise ExtractError(_invalid(t, where, exc)) from None
-        raw_text = str(t.raw)
+        matches = _compiled_state_fast(t, site, env) if needed else []
+        if matches is None:
+            try:
+                matches = _compiled_state(render(t, site, env, state_names[0]), site)
+            except SpecError as exc:
+                raise ExtractError(_invalid(t, where, exc)) from None
         if matches:
             env["compiled_state"] = matches[0]
             env["other_state"] = next((n for n in state_names if n != matches[0]), matches[0])
-        elif "compiled_state" in raw_text or "other_state" in raw_text:
+        elif needed:
             words = " ".join(f"{w:08x}" for w in site.words)
             raise ExtractError(f"{where}: the compiled words ({words}) are none of the "
                                f"template's states ({', '.join(state_names)})")

@@ -276,3 +276,39 @@ def test_extracted_specs_match_the_editor_schema(cross: Cross, tmp_path: Path) -
     assert len(files) >= 5
     for f in files:
         assert schema_errors(f.read_text()) == [], f
+
+
+def test_module_like_relocatable_link_and_shared_object(cross: Cross, tmp_path: Path) -> None:
+    """A kernel module is an `ld -r` of several objects (one ET_REL with merged sections
+    and relocations); a shared object is position-independent (ET_DYN)."""
+    import subprocess
+
+    a = cross.compile("funcs.c", "m-funcs.o", "-fpatchable-function-entry=2")
+    b = cross.compile("static_keys.c", "m-keys.o", "-fpatchable-function-entry=2")
+    ko = tmp_path / "mod.ko"
+    subprocess.run(["aarch64-linux-gnu-ld", "-r", "-o", str(ko), str(a), str(b)], check=True)
+    dump = cross.objdump(ko)
+    assert extract(str(ko), "-o", str(tmp_path / "f"))[0] == 0
+    assert extract("--mechanism", "jump-label", str(ko), "-o", str(tmp_path / "j"))[0] == 0
+    ftrace = {s.sites[0].name: s for s in specs_in(tmp_path / "f").values()}
+    jumps = {s.sites[0].name: s for s in specs_in(tmp_path / "j").values()}
+    assert set(ftrace) == set(dump.symbols)
+    assert set(jumps) == {"unlikely_user", "likely_user"}
+    for fn, spec in jumps.items():
+        site = spec.sites[0]
+        assert site.base == sym(dump, fn, True) + 8       # after the two ftrace NOPs
+        assert state(spec, site.initial) == (word_at(dump, site.base, True),)
+    so = tmp_path / "libf.so"
+    p = subprocess.run(["aarch64-linux-gnu-gcc", "-O2", "-fPIC", "-shared",
+                        "-fpatchable-function-entry=2", "-o", str(so),
+                        str(Path(__file__).parent / "data" / "funcs.c")], capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stderr
+    sdump = cross.objdump(so)
+    assert extract(str(so), "-o", str(tmp_path / "s"), "--function", "*leaf")[0] == 0
+    shared = {s.sites[0].name: s for s in specs_in(tmp_path / "s").values()}
+    assert set(shared) == {"leaf", "nonleaf"}
+    for fn, spec in shared.items():
+        assert spec.sites[0].base == sdump.symbols[fn]
+    got = verdicts(tmp_path / "f", tmp_path / "j", tmp_path / "s")
+    assert set(got.values()) == {"safe"} and len(got) == len(ftrace) + 2 + 2
