@@ -101,6 +101,10 @@ def extract_file(path: str, t: Template, out_dir: Path, functions: tuple[str, ..
     sites = find(t.finder, image, t.uses_literal, t.entry_nops)
     if functions:
         sites = [s for s in sites if any(fnmatch.fnmatchcase(s.function, f) for f in functions)]
+    bad = next((s for s in sites if s.error), None)
+    if bad is not None and bad.error:
+        msg = bad.error if bad.error.startswith(bad.function) else f"{bad.function}: {bad.error}"
+        raise ExtractError(msg)
     variables = resolve_variables(t, image, sets)
     taken = taken if taken is not None else set()
     done = Extracted(path)

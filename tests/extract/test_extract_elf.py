@@ -312,3 +312,47 @@ def test_module_like_relocatable_link_and_shared_object(cross: Cross, tmp_path: 
         assert spec.sites[0].base == sdump.symbols[fn]
     got = verdicts(tmp_path / "f", tmp_path / "j", tmp_path / "s")
     assert set(got.values()) == {"safe"} and len(got) == len(ftrace) + 2 + 2
+
+
+@pytest.mark.parametrize("layout", ["2", "3", "5", "3,1", "5,2", "6,3"])
+@pytest.mark.parametrize("bti", [False, True])
+def test_any_patchable_entry_layout(cross: Cross, tmp_path: Path, layout: str, bti: bool) -> None:
+    """-fpatchable-function-entry=N,M: M NOPs before the symbol, N-M after it (after the
+    BTI); the site keeps the NOPs before the entry (or, M >= 2 and 8-byte aligned, makes
+    the last two of them the CALL_OPS literal) and the first two after it."""
+    n, _, m_text = layout.partition(",")
+    m = int(m_text or 0)
+    flags = [f"-fpatchable-function-entry={layout}"] + (["-mbranch-protection=standard"] if bti
+                                                        else [])
+    obj = cross.compile("funcs.c", f"l{n}-{m}-{int(bti)}.o", *flags)
+    dump = cross.objdump(obj)
+    code, _, err = extract(str(obj), "-o", str(tmp_path))
+    assert code == 0, err
+    specs = {s.sites[0].name: s for s in specs_in(tmp_path).values()}
+    assert set(specs) == {f for f in dump.symbols if "-0x" not in f and "+0x" not in f}
+    for fn, spec in specs.items():
+        (site,) = spec.sites
+        entry = sym(dump, fn, True)
+        assert site.base + 4 * site.entry == entry
+        literal = m >= 2 and (entry - 8) % 8 == 0
+        assert bool(site.data) == literal
+        assert site.entry == (0 if literal else m)
+        assert site.nslots == site.entry + int(bti) + 2
+        words = [word_at(dump, site.base + 4 * i, True) for i in range(site.nslots)]
+        expected = [NOP] * site.entry + [BTI_C] * int(bti) + [NOP, NOP]
+        assert words == expected
+        assert state(spec, "OFF") == tuple(expected[:-2]) + (MOV_X9_X30, NOP)
+    assert set(verdicts(tmp_path).values()) == {"safe"}
+
+
+@pytest.mark.parametrize("layout", ["1", "4,4"])
+def test_too_few_nops_after_the_entry_is_an_error_naming_the_function(
+        cross: Cross, tmp_path: Path, layout: str) -> None:
+    obj = cross.compile("funcs.c", f"few{layout.replace(',', '-')}.o",
+                        f"-fpatchable-function-entry={layout}")
+    code, _, err = extract(str(obj), "-o", str(tmp_path), "--function", "nonleaf")
+    assert code == 2
+    assert err.strip() == (f"{obj}: error: nonleaf: expected at least 2 NOPs at the entry "
+                           f"(-fpatchable-function-entry=2 or more), found "
+                           f"{1 if layout == '1' else 0}")
+    assert not list(tmp_path.glob("*.yaml"))
