@@ -31,8 +31,6 @@ R_AARCH64_ABS64 = 257
 R_AARCH64_ABS32 = 258
 R_AARCH64_PREL64 = 260
 R_AARCH64_PREL32 = 261
-_RELOC_NAMES = {R_AARCH64_ABS64: "R_AARCH64_ABS64", R_AARCH64_ABS32: "R_AARCH64_ABS32",
-                R_AARCH64_PREL64: "R_AARCH64_PREL64", R_AARCH64_PREL32: "R_AARCH64_PREL32"}
 
 DEFAULT_REL_BASE = 0xFFFF800008200000
 """Where the first allocated section of a relocatable object is placed."""
@@ -159,7 +157,7 @@ class Image:
         return [s for s in self.by_index.values() if s.name == name]
 
 
-def _check_header(path: str, head: bytes) -> None:
+def _check_header(head: bytes) -> None:
     if len(head) < 20 or head[:4] != b"\x7fELF":
         raise ExtractError("not an ELF file")
     if head[5] == 2:
@@ -188,7 +186,7 @@ def load(path: str | Path, base: int = DEFAULT_REL_BASE) -> Image:
         raw = p.read_bytes()
     except OSError as exc:
         raise ExtractError(f"cannot read: {exc.strerror}") from None
-    _check_header(str(p), raw[:64])
+    _check_header(raw[:64])
     import io
 
     try:
@@ -204,10 +202,7 @@ def load(path: str | Path, base: int = DEFAULT_REL_BASE) -> Image:
         cursor = base
         for idx, sec in enumerate(elf.iter_sections()):
             flags = int(sec["sh_flags"])
-            if sec["sh_type"] == "SHT_NOBITS" or not flags & SHF_ALLOC:
-                data = b"" if sec["sh_type"] == "SHT_NOBITS" else None
-            else:
-                data = None
+            loaded = bool(flags & SHF_ALLOC) and sec["sh_type"] != "SHT_NOBITS"
             align = max(int(sec["sh_addralign"]), 1)
             if relocatable and flags & SHF_ALLOC:
                 cursor = (cursor + align - 1) // align * align
@@ -215,9 +210,7 @@ def load(path: str | Path, base: int = DEFAULT_REL_BASE) -> Image:
                 cursor += int(sec["sh_size"])
             else:
                 addr = int(sec["sh_addr"])
-            if data is None:
-                data = sec.data() if flags & SHF_ALLOC and sec["sh_type"] != "SHT_NOBITS" else b""
-            s = Section(sec.name, idx, addr, bytes(data), flags, align)
+            s = Section(sec.name, idx, addr, bytes(sec.data()) if loaded else b"", flags, align)
             by_index[idx] = s
             if sec.name and sec.name not in sections:
                 sections[sec.name] = s
@@ -227,7 +220,7 @@ def load(path: str | Path, base: int = DEFAULT_REL_BASE) -> Image:
                    and s["sh_type"] == "SHT_SYMTAB"]
         sym_addr: dict[int, list[tuple[str, int, bool]]] = {}
         for tab in symtabs:
-            entries: list[tuple[str, int, bool]] = []
+            entries: list[tuple[str, int, bool]] = []  # (name, address, names a symbol)
             for sym in tab.iter_symbols():
                 shndx = sym["st_shndx"]
                 value = int(sym["st_value"])
@@ -241,10 +234,8 @@ def load(path: str | Path, base: int = DEFAULT_REL_BASE) -> Image:
                     sec_ = by_index.get(shndx)
                     value = (sec_.address if sec_ else 0) + value
                 name = sym.name
-                if sym["st_info"]["type"] == "STT_SECTION" and isinstance(shndx, int):
-                    sec_ = by_index.get(shndx)
-                    name = sec_.name if sec_ else name
-                entries.append((name, value, defined))
+                named = sym["st_info"]["type"] != "STT_SECTION" and bool(name)
+                entries.append((name, value, named))
                 if defined and name and sym["st_info"]["type"] in ("STT_FUNC", "STT_OBJECT",
                                                                     "STT_NOTYPE"):
                     if not name.startswith("$"):  # mapping symbols $x, $d
@@ -280,28 +271,24 @@ def load(path: str | Path, base: int = DEFAULT_REL_BASE) -> Image:
 
 def _apply(image: Image, target: Section, rsec: object,
            table: list[tuple[str, int, bool]]) -> None:
-    """Resolve the RELA relocations of one section in place (data sections only need
-    the absolute and PC-relative data relocations; code relocations are skipped, so
-    the words stay as the compiler emitted them, e.g. `bl 0 <g>` as objdump -d shows)."""
+    """Resolve the data relocations of one allocated section in place. Code relocations
+    (CALL26, ADR_PREL...) are left alone, so the words stay as the compiler emitted
+    them (`bl 0 <g>`, as objdump -d shows): no finder reads a relocated instruction."""
+    if target.flags & SHF_EXECINSTR:
+        return
     data = bytearray(target.data)
     data_kinds = (R_AARCH64_ABS64, R_AARCH64_ABS32, R_AARCH64_PREL64, R_AARCH64_PREL32)
     for rel in rsec.iter_relocations():  # type: ignore[attr-defined]
         rtype = int(rel["r_info_type"])
         off = int(rel["r_offset"])
-        if rtype == R_AARCH64_NONE:
-            continue
-        if target.flags & SHF_EXECINSTR:
-            continue  # code relocations (CALL26, ADR_PREL...) are not needed by any finder
-        if rtype not in data_kinds:
+        if rtype == R_AARCH64_NONE or rtype not in data_kinds:
             continue
         si = int(rel["r_info_sym"])
         if si >= len(table):
             raise ExtractError(f"relocation at {target.name}+{off:#x} names symbol {si}, "
                                f"which does not exist")
-        name, value, defined = table[si]
-        if not defined:
-            image.reloc_names[(target.index, off)] = name
-        elif name:
+        name, value, named = table[si]
+        if named:  # a section symbol (.bss + 4) names nothing: look the address up instead
             image.reloc_names[(target.index, off)] = name
         a = int(rel["r_addend"])
         place = target.address + off

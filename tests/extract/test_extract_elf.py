@@ -356,3 +356,20 @@ def test_too_few_nops_after_the_entry_is_an_error_naming_the_function(
                            f"(-fpatchable-function-entry=2 or more), found "
                            f"{1 if layout == '1' else 0}")
     assert not list(tmp_path.glob("*.yaml"))
+
+
+def test_a_local_key_is_named_through_its_address(cross: Cross, tmp_path: Path) -> None:
+    import subprocess
+
+    obj = cross.compile("static_key_local.c", "local.o")
+    relocs = subprocess.run(["aarch64-linux-gnu-readelf", "-r", str(obj)], capture_output=True,
+                            text=True, check=True).stdout
+    assert "R_AARCH64_PREL64  0000000000000000 .bss + 1" in relocs   # the case under test
+    assert extract("--mechanism", "jump-label", str(obj), "-o", str(tmp_path))[0] == 0
+    (spec,) = specs_in(tmp_path).values()
+    assert "key key_local" in spec.description
+    from fpatch.extract.run import extract_file
+    from fpatch.extract.template import builtin
+
+    (site,) = extract_file(str(obj), builtin("jump-label"), tmp_path, (), {}).sites
+    assert (site.variables["key"], site.variables["branch"]) == ("key_local", 1)
