@@ -197,3 +197,17 @@ def test_mutated_objects_never_raise_anything_but_extract_errors(
                 assert "\n" not in str(exc)
                 outcomes["error"] += 1
     assert outcomes["ok"] and outcomes["error"]
+
+
+def test_as_a_process(objs: dict[str, Path], tmp_path: Path) -> None:
+    """`python -m fpatch.cli extract` (the command is registered before main runs)."""
+    import sys
+
+    bad = tmp_path / "x.txt"
+    bad.write_text("x")
+    p = subprocess.run([sys.executable, "-m", "fpatch.cli", "extract", str(bad),
+                        str(objs["ftrace"]), "-o", str(tmp_path / "o")],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2
+    assert p.stderr == f"{bad}: error: not an ELF file\n"
+    assert p.stdout.endswith(f"3 spec(s) written to {tmp_path / 'o'}\n")
