@@ -8,8 +8,18 @@ from pathlib import Path
 import click
 
 from fpatch.extract.elf import DEFAULT_REL_BASE, ExtractError
+from fpatch.textsafe import display_path, one_line
 
 EXIT_OK, EXIT_USAGE = 0, 2
+
+
+def _say(text: str, err: bool = False) -> None:
+    """One line with user text in it (paths, symbol names): control characters escaped."""
+    click.echo(one_line(text), err=err)
+
+
+def _where(path: object) -> str:
+    return display_path(path)
 
 
 def _int(text: str) -> int:
@@ -51,7 +61,8 @@ def extract(objects: tuple[str, ...], out_dir: str, mechanism: str, template_fil
 
     Each OBJ is a relocatable object, a kernel module, an executable or a shared
     object (little-endian AArch64). Problems are reported as `OBJ: error: ...`;
-    the exit status is 2 if any input could not be read, 0 otherwise.
+    exit status 0, 2 if an input or the template could not be used, 4 on an
+    internal error.
     """
     from fpatch.extract.run import extract_file
     from fpatch.extract.template import builtin, load_template
@@ -67,13 +78,13 @@ def extract(objects: tuple[str, ...], out_dir: str, mechanism: str, template_fil
     try:
         template = load_template(template_file) if template_file else builtin(mechanism)
     except ExtractError as exc:
-        click.echo(f"fpatch extract: error: {exc}", err=True)
+        _say(f"fpatch extract: error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        click.echo(f"{out}: error: cannot create the output folder: {exc.strerror}", err=True)
+        _say(f"{_where(out)}: error: cannot create the output folder: {exc.strerror}", err=True)
         sys.exit(EXIT_USAGE)
     failed = 0
     matched: set[str] = set()
@@ -83,25 +94,26 @@ def extract(objects: tuple[str, ...], out_dir: str, mechanism: str, template_fil
         try:
             done = extract_file(obj, template, out, functions, variables, base_addr, taken)
         except ExtractError as exc:
-            click.echo(f"{obj}: error: {exc}", err=True)
+            # anything else is a bug in fpatch: the command group reports it (exit 4)
+            _say(f"{_where(obj)}: error: {exc}", err=True)
             failed += 1
             continue
-        except Exception as exc:  # a bug, but the user still gets one line (tests fuzz this)
-            click.echo(f"{obj}: error: cannot extract ({type(exc).__name__}: {exc}); this is a "
-                       f"bug in fpatch", err=True)
+        except OSError as exc:  # writing a spec
+            where = _where(exc.filename) if exc.filename else _where(out)
+            _say(f"{where}: error: cannot write: {exc.strerror}", err=True)
             failed += 1
             continue
         for site, spec in zip(done.sites, done.specs, strict=True):
-            click.echo(f"{spec}: {template.mechanism} site {site.function} at {site.base:#x} "
-                       f"({len(site.words)} slot(s))")
+            _say(f"{_where(spec)}: {template.mechanism} site {site.function} at {site.base:#x} "
+                 f"({len(site.words)} slot(s))")
         written += len(done.specs)
         matched.update(s.function for s in done.sites)
     for pattern in functions:
         import fnmatch
 
         if failed == 0 and not any(fnmatch.fnmatchcase(f, pattern) for f in matched):
-            click.echo(f"fpatch extract: error: no {template.mechanism} site in a function "
-                       f"matching {pattern!r}", err=True)
+            _say(f"fpatch extract: error: no {template.mechanism} site in a function "
+                 f"matching {pattern!r}", err=True)
             failed += 1
-    click.echo(f"{written} spec(s) written to {out}")
+    _say(f"{written} spec(s) written to {_where(out)}")
     sys.exit(EXIT_USAGE if failed else EXIT_OK)

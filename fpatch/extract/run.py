@@ -13,6 +13,7 @@ from fpatch.extract.sites import FoundSite, find
 from fpatch.extract.template import Template, Value, render, substitute
 from fpatch.isa import AsmError, assemble
 from fpatch.spec import parse_text
+from fpatch.textsafe import one_line
 
 
 @dataclass
@@ -116,10 +117,13 @@ def extract_file(path: str, t: Template, out_dir: Path, functions: tuple[str, ..
     for site in sites:
         index = counts.get(site.function, 0)
         counts[site.function] = index + 1
-        env: dict[str, Value] = {"object": obj, "path": path, "function": site.function,
+        # a symbol name is data: control characters are escaped (a spec may not hold them)
+        env: dict[str, Value] = {"object": obj, "path": one_line(path),
+                                 "function": one_line(site.function),
                                  "mechanism": t.mechanism, "index": index, "base": site.base}
         env.update(variables)
-        env.update(site.variables)
+        env.update({k: one_line(v) if isinstance(v, str) else v
+                    for k, v in site.variables.items()})
         env.update({f"{k}_hex": f"{v:#x}" for k, v in list(env.items())
                     if isinstance(v, int) and not isinstance(v, bool)})
         env["compiled_state"] = state_names[0]

@@ -23,6 +23,7 @@ import yaml
 from fpatch.extract.elf import ExtractError
 from fpatch.extract.sites import FINDERS, FoundSite
 from fpatch.isa import disassemble
+from fpatch.textsafe import one_line
 
 _KEYS = {"template", "mechanism", "finder", "entry_nops", "name", "description", "header", "literal_note",
          "variables", "spec", "site", "steps"}
@@ -197,7 +198,8 @@ def flow(v: Any) -> str:
 
 
 def _comment(text: str) -> list[str]:
-    return [("# " + line).rstrip() for line in text.rstrip("\n").splitlines()]
+    """YAML comment lines; control characters (from symbol names) escaped."""
+    return [("# " + one_line(line)).rstrip() for line in text.rstrip("\n").split("\n")]
 
 
 def render(t: Template, site: FoundSite, env: dict[str, Value], initial: str | None) -> str:
@@ -232,7 +234,7 @@ def render(t: Template, site: FoundSite, env: dict[str, Value], initial: str | N
         else:
             lines.append(f"{key}: {flow(val)}")
     lines.append("sites:")
-    lines.append(f"  {flow(site.function)}:")
+    lines.append(f"  {flow(one_line(site.function))}:")
     lines.append(f"    base: {site.base:#x}")
     lines.append(f"    slots: {len(site.words)}")
     lines.append(f"    entry: {site.entry}")
@@ -254,8 +256,8 @@ def render(t: Template, site: FoundSite, env: dict[str, Value], initial: str | N
             item = f"{flow(label)}: {item}" if label else item
             note = f"{addr:#x}: compiled {w:08x} {disassemble(w, addr)}"
             if i == site.entry:
-                note += f" <- {site.function}"
-            lines.append(f"        - {item}  # {note}")
+                note += f" <- {one_line(site.function)}"
+            lines.append(f"        - {item}  # {one_line(note)}")
     init = initial if initial is not None else substitute(raw["site"].get("initial"), env, where)
     if init is not None:
         lines.append(f"    initial: {flow(str(init))}")

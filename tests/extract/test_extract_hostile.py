@@ -211,3 +211,23 @@ def test_as_a_process(objs: dict[str, Path], tmp_path: Path) -> None:
     assert p.returncode == 2
     assert p.stderr == f"{bad}: error: not an ELF file\n"
     assert p.stdout.endswith(f"3 spec(s) written to {tmp_path / 'o'}\n")
+
+
+def test_control_characters_in_symbol_names(objs: dict[str, Path], tmp_path: Path) -> None:
+    """A function called `uses<ESC>[\\nlper` (bytes patched into the string table): the spec
+    holds the name with its control characters escaped (a spec may not hold them), and no
+    escape reaches the terminal."""
+    from fpatch.spec import parse_file
+
+    data = objs["ftrace"].read_bytes()
+    assert data.count(b"\0uses_helper\0") == 1
+    evil = tmp_path / "evil.o"
+    evil.write_bytes(data.replace(b"\0uses_helper\0", b"\0uses\x1b[\nlper\0"))
+    code, out, err = run(str(evil), "-o", str(tmp_path / "o"))
+    assert code == 0, err
+    assert "\x1b" not in out + err and "uses\\e[\\nlper" in out
+    names = {parse_file(p).sites[0].name for p in (tmp_path / "o").glob("*.yaml")}
+    assert "uses\\e[\\nlper" in names
+    code, out, err = run(str(evil), "-o", str(tmp_path / "p"), "--function", "uses\x1b*")
+    assert code == 0, err
+    assert len(list((tmp_path / "p").glob("*.yaml"))) == 1
