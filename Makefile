@@ -45,13 +45,16 @@ uninstall:
 	rm -f $(PREFIX)/bin/fpatch
 	rm -rf $(PREFIX)/lib/fpatch
 
-# Test tools from Debian: GNU binutils for aarch64 (the encoding oracle of the ISA tests) and
+# Test tools from Debian: GNU binutils for aarch64 (the encoding oracle of the ISA tests),
+# the cross compiler (builds the objects of the extract tests, tests/extract) and
 # Chromium (renders report.html in the HTML report test).
 tools:
-	@command -v aarch64-linux-gnu-as >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v aarch64-linux-gnu-as && command -v aarch64-linux-gnu-gcc \
+	   && command -v chromium; } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && \
-	  $$SUDO apt-get install -y -qq binutils-aarch64-linux-gnu chromium >/dev/null; }
+	  $$SUDO apt-get install -y -qq binutils-aarch64-linux-gnu gcc-aarch64-linux-gnu \
+	    chromium >/dev/null; }
 
 demo: $(RUNTIME)
 	$(FPATCH) check specs/

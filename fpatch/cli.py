@@ -456,5 +456,16 @@ def litmus(paths: tuple[str, ...], kinds_file: str | None, engine: str) -> None:
         sys.exit(EXIT_USAGE)
     sys.exit(status)
 
+
+# -- fpatch extract (issue 10): ELF objects -> specs; the command is fpatch/extract/command.py
+def _register_extract() -> None:
+    from fpatch.extract.command import extract
+
+    main.add_command(extract)
+
+
+_register_extract()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
