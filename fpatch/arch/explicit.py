@@ -12,12 +12,29 @@ tests.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from fpatch.arch.events import Unsupported
 from fpatch.arch.model import Axioms, Choices, Pair, Skeleton, Static, axioms
 
 Rel = frozenset[Pair]
+MAX_CANDIDATES = 50_000  # per combination of runs (the visible herd tests need 16)
+
+
+class Budget:
+    """Candidate executions one question may evaluate in all (a bound on time, checked
+    as the work is done): past it the answer is ``unsupported``, never a guess."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self.limit = self.left = limit
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise Unsupported(f"more than {self.limit} candidate executions evaluated; "
+                              "not enumerated further")
 
 
 class SetAlgebra:
@@ -93,7 +110,7 @@ def consistent(sk: Skeleton, st: Static, c: Choices[Rel]) -> bool:
     return ob_acyclic(ax)
 
 
-def candidates(sk: Skeleton, st: Static) -> Iterator[Candidate]:
+def candidates(sk: Skeleton, st: Static, budget: Budget | None = None) -> Iterator[Candidate]:
     """Every consistent execution of the skeleton (one per rf/co choice)."""
     ev = sk.by_id
     rf_opts: list[list[int]] = []
@@ -108,6 +125,10 @@ def candidates(sk: Skeleton, st: Static) -> Iterator[Candidate]:
     co_locs = sorted(st.writes_at)
     co_opts = [[(ws[0],) + p for p in itertools.permutations(ws[1:])]
                for ws in (st.writes_at[loc] for loc in co_locs)]
+    size = math.prod(len(o) for o in rf_opts) * math.prod(len(o) for o in co_opts)
+    if size > MAX_CANDIDATES:
+        raise Unsupported(f"more than {MAX_CANDIDATES} candidate executions of one combination "
+                          "of runs (reads-from x coherence); not enumerated")
     free_ic = [p for p in st.ic_pairs if p not in st.ic_fixed]
     free_dc = [p for p in st.dc_pairs if p not in st.dc_fixed]
     fixed_ic = [p if first else (p[1], p[0]) for p, first in st.ic_fixed.items()]
@@ -115,6 +136,8 @@ def candidates(sk: Skeleton, st: Static) -> Iterator[Candidate]:
     for rf_pick in itertools.product(*rf_opts):
         rf = frozenset(zip(rf_pick, st.reads, strict=True))
         for co_pick in itertools.product(*co_opts):
+            if budget is not None:
+                budget.spend()
             co = frozenset((o[i], o[j]) for o in co_pick for i in range(len(o))
                            for j in range(i + 1, len(o)))
             base: Choices[Rel] = Choices(rf, co, frozenset(fixed_ic), frozenset(fixed_dc))

@@ -14,11 +14,11 @@ with ``engine="smt"``); tests/litmus requires them to agree on every test.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from fpatch.arch.events import IW, MAX_INSTRUCTIONS, Event, Run, ThreadProgram, Unsupported, runs_of
-from fpatch.arch.explicit import candidates
+from fpatch.arch.explicit import Budget, candidates
 from fpatch.arch.model import CacheType, Skeleton, Static, static_relations
 from fpatch.litmus.parse import AndP, Atom, Litmus, MemLoc, Not, OrP, Prop, RegLoc, TrueP
 
@@ -143,10 +143,16 @@ def check(t: Litmus, engine: str = "explicit", cache: CacheType | None = None) -
     n = 0
     addrs = [t.variables[p.name] for p in mem_probes]
     try:
+        outcomes_of: Callable[[Skeleton, Static, list[int]], Iterator[dict[int, int]]]
         if engine == "smt":
-            from fpatch.encoding.arch_smt import outcomes_of
+            from fpatch.encoding.arch_smt import outcomes_of as smt_outcomes
+            outcomes_of = smt_outcomes
         else:
-            outcomes_of = explicit_outcomes
+            budget = Budget()
+
+            def outcomes_of(sk: Skeleton, st: Static, addrs: list[int]
+                            ) -> Iterator[dict[int, int]]:
+                return explicit_outcomes(sk, st, addrs, 0, budget)
         statics: dict[object, Static] = {}
         for sk in skeletons(t, cache):
             n += 1
@@ -183,11 +189,11 @@ def check(t: Litmus, engine: str = "explicit", cache: CacheType | None = None) -
     return Answer(verdict, "", n, len(outcomes), sat)
 
 
-def explicit_outcomes(sk: Skeleton, st: Static, addrs: list[int],
-                      timeout_ms: int = 0) -> Iterator[dict[int, int]]:
+def explicit_outcomes(sk: Skeleton, st: Static, addrs: list[int], timeout_ms: int = 0,
+                      budget: Budget | None = None) -> Iterator[dict[int, int]]:
     """The final values of ``addrs`` over the consistent executions, each once."""
     seen: set[tuple[tuple[int, int], ...]] = set()
-    for c in candidates(sk, st):
+    for c in candidates(sk, st, budget):
         final = {a: sk.by_id[c.final[a]].value for a in addrs if a in c.final}
         key = tuple(sorted(final.items()))
         if key not in seen:

@@ -255,3 +255,14 @@ def test_cli_files_lists_and_compare(tmp_path: Path) -> None:
     (tmp_path / "d.litmus").write_text("garbage")
     r = CliRunner().invoke(main, ["litmus", str(tmp_path / "d.litmus")])
     assert r.exit_code == 2 and "cannot read" in r.output  # invalid input: exit 2
+
+
+def test_candidate_explosion_is_unsupported_not_slow() -> None:
+    """Nine stores to one location have 9! coherence orders: more than the explicit
+    evaluator enumerates; the answer is unsupported at once, never a guess."""
+    stores = [f" STR W{i % 8 + 1},[X9] | {'LDR W1,[X9]' if i == 0 else ''} ;" for i in range(9)]
+    init = "; ".join(f"0:X{i + 1}={i + 1}" for i in range(8))
+    text = f"AArch64 many\n{{ {init}; 0:X9=x; 1:X9=x; }}\n P0 | P1 ;\n" + "\n".join(stores) + \
+        "\nexists 1:X1=1\n"
+    a = check(parse_litmus(text))
+    assert a.verdict == "unsupported" and "candidate executions" in a.reason
