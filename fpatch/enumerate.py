@@ -50,6 +50,7 @@ from fpatch.isa.interp import Machine, execute
 from fpatch.isa.ir import MASK64, REGISTERS, Const, Jump
 from fpatch.spec.types import (
     CacheOp,
+    Dmb,
     Dsb,
     IpiSync,
     Isb,
@@ -160,6 +161,8 @@ def flatten(spec: Spec) -> Timeline:
                 emit(st.op, lines=lines(st.addrs), what=st.what, loc=st.loc)
             elif isinstance(st, Dsb):
                 emit("dsb", option=st.option, loc=st.loc)
+            elif isinstance(st, Dmb):
+                emit("dmb", option=st.option, loc=st.loc)
             elif isinstance(st, Isb):
                 emit("isb", loc=st.loc)
             elif isinstance(st, IpiSync):

@@ -27,8 +27,8 @@ REPORT_VERSION = 1
 
 # The short name of each primitive step kind, for pictures and narrow columns.
 STEP_SHORT = {
-    "write": "W", "dc_cvau": "DC", "ic_ivau": "IC", "ic_iallu": "IC*", "dsb": "DSB",
-    "isb": "ISB", "ipi_sync": "IPI", "wait_tasks": "WAIT",
+    "write": "W", "dc_cvau": "DC", "ic_ivau": "IC", "ic_iallu": "IC*", "ic_ialluis": "IC",
+    "dmb": "DMB", "dsb": "DSB", "isb": "ISB", "ipi_sync": "IPI", "wait_tasks": "WAIT",
 }
 
 

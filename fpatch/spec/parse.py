@@ -17,6 +17,7 @@ from fpatch.spec.types import (
     DEFAULT_LIVE,
     CacheOp,
     DataWord,
+    Dmb,
     Dsb,
     Helper,
     IpiSync,
@@ -683,11 +684,12 @@ def _check_overlaps(ctx: _Ctx, sites: list[Site]) -> None:
 # ----------------------------------------------------------------------- steps
 
 _STEP_KINDS = (
-    "write", "dc_cvau", "dsb", "ic_ivau", "ic_iallu", "isb", "sync_icache",
-    "stop_machine", "ipi_sync", "wait_tasks",
+    "write", "dc_cvau", "dsb", "dmb", "ic_ivau", "ic_iallu", "ic_ialluis", "isb",
+    "sync_icache", "stop_machine", "ipi_sync", "wait_tasks",
 )
-_BARE = ("isb", "ipi_sync", "wait_tasks", "ic_iallu", "dsb")
-_DSB_OPTIONS = ("ish", "sy", "ishst", "st")
+_BARE = ("isb", "ipi_sync", "wait_tasks", "ic_iallu", "ic_ialluis", "dsb", "dmb")
+_DSB_OPTIONS = ("ish", "sy", "ishst", "st", "ishld", "ld", "osh", "oshst", "oshld", "nsh",
+                "nshst", "nshld")
 
 
 def _count_points(steps: list[Step] | tuple[Step, ...]) -> int:
@@ -737,7 +739,7 @@ def _step(ctx: _Ctx, item: Node, sites: list[Site], in_block: bool) -> Step | No
         ctx.err(item.loc, "step: expected a step name or a mapping with exactly one step name")
         return None
 
-    if (kind in ("isb", "ipi_sync", "wait_tasks", "ic_iallu") and arg is not None
+    if (kind in ("isb", "ipi_sync", "wait_tasks", "ic_iallu", "ic_ialluis") and arg is not None
             and not (isinstance(arg, Scalar) and arg.tag == "null")):
         # Fix: `- isb: sy` or `- ipi_sync: {cpus: 1}` had their argument silently ignored.
         ctx.err(arg.loc, f"step '{kind}' takes no arguments")
@@ -753,11 +755,13 @@ def _step(ctx: _Ctx, item: Node, sites: list[Site], in_block: bool) -> Step | No
         if in_block:
             ctx.err(loc, "wait_tasks inside stop_machine would deadlock")
         return WaitTasks(loc)
-    if kind == "ic_iallu":
-        return CacheOp("ic_iallu", (), "all", loc)
-    if kind == "dsb":
-        option = "ish" if arg is None else ctx.choice(arg, "dsb", _DSB_OPTIONS)
-        return Dsb(option, loc) if option else None
+    if kind in ("ic_iallu", "ic_ialluis"):
+        return CacheOp(kind, (), "all", loc)
+    if kind in ("dsb", "dmb"):
+        option = "ish" if arg is None else ctx.choice(arg, kind, _DSB_OPTIONS)
+        if not option:
+            return None
+        return Dsb(option, loc) if kind == "dsb" else Dmb(option, loc)
     if kind == "stop_machine":
         if in_block:
             ctx.err(loc, "stop_machine blocks cannot be nested")

@@ -102,7 +102,8 @@ class Write:
 
 @dataclass(frozen=True)
 class CacheOp:
-    """``dc_cvau`` / ``ic_ivau`` over the lines holding ``addrs``; ``ic_iallu`` has none."""
+    """``dc_cvau`` / ``ic_ivau`` over the lines holding ``addrs``; ``ic_iallu`` (the
+    patching CPU's own instruction cache) and ``ic_ialluis`` (every CPU's) have none."""
 
     op: str
     addrs: tuple[int, ...]
@@ -112,7 +113,15 @@ class CacheOp:
 
 @dataclass(frozen=True)
 class Dsb:
-    option: str  # ish | sy | ishst | st
+    option: str  # sy | ish | osh | nsh, with an st or ld suffix (MODEL.md s.2)
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Dmb:
+    """Orders the patcher's data accesses; completes nothing (publication ignores it)."""
+
+    option: str
     loc: Loc
 
 
@@ -144,7 +153,7 @@ class StopMachine:
     loc: Loc
 
 
-Step = Write | CacheOp | Dsb | Isb | IpiSync | WaitTasks | SyncIcache | StopMachine
+Step = Write | CacheOp | Dsb | Dmb | Isb | IpiSync | WaitTasks | SyncIcache | StopMachine
 
 
 @dataclass(frozen=True)

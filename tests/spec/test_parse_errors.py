@@ -426,8 +426,8 @@ def test_write_over_several_lines_indented_wrong() -> None:
 def test_unknown_step() -> None:
     text = edit("  - sync_icache:", "  - sync_cache:")
     assert only(text) == (22, 5, "unknown step 'sync_cache' (expected one of write, dc_cvau, dsb, "
-                                 "ic_ivau, ic_iallu, isb, sync_icache, stop_machine, ipi_sync, "
-                                 "wait_tasks)")
+                                 "dmb, ic_ivau, ic_iallu, ic_ialluis, isb, sync_icache, "
+                                 "stop_machine, ipi_sync, wait_tasks)")
     text = edit("  - sync_icache: {slots: [1]}", "  - flush")
     line, col, msg = only(text)
     assert (line, col) == (22, 5) and msg.startswith("unknown step 'flush'")
@@ -440,7 +440,8 @@ def test_step_argument_problems() -> None:
         "  - dc_cvau: fn\n": (22, 14, "dc_cvau: unknown site 'fn'"),
         "  - ic_ivau: {slot: 9}\n": (22, 21, "ic_ivau: slot 9 does not exist in site 'func' "
                                               "(slots 0..1)"),
-        "  - dsb: osh\n": (22, 10, "dsb: expected one of ish, sy, ishst, st; got 'osh'"),
+        "  - dsb: oshs\n": (22, 10, "dsb: expected one of ish, sy, ishst, st, ishld, ld, osh, "
+                                  "oshst, oshld, nsh, nshst, nshld; got 'oshs'"),
         # Regression: arguments of argument-less steps were silently ignored.
         "  - isb: sy\n": (22, 10, "step 'isb' takes no arguments"),
         "  - ipi_sync: {cpus: 2}\n": (22, 15, "step 'ipi_sync' takes no arguments"),
@@ -510,3 +511,18 @@ def test_diagnostics_are_sorted_and_unique() -> None:
     assert diags == sorted(set(diags))
     assert str(info.value).splitlines() == [str(d) for d in diags]
     assert all(str(d).startswith("t.yaml:") and ": error: " in str(d) for d in diags)
+
+
+def test_barrier_options_and_invalidate_all_steps() -> None:
+    """Every DSB/DMB option of the architecture; ic_ialluis is bare; a bad option is located."""
+    for opt in ("sy", "ish", "osh", "nsh", "st", "ishst", "oshst", "nshst", "ld", "ishld",
+                "oshld", "nshld"):
+        for kind in ("dsb", "dmb"):
+            spec = parse_text(edit("  - sync_icache: {slots: [1]}", f"  - {kind}: {opt}"))
+            assert spec.steps[-1].option == opt  # type: ignore[union-attr]
+    spec = parse_text(edit("  - sync_icache: {slots: [1]}", "  - ic_ialluis\n  - dmb"))
+    assert [type(s).__name__ for s in spec.steps[-2:]] == ["CacheOp", "Dmb"]
+    line, col, msg = only(edit("  - sync_icache: {slots: [1]}", "  - dmb: full"))
+    assert (line, col) == (22, 10) and msg.startswith("dmb: expected one of ish, sy")
+    line, col, msg = only(edit("  - sync_icache: {slots: [1]}", "  - ic_ialluis: 1"))
+    assert msg == "step 'ic_ialluis' takes no arguments"
