@@ -10,16 +10,15 @@ any user text.
 
 from __future__ import annotations
 
+import functools
 import re
-from xml.sax.saxutils import escape as _xml_escape
-from xml.sax.saxutils import quoteattr as _xml_quoteattr
 
 # C0 controls but tab and newline, DEL, C1 controls, lone surrogates, and the
 # bidirectional overrides that make text read differently from what it is.
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 _UNSAFE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 # XML 1.0 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NOT_XML_RE = "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 _ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\x1b": "\\e"}
 
 
@@ -45,19 +44,29 @@ def one_line(text: str, limit: int | None = None) -> str:
     return _UNSAFE_LINE.sub(_visible, text)
 
 
+@functools.cache
+def _not_xml() -> re.Pattern[str]:
+    """Compiled on first use: its character ranges cost start-up time (bench/startup.py)."""
+    return re.compile(_NOT_XML_RE)
+
+
 def xml_chars(text: str) -> str:
     """Characters XML 1.0 cannot hold (most controls, lone surrogates, U+FFFE/F) escaped."""
-    return _NOT_XML.sub(_visible, text)
+    return _not_xml().sub(_visible, text)
 
 
 def xml_escape(data: str, entities: dict[str, str] | None = None) -> str:
     """``xml.sax.saxutils.escape`` for text that may hold any character."""
+    from xml.sax.saxutils import escape as _xml_escape  # on use: it imports urllib (start-up)
+
     return _xml_escape(xml_chars(data), entities or {})
 
 
 def xml_quoteattr(data: str) -> str:
     """``xml.sax.saxutils.quoteattr`` for text that may hold any character; line breaks
     are kept as character references so attribute normalisation cannot eat them."""
+    from xml.sax.saxutils import quoteattr as _xml_quoteattr
+
     return _xml_quoteattr(xml_chars(data), {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
 
 

@@ -12,10 +12,8 @@ and differ only in how they search the observers' behaviour.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from fpatch.arch.model import CacheType as ArchCache
-from fpatch.arch.publication import Op
-from fpatch.arch.publication import publication_point as derived_publication
 from fpatch.errors import Loc
 from fpatch.model.arch import CacheType
 from fpatch.spec.types import (
@@ -33,6 +31,8 @@ from fpatch.spec.types import (
     Write,
 )
 
+if TYPE_CHECKING:
+    from fpatch.arch.publication import Op
 
 @dataclass(frozen=True)
 class PStep:
@@ -193,6 +193,7 @@ def build(spec: Spec) -> Timeline:
 
 def model_op(step: PStep, line: int) -> Op | None:
     """A primitive step as the architecture model sees it, for the slot on ``line``."""
+    from fpatch.arch.publication import Op
     if step.kind == "dc_cvau":
         return Op("dc", covers=line in step.lines)
     if step.kind == "ic_ivau":
@@ -211,6 +212,10 @@ def model_op(step: PStep, line: int) -> Op | None:
 def publication_point(tl: Timeline, w: int, addr: int) -> int | None:
     """First point after write step ``w`` at which the write is published, as the
     architecture model derives it (fpatch/arch/publication.py)."""
+    # the architecture model on first use: `validate` and `show` need no publication
+    from fpatch.arch.model import CacheType as ArchCache
+    from fpatch.arch.publication import publication_point as derived_publication
+
     line = addr - addr % tl.spec.line_size
     return derived_publication(ArchCache(tl.cache.idc, tl.cache.dic),
                                [(s.index, model_op(s, line)) for s in tl.steps[w:]])
