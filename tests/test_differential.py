@@ -160,7 +160,8 @@ def gen_spec(ch: Chooser) -> str:
 
     def maintenance() -> str:
         return ch.pick(["dc_cvau: f", "dsb: ish", "dsb: sy", "dsb: ishst", "dsb: st", "ic_ivau: f",
-                        "ic_iallu", "isb", "sync_icache: f"])
+                        "ic_iallu", "isb", "sync_icache: f", "ic_ialluis", "dmb: ish",
+                        "dsb: ld", "dsb: osh"])
 
     steps: list[str] = []
     for _ in range(ch.int(1, 5)):
