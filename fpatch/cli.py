@@ -75,7 +75,8 @@ def _err_console(no_color: bool = False) -> Console:
 
 
 def _echo(text: str, err: bool = False) -> None:
-    """One line of plain output with user text in it (paths, messages): no escapes."""
+    """One line of plain output with user text in it (paths, messages); control
+    characters and escape sequences in it are shown escaped, never sent raw."""
     click.echo(terminal(text), err=err)
 
 
@@ -86,8 +87,6 @@ class _Seconds(click.ParamType):
 
     def convert(self, value: object, param: click.Parameter | None,
                 ctx: click.Context | None) -> float:
-        if isinstance(value, float):
-            return value
         try:
             v = float(str(value))
         except ValueError:

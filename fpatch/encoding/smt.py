@@ -79,6 +79,7 @@ from fpatch.verdict import (
 BV: TypeAlias = z3.BitVecRef
 MAX_SEARCH_STEPS = 100_000  # fetched-word choices per observer search, then unknown
 MAX_VALID_PATHS = 10_000  # paths of one valid state's execution, then unknown
+MAX_CMODX_PAIRS = 256  # word pairs of one slot in a CMODX goal; beyond, a linear encoding
 MINIMIZE_MS = 500  # per query spent making a counterexample simpler; never affects the verdict
 SP_MIN = 1 << 32
 SP_MAX = (1 << 64) - (1 << 32) - 16
@@ -728,13 +729,25 @@ class _ObserverSearch:
                 self.found[TORN] = counterexample(self, TORN, here, m, None, (g,))
         if CMODX not in self.found:
             others = enc.by_slot[cand.slot]
-            pairs = [(a, b) for a in others for b in others
-                     if a.idx < b.idx and not (a.cmodx and b.cmodx)]
-            if pairs:
+            k, plain = len(others), sum(1 for a in others if a.cmodx)
+            n_pairs = k * (k - 1) // 2 - plain * (plain - 1) // 2  # not both in the CMODX set
+            if n_pairs:
                 g, h = z3.Int(f"cmodx_g{i}"), z3.Int(f"cmodx_h{i}")
-                goal = z3.Or(*[z3.And(self.in_window(i, cand.slot, g, a.points),
-                                      self.in_window(i, cand.slot, h, b.points))
-                               for a, b in pairs])
+                slot = cand.slot
+                if n_pairs <= MAX_CMODX_PAIRS:
+                    goal = z3.Or(*[z3.And(self.in_window(i, slot, g, a.points),
+                                          self.in_window(i, slot, h, b.points))
+                                   for a in others for b in others
+                                   if a.idx < b.idx and not (a.cmodx and b.cmodx)])
+                else:
+                    # The same goal in size linear in the words: g at a word outside the
+                    # CMODX set, h at any other word of the slot (hostile specs give
+                    # slots hundreds of words, and pairs grow as their square).
+                    goal = z3.Or(*[z3.And(self.in_window(i, slot, g, a.points),
+                                          self.in_window(i, slot, h, [(0, enc.n)]),
+                                          z3.Not(z3.Or(*[z3.And(lo <= h, h <= hi)
+                                                         for lo, hi in a.points])))
+                                   for a in others if not a.cmodx and a.points])
                 m = self._timing_model([goal], CMODX)
                 if m is not None and self._path_sat(st, CMODX):
                     self.found[CMODX] = counterexample(self, CMODX, here, m, None, (g, h))

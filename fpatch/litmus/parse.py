@@ -22,7 +22,8 @@ DATA_STRIDE = 0x100  # each variable on its own cache line(s)
 # Sizes checked before any work (hostile input; herd's catalogue stays far below):
 MAX_BYTES = 1 << 20  # of a litmus file
 MAX_THREADS = 8
-MAX_INSTRUCTIONS = 64  # all threads together
+MAX_INSTRUCTIONS = 32  # all threads together (states grow fast: dcc3, 24, is the largest)
+MAX_CACHE_OPS = 8  # DC/IC instructions: each doubles the engine's work (catalogue: 4)
 MAX_DIGITS = 40  # of one number (values are 64-bit)
 MAX_NESTING = 50  # parentheses and negations in a condition
 
@@ -223,6 +224,10 @@ def _build_threads(header: list[str], rows: list[list[str]], ctx: _Ctx) -> list[
     if count > MAX_INSTRUCTIONS:
         raise LitmusUnsupported(f"{count} instruction cells: at most {MAX_INSTRUCTIONS} are "
                                 "explored")
+    cache_ops = sum(1 for col in cells for c in col if re.search(r"\b(DC|IC)\s", c, re.I))
+    if cache_ops > MAX_CACHE_OPS:
+        raise LitmusUnsupported(f"{cache_ops} cache maintenance instructions (DC/IC): at most "
+                                f"{MAX_CACHE_OPS} are explored")
     # pass 1: addresses of instructions and labels
     parsed: list[list[tuple[list[str], str]]] = []
     for i, col in enumerate(cells):

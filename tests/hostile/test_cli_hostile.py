@@ -4,6 +4,7 @@ arguments are exit 2 before any work, and user text cannot forge or break output
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -185,3 +186,16 @@ def test_ci_environment_sets_a_default_budget(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("CI")
     CliRunner().invoke(cli.main, ["check", str(UNSAFE)])
     assert seen[0] is not None and 0 < seen[0] <= cli.CI_MAX_TIME and seen[1] is None
+
+
+def test_undecodable_file_names_are_shown_not_crashed_on(tmp_path: Path) -> None:
+    name = os.fsdecode(b"\xff\xfe.yaml")  # not UTF-8: a surrogate escape in Python
+    spec = with_name(tmp_path, "t", file=name)
+    for cmd in (["check", "-q"], ["validate"], ["show"], ["explain"], ["check", "--json"],
+                ["check", "-q", "--report-dir", str(tmp_path / "r"), "--junit-xml",
+                 str(tmp_path / "j.xml")]):
+        p = fpatch(*cmd, str(spec))
+        assert p.returncode == 0, (cmd, p.stderr)
+        out = p.stdout + p.stderr
+        assert "\ufffd\ufffd.yaml" in out or "\\ufffd\\ufffd.yaml" in out  # text or JSON
+    xml.dom.minidom.parse(str(tmp_path / "j.xml"))

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from fpatch.cli import main
 from fpatch.litmus import LitmusSyntaxError, LitmusUnsupported
-from fpatch.litmus.parse import MAX_INSTRUCTIONS, parse_litmus
+from fpatch.litmus.parse import MAX_CACHE_OPS, MAX_INSTRUCTIONS, parse_litmus
 
 GOOD = """AArch64 T
 { 0:X0=NOP; 0:X1=P0:L0; 0:X9=0; }
@@ -67,6 +67,16 @@ def test_too_many_instructions_is_unsupported_before_the_work() -> None:
     with pytest.raises(LitmusUnsupported, match="instruction cells"):
         parse_litmus(edit("L1:             |             ;\n",
                           "L1:             |             ;\n" + rows))
+
+
+def test_too_many_cache_operations_is_unsupported_before_the_work() -> None:
+    """Each DC/IC doubled the engine's work: 15 took minutes (the issue's 8 GB test)."""
+    rows = "    DC CVAU,X1  |             ;\n" * (MAX_CACHE_OPS + 1)
+    with pytest.raises(LitmusUnsupported, match="cache maintenance"):
+        parse_litmus(edit("L0: B L1        |             ;\n",
+                          rows + "L0: B L1        |             ;\n"))
+    parse_litmus(edit("L0: B L1        |             ;\n",
+                      rows[:-len(rows) // (MAX_CACHE_OPS + 1)] + "L0: B L1        |             ;\n"))
 
 
 @pytest.mark.parametrize("content", [b"AArch64 x\xff\n", b"\xfe\xff\x00"])
