@@ -61,6 +61,12 @@ def _safe_console() -> type[Console]:
                 seg if seg.control else Segment(terminal(seg.text), seg.style, seg.control)
                 for seg in buffer)
 
+        def on_broken_pipe(self) -> None:
+            """The reader went away: exit 2, never rich's 1 (which reads as "unsafe")."""
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(EXIT_USAGE)
+
     return SafeConsole
 
 
@@ -109,6 +115,12 @@ class _Guarded(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit,
                 KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            # The reader went away (`fpatch check ... | head`): no verdict was delivered,
+            # so never exit 1 ("unsafe"); 2, as for output that cannot be written.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(EXIT_USAGE)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             if os.environ.get("FPATCH_DEBUG"):
                 raise

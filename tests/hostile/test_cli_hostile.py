@@ -199,3 +199,19 @@ def test_undecodable_file_names_are_shown_not_crashed_on(tmp_path: Path) -> None
         out = p.stdout + p.stderr
         assert "\ufffd\ufffd.yaml" in out or "\\ufffd\\ufffd.yaml" in out  # text or JSON
     xml.dom.minidom.parse(str(tmp_path / "j.xml"))
+
+
+@pytest.mark.parametrize("args", [["check", "specs/"], ["check", "-q", "specs/"]])
+def test_a_closed_pipe_is_exit_2_never_unsafe(args: list[str]) -> None:
+    """`fpatch check specs/ | head -1`: the reader goes away; no verdict was delivered,
+    so the status must not be 1 (which CI reads as "unsafe")."""
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "fpatch.cli", *args], cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader is gone
+    proc.wait(timeout=300)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    assert proc.returncode == 2, (proc.returncode, err)
+    assert "Traceback" not in err
