@@ -41,8 +41,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from fpatch.arch.model import CacheType as ArchCache
-from fpatch.arch.publication import Op
 from fpatch.arch.publication import publication_point as derived_publication
+from fpatch.arch.publication import step_op
 from fpatch.errors import Loc
 from fpatch.isa import decode, is_cmodx, semantics
 from fpatch.isa.insn import Insn, Target, Unsupported
@@ -191,18 +191,6 @@ def flatten(spec: Spec) -> Timeline:
     return Timeline(tuple(prims), tuple(blocks), tuple(sorted(set(forced))), tuple(waits))
 
 
-def _model_op(p: Prim, line: int) -> Op | None:
-    if p.kind in ("dc_cvau", "ic_ivau"):
-        return Op("dc" if p.kind == "dc_cvau" else "ic", covers=line in p.lines)
-    if p.kind in ("ic_iallu", "ic_ialluis"):
-        return Op(p.kind)
-    if p.kind == "dsb":
-        return Op("dsb", option=p.option)
-    if p.kind == "isb":
-        return Op("isb")
-    return None
-
-
 def publication(
     tl: Timeline, idc: bool, dic: bool, line_size: int, w: int, addr: int
 ) -> int | None:
@@ -210,7 +198,8 @@ def publication(
     one statement of the rule both engines read."""
     line = addr // line_size
     return derived_publication(
-        ArchCache(idc, dic), [(t, _model_op(tl.step(t), line)) for t in range(w + 1, tl.n + 1)])
+        ArchCache(idc, dic), [(t, step_op(tl.step(t).kind, line in tl.step(t).lines, tl.step(t).option))
+         for t in range(w + 1, tl.n + 1)])
 
 
 @dataclass(frozen=True)

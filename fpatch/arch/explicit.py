@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from fpatch.arch.events import Unsupported
-from fpatch.arch.model import Axioms, Choices, Pair, Skeleton, Static, axioms
+from fpatch.arch.model import Axioms, Choices, Pair, Skeleton, Static, axioms, rf_options
 
 Rel = frozenset[Pair]
 MAX_CANDIDATES = 50_000  # per combination of runs (the visible herd tests need 16)
@@ -112,16 +112,9 @@ def consistent(sk: Skeleton, st: Static, c: Choices[Rel]) -> bool:
 
 def candidates(sk: Skeleton, st: Static, budget: Budget | None = None) -> Iterator[Candidate]:
     """Every consistent execution of the skeleton (one per rf/co choice)."""
-    ev = sk.by_id
-    rf_opts: list[list[int]] = []
-    for r in st.reads:
-        e = ev[r]
-        assert e.loc is not None
-        mask = (1 << (8 * e.size)) - 1
-        opts = [w for w in st.writes_at.get(e.loc, []) if ev[w].value & mask == e.value]
-        if not opts:
-            return
-        rf_opts.append(opts)
+    rf_opts = rf_options(sk, st)
+    if rf_opts is None:
+        return
     co_locs = sorted(st.writes_at)
     co_opts = [[(ws[0],) + p for p in itertools.permutations(ws[1:])]
                for ws in (st.writes_at[loc] for loc in co_locs)]

@@ -275,6 +275,22 @@ def static_relations(sk: Skeleton) -> Static:
                   po_ff, ic_dsb_after, reads, writes_at, internal, kinds)
 
 
+def rf_options(sk: Skeleton, st: Static) -> list[list[int]] | None:
+    """For each read (``st.reads`` order), the writes it may read from: its location,
+    the value its run assumed. None when some read has none (no execution)."""
+    ev = sk.by_id
+    out: list[list[int]] = []
+    for r in st.reads:
+        e = ev[r]
+        assert e.loc is not None
+        mask = (1 << (8 * e.size)) - 1
+        opts = [w for w in st.writes_at.get(e.loc, []) if ev[w].value & mask == e.value]
+        if not opts:
+            return None
+        out.append(opts)
+    return out
+
+
 # ----------------------------------------------------------------- dynamic part
 
 R = TypeVar("R")

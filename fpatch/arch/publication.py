@@ -62,6 +62,22 @@ class Op:
         return Event(eid, 0, kind, opt=self.option, instr=instr)
 
 
+def step_op(kind: str, covers: bool, option: str = "") -> Op | None:
+    """A spec's primitive patcher step as the model sees it (both check engines use
+    this). None: writes, ipi_sync, wait_tasks, and ``dmb``, which only adds order, so
+    leaving it out can only make a publication later (docs/model.md): never a missed
+    violation."""
+    if kind in ("dc_cvau", "ic_ivau"):
+        return Op("dc" if kind == "dc_cvau" else "ic", covers=covers)
+    if kind in ("ic_iallu", "ic_ialluis"):
+        return Op(kind)
+    if kind == "dsb":
+        return Op("dsb", option=option)
+    if kind == "isb":
+        return Op("isb")
+    return None
+
+
 @lru_cache(maxsize=4096)
 def published(cache: CacheType, ops: tuple[Op, ...]) -> bool:
     """Whether the steps ``ops`` after a write publish it (the question above)."""

@@ -16,7 +16,7 @@ from typing import TypeAlias
 
 import z3
 
-from fpatch.arch.model import Choices, Pair, Skeleton, Static, axioms
+from fpatch.arch.model import Choices, Pair, Skeleton, Static, axioms, rf_options
 
 Cond: TypeAlias = "z3.BoolRef | bool"
 ZRel: TypeAlias = "dict[Pair, Cond]"
@@ -91,13 +91,10 @@ def outcomes_of(sk: Skeleton, st: Static, addrs: list[int],
     s = z3.Solver(ctx=ctx)
     s.set("timeout", timeout_ms)
     rf: ZRel = {}
-    for r in st.reads:
-        e = ev[r]
-        assert e.loc is not None
-        mask = (1 << (8 * e.size)) - 1
-        opts = [w for w in st.writes_at.get(e.loc, []) if ev[w].value & mask == e.value]
-        if not opts:
-            return
+    rf_opts = rf_options(sk, st)
+    if rf_opts is None:
+        return
+    for r, opts in zip(st.reads, rf_opts, strict=True):
         bs = [z3.Bool(f"rf_{w}_{r}", ctx) for w in opts]
         s.add(z3.PbEq([(x, 1) for x in bs], 1))
         for w, x in zip(opts, bs, strict=True):

@@ -193,20 +193,9 @@ def build(spec: Spec) -> Timeline:
 
 def model_op(step: PStep, line: int) -> Op | None:
     """A primitive step as the architecture model sees it, for the slot on ``line``."""
-    from fpatch.arch.publication import Op
-    if step.kind == "dc_cvau":
-        return Op("dc", covers=line in step.lines)
-    if step.kind == "ic_ivau":
-        return Op("ic", covers=line in step.lines)
-    if step.kind in ("ic_iallu", "ic_ialluis"):
-        return Op(step.kind)
-    if step.kind == "dsb":
-        return Op("dsb", option=step.option)
-    if step.kind == "isb":
-        return Op("isb")
-    # writes, ipi_sync, wait_tasks; and dmb, which only adds order, so leaving it out
-    # can only make a publication later (docs/model.md): never a missed violation
-    return None
+    from fpatch.arch.publication import step_op
+
+    return step_op(step.kind, line in step.lines, step.option)
 
 
 def publication_point(tl: Timeline, w: int, addr: int) -> int | None:
