@@ -228,10 +228,17 @@ def main() -> None:
                    "small specs).")
 @click.option("-q", "--quiet", is_flag=True, help="Only the one-line summaries.")
 @click.option("--no-color", is_flag=True, help="No colour, even on a terminal.")
+@click.option("--matrix", "matrix_fmt", type=click.Choice(["text", "markdown", "json"]),
+              default=None, help="Instead of gating: check every spec under every cache type "
+                                 "and preemptible/NMI setting and print one table "
+                                 "(docs/matrix.md).")
 def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | None,
           junit_file: str | None, report_dir: str | None, timeout: float | None,
-          max_time: float | None, engine: str, quiet: bool, no_color: bool) -> None:
+          max_time: float | None, engine: str, quiet: bool, no_color: bool,
+          matrix_fmt: str | None) -> None:
     """Check spec files and folders (recursively *.yaml) and gate on their expectations."""
+    if matrix_fmt is not None:
+        _matrix(paths, matrix_fmt, engine, timeout, max_time)
 
     from fpatch.model.timeline import build
     from fpatch.report import jsonout, text
@@ -386,6 +393,33 @@ def explain(path: str, timeout: float | None, max_time: float | None, engine: st
     render_explain(_console(no_color), build_report(spec, build(spec), result))
     unknown = result.verdict == UNKNOWN
     sys.exit(_exit_status(0, int(not unknown and not result.meets_expectation), int(unknown)))
+
+
+def _matrix(paths: tuple[str, ...], matrix_fmt: str, engine: str, timeout: float | None,
+            max_time: float | None) -> None:
+    """`check --matrix`: a table, not a gate: exit 0, or 2 for invalid specs (none run)."""
+    from fpatch.report.matrix import render_json, render_markdown, render_text, run_matrix
+
+    files = _spec_files(paths)
+    if not files:
+        _echo("fpatch: no spec files (*.yaml, *.yml) found", err=True)
+        sys.exit(EXIT_USAGE)
+    specs = []
+    for path in files:
+        spec = _load(path)
+        if isinstance(spec, SpecError):
+            _print_errors(spec)
+            sys.exit(EXIT_USAGE)
+        specs.append((display_path(path), spec))
+
+    def one(variant: Spec) -> tuple[str, tuple[str, ...]]:
+        result = _run(variant, engine, timeout, max_time)
+        return result.verdict, tuple(sorted({c.violation for c in result.counterexamples}))
+
+    rows = [run_matrix(spec, shown, one) for shown, spec in specs]
+    render = {"text": render_text, "markdown": render_markdown, "json": render_json}[matrix_fmt]
+    click.echo(render(rows), nl=False)
+    sys.exit(EXIT_OK)
 
 
 def _run(spec: Spec, engine: str, timeout: float | None, max_time: float | None = None
