@@ -228,6 +228,9 @@ def main() -> None:
                    "small specs).")
 @click.option("-q", "--quiet", is_flag=True, help="Only the one-line summaries.")
 @click.option("--no-color", is_flag=True, help="No colour, even on a terminal.")
+@click.option("--litmus-out", "litmus_out", type=click.Path(file_okay=False, writable=True),
+              default=None, help="Write each stale counterexample as a herd litmus test into "
+                                 "DIR (docs/matrix.md, 'Counterexamples as litmus tests').")
 @click.option("--matrix", "matrix_fmt", type=click.Choice(["text", "markdown", "json"]),
               default=None, help="Instead of gating: check every spec under every cache type "
                                  "and preemptible/NMI setting and print one table "
@@ -235,7 +238,7 @@ def main() -> None:
 def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | None,
           junit_file: str | None, report_dir: str | None, timeout: float | None,
           max_time: float | None, engine: str, quiet: bool, no_color: bool,
-          matrix_fmt: str | None) -> None:
+          litmus_out: str | None, matrix_fmt: str | None) -> None:
     """Check spec files and folders (recursively *.yaml) and gate on their expectations."""
     if matrix_fmt is not None:
         _matrix(paths, matrix_fmt, engine, timeout, max_time)
@@ -257,6 +260,7 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
     _probe_file("--sarif", sarif_file)
     _probe_file("--junit-xml", junit_file)
     _probe_dir("--report-dir", report_dir)
+    _probe_dir("--litmus-out", litmus_out)
     if max_time is None and os.environ.get("CI"):
         max_time = CI_MAX_TIME
     deadline = time.monotonic() + max_time if max_time is not None else None
@@ -293,7 +297,9 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
             unknown += 1
         elif not result.meets_expectation:
             mismatched += 1
-        tl = build(spec) if report_dir or (text_out and not quiet) else None
+        tl = build(spec) if report_dir or litmus_out or (text_out and not quiet) else None
+        if litmus_out and tl is not None:
+            _export_litmus(Path(litmus_out), spec, tl, result)
         report = build_report(spec, tl, result) if tl is not None else None
         if report_dir and report is not None:
             _write(write_report, Path(report_dir), report, taken)
@@ -393,6 +399,31 @@ def explain(path: str, timeout: float | None, max_time: float | None, engine: st
     render_explain(_console(no_color), build_report(spec, build(spec), result))
     unknown = result.verdict == UNKNOWN
     sys.exit(_exit_status(0, int(not unknown and not result.meets_expectation), int(unknown)))
+
+
+def _export_litmus(out: Path, spec: Spec, tl: Any, result: Result) -> None:
+    """One herd litmus test per stale (site, slot, word) of the result; a counterexample
+    herd cannot state is said on stderr, never silently skipped."""
+    from fpatch.report.litmus_export import NotExportable, stale_litmus
+
+    done: set[tuple[str, int, int]] = set()
+    for c in result.counterexamples:
+        if c.violation != "stale" or not c.execs:
+            continue
+        x = c.execs[-1]
+        key = (c.site, x.slot, x.word)
+        if key in done:
+            continue
+        done.add(key)
+        name = f"{spec.name}-{c.site}-s{x.slot}-stale"
+        try:
+            text = stale_litmus(tl, spec.site(c.site), x.slot, x.word, name)
+        except NotExportable as exc:
+            _echo(f"fpatch: {display_path(spec.path)}: no litmus test for the stale fetch of "
+                  f"slot {x.slot}: {exc}", err=True)
+            continue
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:100]
+        _write((out / f"{safe}.litmus").write_text, text, encoding="utf-8")
 
 
 def _matrix(paths: tuple[str, ...], matrix_fmt: str, engine: str, timeout: float | None,
