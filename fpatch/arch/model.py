@@ -29,7 +29,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from fpatch.arch.events import DC, DMB, DSB, FETCH, IC, ISB, IW, READ, WRITE, Event, Run
+from fpatch.arch.events import (
+    DC,
+    DMB,
+    DSB,
+    FETCH,
+    IC,
+    ISB,
+    IW,
+    READ,
+    WRITE,
+    Event,
+    Run,
+    Unsupported,
+)
 
 Pair = tuple[int, int]
 
@@ -136,7 +149,13 @@ def scl(a: Event, b: Event, line: int | None = None) -> bool:
     return a.loc // line == b.loc // line
 
 
+MAX_EVENTS = 160  # per candidate execution (the visible herd tests have at most 21)
+
+
 def static_relations(sk: Skeleton) -> Static:
+    if len(sk.events) > MAX_EVENTS:
+        # relations such as po; [DMB]; po grow as the cube of the events: bound them first
+        raise Unsupported(f"more than {MAX_EVENTS} events in one execution; not evaluated")
     ev = sk.by_id
     po: set[Pair] = set()
     iico: set[Pair] = set()

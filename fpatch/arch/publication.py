@@ -99,18 +99,35 @@ def published(cache: CacheType, ops: tuple[Op, ...]) -> bool:
     return next(candidates(sk, static_relations(sk)), None) is None
 
 
+MAX_OPS = 150  # steps in one question (the model's event bound, less the handshake's)
+
+
 def publication_point(cache: CacheType, after: list[tuple[int, Op | None]]) -> int | None:
     """The first point at which a write is published: ``after`` lists the steps that
     follow the write, as (point, Op), with None for steps the model does not see
-    (other writes, ipi_sync, wait_tasks)."""
+    (other writes, ipi_sync, wait_tasks, dmb).
+
+    Publication is monotone in the prefix (more steps only add order), so the first
+    publishing DSB is found by bisection. Past ``MAX_OPS`` steps the answer is "not
+    published": fewer events mean less order, so this can only report more."""
     ops: list[Op] = []
+    candidates: list[tuple[int, int]] = []  # (point, length of the prefix ending there)
     for point, op in after:
-        if op is None:
-            continue
+        if op is None or (ops and ops[-1] == op):
+            continue  # a repeat of the step just before adds no order
         ops.append(op)
-        if op.kind == "dsb" and published(cache, tuple(ops)):
-            return point
-    return None
+        if len(ops) > MAX_OPS:
+            break
+        if op.kind == "dsb":
+            candidates.append((point, len(ops)))
+    lo, hi = 0, len(candidates)  # the answer is candidates[lo] once lo == hi < len
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if published(cache, tuple(ops[:candidates[mid][1]])):
+            hi = mid
+        else:
+            lo = mid + 1
+    return candidates[lo][0] if lo < len(candidates) else None
 
 
 _TEXT = {"dc": "dc cvau", "ic": "ic ivau", "dsb": "dsb ish"}

@@ -266,3 +266,9 @@ def test_candidate_explosion_is_unsupported_not_slow() -> None:
         "\nexists 1:X1=1\n"
     a = check(parse_litmus(text))
     assert a.verdict == "unsupported" and "candidate executions" in a.reason
+    # 12 stores: 11! coherence orders, counted before any is built (this once took 24 GB)
+    stores = [f" STR W{i % 8 + 1},[X9] | {'LDR W1,[X9]' if i == 0 else ''} ;" for i in range(12)]
+    text = f"AArch64 many12\n{{ {init}; 0:X9=x; 1:X9=x; }}\n P0 | P1 ;\n" + "\n".join(stores) + \
+        "\nexists 1:X1=1\n"
+    a = check(parse_litmus(text))
+    assert a.verdict == "unsupported" and "candidate executions" in a.reason
