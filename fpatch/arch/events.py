@@ -50,7 +50,6 @@ from fpatch.isa.ir import (
 
 # Event kinds. "IW" is the initial write of a location (no thread).
 IW, FETCH, READ, WRITE, DC, IC, DMB, DSB, ISB = "IW", "F", "R", "W", "DC", "IC", "DMB", "DSB", "ISB"
-MEMORY = frozenset({IW, FETCH, READ, WRITE})
 
 # Barrier classes (herd's aarch64fences.cat): one inner-shareable domain, so the
 # ISH, OSH and SY options are the same barrier; a DSB is also a DMB of its class.
@@ -74,14 +73,6 @@ class Event:
     opt: str = ""  # barrier option; IC/DC operation; "A"/"Q" acquire, "L" release
     instr: int = -1  # the index of the dynamic instruction in its thread's run
     text: str = ""  # the instruction, for explanations
-
-    @property
-    def is_read(self) -> bool:
-        return self.kind in (READ, FETCH)
-
-    @property
-    def is_write(self) -> bool:
-        return self.kind in (WRITE, IW)
 
     @property
     def explicit(self) -> bool:

@@ -63,9 +63,6 @@ class SetAlgebra:
     def inter(self, a: Rel, pairs: set[Pair]) -> Rel:
         return frozenset(p for p in a if p in pairs)
 
-    def minus(self, a: Rel, pairs: set[Pair]) -> Rel:
-        return frozenset(p for p in a if p not in pairs)
-
 
 ALG = SetAlgebra()
 

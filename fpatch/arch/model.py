@@ -324,7 +324,6 @@ class Algebra(Protocol[R]):
     def inv(self, a: R) -> R: ...
     def restrict(self, a: R, dom: set[int] | None, rng: set[int] | None) -> R: ...
     def inter(self, a: R, pairs: set[Pair]) -> R: ...
-    def minus(self, a: R, pairs: set[Pair]) -> R: ...
 
 
 @dataclass
@@ -353,7 +352,7 @@ def axioms(a: Algebra[R], sk: Skeleton, st: Static, c: Choices[R]) -> Axioms[R]:
     exp_m = exp_r | w
     internal = st.internal
 
-    fr = a.minus(a.seq(a.inv(c.rf), c.co), set())  # reads -> writes co-after their source
+    fr = a.seq(a.inv(c.rf), c.co)  # reads -> writes co-after their source
     ca = a.union(fr, c.co)
     # Explicitly-observed-by
     exp_obs = a.restrict(a.inter(a.union(c.rf, ca), st.ext), exp_m, exp_m)

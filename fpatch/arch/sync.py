@@ -105,9 +105,10 @@ def _skeleton(cache: CacheType, line: int, steps: list[PatcherStep], initial: di
         run.events.append(e)
         return e
 
+    waits: list[int] = []  # the patcher's reads of acknowledgements
+
     def wait_for(flag: int) -> None:
-        r = emit(p0, READ, loc=flag, value=1, size=4)
-        p0.ctrl.add((r.eid, -1))  # marks: every later patcher event (resolved below)
+        waits.append(emit(p0, READ, loc=flag, value=1, size=4).eid)
 
     exit_flag: dict[int, int] = {}
     for i, st in enumerate(steps):
@@ -144,8 +145,7 @@ def _skeleton(cache: CacheType, line: int, steps: list[PatcherStep], initial: di
         else:
             raise ValueError(f"unknown patcher step {st.kind!r}")
     # a control dependency from each wait to every later patcher event
-    for r_id, _ in list(p0.ctrl):
-        p0.ctrl.discard((r_id, -1))
+    for r_id in waits:
         p0.ctrl |= {(r_id, e.eid) for e in p0.events if e.eid > r_id}
 
     # the observer: its fetches, with the handshakes at their placements

@@ -74,9 +74,6 @@ class Z3Algebra:
     def inter(self, a: ZRel, pairs: set[Pair]) -> ZRel:
         return {p: c for p, c in a.items() if p in pairs}
 
-    def minus(self, a: ZRel, pairs: set[Pair]) -> ZRel:
-        return {p: c for p, c in a.items() if p not in pairs}
-
 
 ALG = Z3Algebra()
 

@@ -152,7 +152,7 @@ def check(t: Litmus, engine: str = "explicit", cache: CacheType | None = None) -
 
             def outcomes_of(sk: Skeleton, st: Static, addrs: list[int]
                             ) -> Iterator[dict[int, int]]:
-                return explicit_outcomes(sk, st, addrs, 0, budget)
+                return explicit_outcomes(sk, st, addrs, budget)
         statics: dict[object, Static] = {}
         for sk in skeletons(t, cache):
             n += 1
@@ -189,7 +189,7 @@ def check(t: Litmus, engine: str = "explicit", cache: CacheType | None = None) -
     return Answer(verdict, "", n, len(outcomes), sat)
 
 
-def explicit_outcomes(sk: Skeleton, st: Static, addrs: list[int], timeout_ms: int = 0,
+def explicit_outcomes(sk: Skeleton, st: Static, addrs: list[int],
                       budget: Budget | None = None) -> Iterator[dict[int, int]]:
     """The final values of ``addrs`` over the consistent executions, each once."""
     seen: set[tuple[tuple[int, int], ...]] = set()

@@ -12,7 +12,13 @@ import re
 from html import escape
 from typing import Any
 
-from fpatch.report.markdown import environment_lines, observers_text, publications, timeline_points
+from fpatch.report.markdown import (
+    environment_lines,
+    observers_text,
+    publications,
+    state_table,
+    timeline_points,
+)
 from fpatch.report.svg import states_svg, timeline_svg
 
 _CATEGORY = {"register": "register", "memory": "memory/stack byte", "call": "helper call",
@@ -88,20 +94,9 @@ def render_html(doc: dict[str, Any]) -> str:
     for site in doc["sites"]:
         out.append(f"<h2>Site <code>{_e(site['name'])}</code> at {_e(site['base'])} "
                    f"(entry slot {site['entry']})</h2>")
-        head = ["slot", "addr"]
-        for st in site["states"]:
-            flags = [f for f, on in (("initial", st["initial"]), ("valid", st["valid"])) if on]
-            head.append(st["name"] + (f" ({', '.join(flags)})" if flags else ""))
-        head.append("differs")
-        rows: list[list[object]] = []
-        for sl in site["slots"]:
-            row: list[object] = [sl["index"], sl["addr"]]
-            for st in site["states"]:
-                s = st["slots"][sl["index"]]
-                row.append((f"{s['label']}: " if s["label"] else "") + f"{s['text']} ({s['word']})")
-            row.append("*" if sl["differs"] else "")
-            rows.append(row)
-        out.append(_table(head, rows))
+        head, rows = state_table(
+            site, lambda lab, text, word: (f"{lab}: " if lab else "") + f"{text} ({word})", "*")
+        out.append(_table([str(h) for h in head], rows))
         out.append("<h3>State transitions</h3>")
         out.append(_table(["point", "from", "to", "step", "inside a counterexample"],
                           [[t["point"], t["from"], t["to"], t["step"],

@@ -150,8 +150,11 @@ def timeline_points(doc: dict[str, Any]) -> Iterator[tuple[int, str, bool, bool,
         yield t, label, in_block, forced, pubs.get(t)
 
 
-def _site_section(site: dict[str, Any]) -> list[str]:
-    out = [f"## Site {_code(site['name'])} at {site['base']} (entry slot {site['entry']})", ""]
+def state_table(site: dict[str, Any], cell: Callable[[str, str, str], object],
+                differs: object) -> tuple[list[object], list[list[object]]]:
+    """The site's states side by side (head, rows), for Markdown and HTML alike;
+    ``cell(label, text, word)`` renders one slot of one state, ``differs`` marks a
+    slot whose states differ."""
     head: list[object] = ["slot", "addr"]
     for st in site["states"]:
         flags = [f for f, on in (("initial", st["initial"]), ("valid", st["valid"])) if on]
@@ -162,10 +165,18 @@ def _site_section(site: dict[str, Any]) -> list[str]:
         row: list[object] = [sl["index"], sl["addr"]]
         for st in site["states"]:
             s = st["slots"][sl["index"]]
-            lab = f"{s['label']}: " if s["label"] else ""
-            row.append(Md(f"{markdown(lab)}{_code(s['text'])} ({s['word']})"))
-        row.append(Md("**\\***") if sl["differs"] else "")
+            row.append(cell(s["label"] or "", s["text"], s["word"]))
+        row.append(differs if sl["differs"] else "")
         rows.append(row)
+    return head, rows
+
+
+def _site_section(site: dict[str, Any]) -> list[str]:
+    out = [f"## Site {_code(site['name'])} at {site['base']} (entry slot {site['entry']})", ""]
+    head, rows = state_table(
+        site, lambda lab, text, word: Md(f"{markdown(lab + ': ' if lab else '')}"
+                                         f"{_code(text)} ({word})"),
+        Md("**\\***"))
     out += _table(head, rows)
     out.append("")
     if any(sl["differs"] for sl in site["slots"]):
