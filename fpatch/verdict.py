@@ -16,7 +16,8 @@ CMODX = "cmodx"
 UNDEFINED = "undefined"
 INEQUIVALENT = "inequivalent"
 STALE = "stale"
-VIOLATION_KINDS = (TORN, CMODX, UNDEFINED, INEQUIVALENT, STALE)
+DATA = "data"  # MODEL.md 6.7: a load returns a data word value not valid with the state
+VIOLATION_KINDS = (TORN, CMODX, UNDEFINED, INEQUIVALENT, STALE, DATA)
 
 SAFE, UNSAFE, UNKNOWN = "safe", "unsafe", "unknown"
 # The reason of every answer left unknown because the whole run's budget ran out.
@@ -39,6 +40,22 @@ class Exec:
     states: tuple[str, ...]  # named states holding this word in this slot
     torn: bool = False
     interrupted_before: bool = False  # an exception return (CSE) since the previous one
+
+
+@dataclass(frozen=True)
+class DataRead:
+    """One load of a data word by the run (site code or a helper at its call)."""
+
+    index: int  # the Exec that loaded it (a helper's read: the bl)
+    word: str  # data word name
+    addr: int
+    point: int  # e: when the load executed
+    value: int
+    source: int  # the point whose value was read (in [window[0], point])
+    window: tuple[int, int]  # [Ld(e), e]: Ld(e) = newest write complete by e
+    write: str  # which write (step) the value comes from, or "initial value"
+    torn: bool = False  # read mid-way through a multi-chunk write
+    valid: bool = True  # acceptable with the state the run is compared with
 
 
 @dataclass(frozen=True)
@@ -79,6 +96,7 @@ class Counterexample:
     loc: Loc | None = None  # the spec line that causes it (a step or a state)
     replayed: bool | None = None  # confirmed by the concrete replay (fpatch/model/replay.py)
     witness: Witness | None = field(default=None, compare=False)
+    reads: tuple[DataRead, ...] = ()  # data words the run loaded (MODEL.md 6.7)
 
 
 @dataclass(frozen=True)
