@@ -81,6 +81,7 @@ from fpatch.verdict import (
     Exec,
     ObserverResult,
     Result,
+    data_detail,
 )
 
 # ----------------------------------------------------------------- the patcher
@@ -709,16 +710,6 @@ def effect_diffs(site: Site, member: Member, run: Effect, valid: Effect) -> list
     return diffs
 
 
-def _data_detail(r: DataRead, state: str, ok: tuple[int, ...]) -> str:
-    """Why a data load is a violation, in words (both engines say it the same way)."""
-    torn = " (a torn value: mid-way through a multi-chunk write)" if r.torn else ""
-    return (f"instruction #{r.index + 1} loads data word {r.word} (0x{r.addr:x}) at point "
-            f"{r.point} and reads 0x{r.value:x}{torn}, the value at point {r.source} "
-            f"({r.write}; window [{r.window[0]}, {r.window[1]}]); the run's effect equals "
-            f"state {state}'s with that value, but {state} accepts only "
-            f"{', '.join(f'0x{v:x}' for v in ok)}")
-
-
 def _call_text(c: Call | None) -> str:
     if c is None:
         return "none"
@@ -1148,7 +1139,7 @@ class SiteChecker:
                         site=self.site.name, observer=kind, violation=DATA,
                         summary=(f"data: {kind} loads {bad.word} = 0x{bad.value:x} at point "
                                  f"{bad.point}, not valid with state {name}"),
-                        detail=_data_detail(bad, name, ok(bad.word)),
+                        detail=data_detail(bad, name, ok(bad.word)),
                         execs=tuple(execs), exit=_exit_text(eff.exit), nearest_valid=name,
                         initial=(), reads=reads, loc=self._read_loc(bad))
         if INEQUIVALENT in found:

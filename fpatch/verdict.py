@@ -142,3 +142,13 @@ class Result:
         if self.verdict == UNKNOWN:
             return False
         return self.verdict == (self.expect or SAFE)
+
+
+def data_detail(r: DataRead, state: str, ok: tuple[int, ...]) -> str:
+    """Why a data load is a violation, in words (both engines say it the same way)."""
+    torn = " (a torn value: mid-way through a multi-chunk write)" if r.torn else ""
+    return (f"instruction #{r.index + 1} loads data word {r.word} (0x{r.addr:x}) at point "
+            f"{r.point} and reads 0x{r.value:x}{torn}, the value at point {r.source} "
+            f"({r.write}; window [{r.window[0]}, {r.window[1]}]); the run's effect equals "
+            f"state {state}'s with that value, but {state} accepts only "
+            f"{', '.join(f'0x{v:x}' for v in ok)}")
