@@ -48,6 +48,10 @@ RULES: tuple[tuple[str, str, str, str], ...] = (
     ("stale", "StaleAfterCompletion", "New code may never run after the sequence.",
      "An observer whose last CSE is at or after the final point can still fetch a word that "
      "is not the final state's (missing or misordered cache maintenance)."),
+    ("data", "DataValue", "A load can return a data word value the state does not accept.",
+     "Site code or a helper loads a data word (e.g. an ftrace_ops literal) while the patcher "
+     "writes it and can read a value not valid with the state the run matches, such as a "
+     "torn half-written pointer."),
     ("unknown", "Unknown", "The checker could not decide the spec.",
      "A solver query timed out, the max_insns bound could be reached, or a construct is not "
      "modelled; the answer is unknown, never safe."),
@@ -66,6 +70,7 @@ RULE_DOCS: dict[str, tuple[str, str]] = {
     "undefined": ("docs/model.md", "Execution and effects"),
     "inequivalent": ("docs/model.md", "Execution and effects"),
     "stale": ("docs/model.md", "Publication"),
+    "data": ("docs/model.md", "Data words"),
     "unknown": ("docs/model.md", "Verdicts"),
     "expectation": ("docs/ci.md", "fpatch in CI"),
     "invalid-spec": ("docs/spec-format.md", "The fpatch spec format (version 1)"),
