@@ -131,8 +131,23 @@ HELPER_CONTRACTS = [
 ]
 
 
-def insn(ch: Chooser, slot: int, nslots: int) -> str:
-    kind = ch.int(0, 9)
+# Loads of the data word `d` at BASE-8 (MODEL.md 6.7): by name, by address (`.-8` hits it
+# only from slot 0, else it overlaps it or the slots: unknown) and through a register
+# (the entry x30 is free: unknown; x30 set by a `bl` is exact).
+DATA_INSNS = ['"ldr x0, d"', '"ldr x1, .-8"', '"ldur x2, [x30, #-8]"']
+DATA_VALUES = ["0x9000", "0x100009100", "0xffff000000009000"]
+READS_CONTRACTS = [
+    "{address: 0x9000, inputs: [x30], reads: [{base: x30, align: 8, offset: -16}], "
+    "clobbers: [x0]}",
+    "{address: 0x9000, inputs: [x9, x30, sp], restores: {x30: x9}, clobbers: [x9], "
+    "reads: [{base: x30, align: 8, offset: -16, size: 8}]}",
+]
+
+
+def insn(ch: Chooser, slot: int, nslots: int, data: bool = False) -> str:
+    kind = ch.int(0, 11 if data else 9)
+    if kind >= 10:
+        return ch.pick(DATA_INSNS)
     if kind == 0:
         return f"b .+{4 * ch.int(1, nslots - slot)}"  # forward, at most just past the site
     if kind == 1:
@@ -143,7 +158,8 @@ def insn(ch: Chooser, slot: int, nslots: int) -> str:
 def gen_spec(ch: Chooser) -> str:
     nslots = ch.int(1, 3)
     names = ["A", "B", "C"][: ch.int(2, 3)]
-    states = {n: [insn(ch, i, nslots) for i in range(nslots)] for n in names}
+    data = ch.int(0, 2) == 0
+    states = {n: [insn(ch, i, nslots, data) for i in range(nslots)] for n in names}
     valid = [n for n in names if ch.bool()] or [names[0]]
     initial = ch.pick(names)
 
@@ -163,10 +179,15 @@ def gen_spec(ch: Chooser) -> str:
                         "ic_iallu", "isb", "sync_icache: f", "ic_ialluis", "dmb: ish",
                         "dsb: ld", "dsb: osh"])
 
+    def data_write() -> str:
+        return f"write: {{data: d, value: {ch.pick(DATA_VALUES)}, width: {ch.pick([4, 8, 8])}}}"
+
     steps: list[str] = []
     for _ in range(ch.int(1, 5)):
         kind = ch.int(0, 9)
-        if kind <= 3:
+        if data and kind <= 1:
+            steps.append(data_write())
+        elif kind <= 3:
             steps.append(write())
         elif kind <= 6:
             steps.append(maintenance())
@@ -184,7 +205,7 @@ def gen_spec(ch: Chooser) -> str:
         "name: fuzz",
         f"cache: {{idc: {str(idc).lower()}, dic: {str(dic).lower()}}}",
         f"env: {{preemptible: {str(preempt).lower()}, nmi: {str(nmi).lower()}{cmodx}}}",
-        f"helpers: {{h: {ch.pick(HELPER_CONTRACTS)}}}",
+        f"helpers: {{h: {ch.pick(HELPER_CONTRACTS + (READS_CONTRACTS if data else []))}}}",
         "sites:",
         "  f:",
         f"    base: {BASE:#x}",
@@ -192,7 +213,13 @@ def gen_spec(ch: Chooser) -> str:
         "    states:",
     ]
     lines += [f"      {n}: [{', '.join(ws)}]" for n, ws in states.items()]
-    lines += [f"    initial: {initial}", f"    valid: [{', '.join(valid)}]", "steps:"]
+    lines += [f"    initial: {initial}", f"    valid: [{', '.join(valid)}]"]
+    if data:
+        lines.append(f"    data: {{d: {{offset: -8, size: 8, value: {ch.pick(DATA_VALUES)}}}}}")
+        if ch.bool():
+            listed = [v for v in DATA_VALUES if ch.bool()] or [DATA_VALUES[0]]
+            lines.append(f"    valid_data: {{{ch.pick(valid)}: {{d: [{', '.join(listed)}]}}}}")
+    lines.append("steps:")
     lines += [f"  - {s}" for s in steps]
     lines += [x for x in (observers, max_insns) if x]
     return "\n".join(lines) + "\n"

@@ -274,7 +274,8 @@ def _diffs(srch: _ObserverSearch, dm: z3.ModelRef, run: PathEnd, v: PathEnd,
     else:
         for k, ((h, a_in), (_, b_in)) in enumerate(zip(rc, vc, strict=True), 1):
             helper = next(x for x in srch.enc.spec.helpers if x.name == h)
-            for reg, a, b in zip(helper.inputs, a_in, b_in, strict=True):
+            names = list(helper.inputs) + [f"read {i + 1}" for i in range(len(helper.reads))]
+            for reg, a, b in zip(names, a_in, b_in, strict=True):
                 av, bv = _int(dm, a), _int(dm, b)
                 if av != bv:
                     out.append(EffectDiff(f"call {k} ({h}) input {reg}", _h(av), _h(bv)))

@@ -239,6 +239,9 @@ class SiteEncoder:
         self.unknowns: list[str] = self._unsupported()
         self.data: dict[str, DataHistory] = data_histories(tl, site)
         self._io: _DataIO | None = None
+        # A valid state's execution is not modelled (a data-word load it cannot decide):
+        # no effect comparison can be trusted, so none is made (the answer is unknown).
+        self.valid_unknown = False
         self.valid_paths: dict[str, list[PathEnd]] = {}
         self._fixed: dict[str, list[Candidate]] = {}
         self._rho_paths: dict[tuple[object, ...], list[PathEnd]] = {}
@@ -310,7 +313,7 @@ class SiteEncoder:
             return z3.If(self._cond(e.cond, st), self._expr(e.a, st), self._expr(e.b, st))
         if isinstance(e, Load):
             addr = self._expr(e.addr, st)
-            if self.site.data and self._io is not None and not _mentions_sp(e.addr):
+            if self._io is not None and not _mentions_sp(e.addr):
                 hit = self._data_load(z3.simplify(addr), e.size)
                 if hit is not None:
                     return hit
@@ -324,6 +327,8 @@ class SiteEncoder:
         io = self._io
         assert io is not None
         if not z3.is_bv_value(addr):
+            if not self.site.data:
+                return None  # nothing to hit but the slots, which no free address is
             io.unmodelled.append(f"{who or 'a load'} through a register from an address that "
                                  f"depends on the initial state (it may or may not be a data "
                                  f"word; not modelled)")
@@ -334,6 +339,9 @@ class SiteEncoder:
             if touches:
                 io.unmodelled.append(f"{who or 'a load'} of {size} bytes at 0x{a:x} partly "
                                      f"overlaps a data word (not modelled)")
+            elif a < self.site.end and self.site.base < a + size:
+                io.unmodelled.append(f"{who or 'a load'} at 0x{a:x} reads the site's "
+                                     f"instruction slots (not modelled)")
             return None
         io.read.append(d.name)
         v = d.value if io.values is None else io.values[d.name]
@@ -481,6 +489,7 @@ class SiteEncoder:
             needs, unmodelled = self.probe(cand, st)
             if unmodelled:
                 self.unknowns += [f"a valid state: {u}" for u in unmodelled]
+                self.valid_unknown = True
                 continue
             outs = []
             for combo in itertools.product(*[choice[w] for w in needs]):
@@ -950,7 +959,7 @@ class _ObserverSearch:
     def _at_exit(self, i: int, end: PathEnd) -> None:
         from fpatch.encoding.extract import counterexample
 
-        if end.exit.undefined or (INEQUIVALENT in self.found
+        if end.exit.undefined or self.enc.valid_unknown or (INEQUIVALENT in self.found
                                   and (not end.state.reads or DATA in self.found)):
             return
         got = self.enc.classify(end)
