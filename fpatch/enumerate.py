@@ -581,6 +581,15 @@ def _mentions_sp(e: object) -> bool:
     return any(_mentions_sp(getattr(e, f)) for f in getattr(e, "__dataclass_fields__", {}))
 
 
+def _may_load(spec: Spec, insn: Insn, pc: int) -> bool:
+    """Whether the instruction may load a data word (a load not through sp, or a call of
+    a helper that reads): the others need no choice of values."""
+    stmts = semantics(insn, pc)
+    return _plain_loads(stmts) or any(
+        isinstance(s, Jump) and s.link and isinstance(s.target, Const)
+        and (h := spec.helper_at(s.target.value)) is not None and bool(h.reads) for s in stmts)
+
+
 def _plain_loads(stmts: tuple[Stmt, ...]) -> bool:
     return any(not _mentions_sp(ld.addr) for st in stmts for ld in _loads_in(st))
 
@@ -1027,6 +1036,8 @@ class SiteChecker:
         """The choices of values for the data words the instruction loads, each with the
         timing states that allow it: a load at point e returns the word's value at some
         point of [Ld(e), e] (docs/model.md, Data words). e is a timing state's first entry."""
+        if not _may_load(spec, insn, addr):
+            return [({}, ts)]
         probe = run_insn(spec, self.site, insn, node.machine.copy(), addr)
         needs = tuple(dict.fromkeys(w for w, _ in probe.reads))
         if not needs or probe.unmodelled:

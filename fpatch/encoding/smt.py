@@ -242,6 +242,7 @@ class SiteEncoder:
         # A valid state's execution is not modelled (a data-word load it cannot decide):
         # no effect comparison can be trusted, so none is made (the answer is unknown).
         self.valid_unknown = False
+        self._loads_memo: dict[int, bool] = {}
         self.valid_paths: dict[str, list[PathEnd]] = {}
         self._fixed: dict[str, list[Candidate]] = {}
         self._rho_paths: dict[tuple[object, ...], list[PathEnd]] = {}
@@ -363,9 +364,23 @@ class SiteEncoder:
 
     def probe(self, cand: Candidate, st: SymState) -> tuple[tuple[str, ...], list[str]]:
         """The data words ``cand`` loads (and helper reads), and what is not modelled."""
+        if not self._may_load(cand):
+            return (), []
         io = _DataIO(None, len(st.reads))
         self.step(cand, st.fork(), io)
         return tuple(dict.fromkeys(io.read)), list(dict.fromkeys(io.unmodelled))
+
+    def _may_load(self, cand: Candidate) -> bool:
+        """Whether ``cand`` has a load not through sp, or calls a helper that reads."""
+        hit = self._loads_memo.get(cand.idx)
+        if hit is None:
+            stmts = cand.stmts or ()
+            hit = any(not _mentions_sp(ld.addr) for s in stmts for ld in _loads(s)) or any(
+                isinstance(s, Jump) and s.link and isinstance(s.target, Const)
+                and s.target.value in self.helpers and self.helpers[s.target.value].reads
+                for s in stmts)
+            self._loads_memo[cand.idx] = hit
+        return hit
 
     def step(self, cand: Candidate, st: SymState, io: _DataIO | None = None
              ) -> list[tuple[SymState, BV | None, Exit | None]]:
