@@ -179,3 +179,18 @@ def test_every_report_kind_shows_the_load(tmp_path: object) -> None:
     sarif = json.loads((out / "r.sarif").read_text())
     assert any(r["ruleId"] == "data" for r in sarif["runs"][0]["results"])
     assert "data" in (out / "r.xml").read_text()
+
+
+def test_show_lists_reads_completion_and_valid_values() -> None:
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-m", "fpatch.cli", "show", "--no-color",
+                        str(LINUX / "ftrace-call-ops-literal-u64.yaml")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    text = " ".join(p.stdout.split())
+    assert "reads 8 bytes at (x30 & ~7) -16" in text
+    assert "initially ops_a (0xffff800082a01000)" in text
+    assert "written at point 1, complete (visible to every later load) at no point" in text
+    assert "valid with ON: ops_a (0xffff800082a01000), ops_b" in text
