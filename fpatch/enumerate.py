@@ -317,10 +317,26 @@ class DataHist:
         return tuple(dict.fromkeys(v for v, t in zip(self.values, self.torn, strict=True)
                                    if not t))
 
-    def source(self, e: int, value: int) -> int:
-        """The first point in [Ld(e), e] at which the word holds ``value``."""
-        lo = self.Ld(e)
+    def source(self, e: int, value: int, floor: int = 0) -> int:
+        """The first point in [max(Ld(e), floor), e] at which the word holds ``value``."""
+        lo = max(self.Ld(e), floor)
         return next(p for p in range(lo, e + 1) if self.values[p] == value)
+
+    def written_at(self, p: int) -> int:
+        """The write that produced the value at point p (0: the initial value)."""
+        while p > 0 and self.values[p - 1] == self.values[p]:
+            p -= 1
+        return p
+
+    def choices(self, e: int, floor: int) -> dict[int, int]:
+        """value -> the observer's next floor, for a load at e after one that read the
+        write at ``floor`` (coRR: no read of a write coherence-before it): the values of
+        [max(Ld(e), floor), e], each from its earliest point (the lowest floor, which
+        allows every future a later one does)."""
+        out: dict[int, int] = {}
+        for p in range(max(self.Ld(e), floor), e + 1):
+            out.setdefault(self.values[p], self.written_at(p))
+        return out
 
 
 def data_histories(spec: Spec, site: Site, tl: Timeline) -> dict[str, DataHist]:
@@ -367,8 +383,10 @@ Move = tuple[int, int, "int | None", TState]
 class Timing:
     """The timing rules of one observer kind (docs/model.md, Observers)."""
 
-    def __init__(self, kind: str, spec: Spec, tl: Timeline, hist: History) -> None:
+    def __init__(self, kind: str, spec: Spec, tl: Timeline, hist: History, tail: int = 1
+                 ) -> None:
         self.kind, self.spec, self.tl, self.hist = kind, spec, tl, hist
+        self.tail = tail  # floors at the end of a timing state: fetch floor, data floors
         self._next: dict[tuple[TState, bool], list[Move]] = {}
 
     def _thread_ok(self, e1: int, e: int, e2: int) -> bool:
@@ -405,7 +423,7 @@ class Timing:
                     if tl.forced_before(e1) <= cc:
                         moves.append((e1, cc, disp, (e1, cc, cc)))
         # Every timing state ends with the fetch floor (see _search), 0 before any fetch.
-        return [(e, c, disp, t2 + (0,)) for e, c, disp, t2 in moves]
+        return [(e, c, disp, t2 + (0,) * self.tail) for e, c, disp, t2 in moves]
 
     def next(self, t: TState, isb: bool) -> list[Move]:
         """Choices for the next fetch from timing state t (isb: the last insn was an isb)."""
@@ -413,7 +431,8 @@ class Timing:
         cached = self._next.get(key)
         if cached is not None:
             return cached
-        floor, t = t[-1], t[:-1]  # the fetch floor rides along unchanged (see _search)
+        # the floors ride along unchanged (see _search)
+        floor, t = t[len(t) - self.tail:], t[:len(t) - self.tail]
         n, tl = self.tl.n, self.tl
         moves: list[Move] = []
         if self.kind == "thread":
@@ -439,7 +458,7 @@ class Timing:
             for e2 in range(e, n + 1):
                 if tl.forced_before(e2) <= c1:
                     moves.append((e2, cc, shown, (e2, cc, c1)))
-        moves = [(e2, c2, disp, t2 + (floor,)) for e2, c2, disp, t2 in moves]
+        moves = [(e2, c2, disp, t2 + floor) for e2, c2, disp, t2 in moves]
         self._next[key] = moves
         return moves
 
@@ -895,11 +914,13 @@ class SiteChecker:
         nodes.reverse()
         out: list[DataRead] = []
         ok = self.valid_values(state) if state else None
+        floors: dict[str, int] = {}
         for i, nd in enumerate(nodes[:len(execs)]):
             for word, value in nd.reads:
                 h = self.data[word]
                 e = execs[i].point
-                src = h.source(e, value)
+                src = h.source(e, value, floors.get(word, 0))
+                floors[word] = h.written_at(src)
                 w = max((t for t, _ in h.writes if t <= src), default=0)
                 what = "initial value" if w == 0 else f"step {w}: {self.tl.step(w).what}"
                 out.append(DataRead(i, word, h.addr, e, value, src, (h.Ld(e), e), what,
@@ -955,7 +976,7 @@ class SiteChecker:
         """Enumerate every run of one observer kind: (violations, unknown reasons, complete)."""
         found: dict[str, Counterexample] = {}
         reasons: list[str] = []
-        timing = Timing(kind, self.spec, self.tl, self.hist)
+        timing = Timing(kind, self.spec, self.tl, self.hist, 1 + len(self.data))
         try:
             for member in FAMILY:
                 self._search(kind, member, timing, found, reasons)
@@ -988,7 +1009,8 @@ class SiteChecker:
                 # published when the words of earlier fetches were written. The floor is the
                 # last element of a timing state, kept canonical like c (L only changes at
                 # publication points), so L(s, max(c, floor)) = max(L(s, c), L(s, floor)).
-                floor = t2[-1]
+                nd = len(self.data)
+                floor = t2[len(t2) - 1 - nd]
                 lo = hist.L(s, max(c, floor))
                 win = hist.window(s, lo, e)
                 if win.torn_at is not None and TORN not in found:
@@ -1001,7 +1023,8 @@ class SiteChecker:
                     first = next(p for p in range(lo, e + 1) if hist.words[s][p] == w)
                     while first > 0 and hist.words[s][first - 1] == w:
                         first -= 1
-                    key = t2[:-1] + (hist.canon(max(floor, first)),)
+                    key = (t2[:len(t2) - 1 - nd] + (hist.canon(max(floor, first)),)
+                           + t2[len(t2) - nd:])
                     groups.setdefault(w, {}).setdefault(key, (t, e, disp, lo))
             for word, ts0 in groups.items():
                 addr = site.slot_addr(s)
@@ -1043,9 +1066,18 @@ class SiteChecker:
         if not needs or probe.unmodelled:
             return [({}, ts)]
         by_combo: dict[tuple[int, ...], dict[TState, Wit]] = {}
+        order = list(self.data)
+        nd = len(order)
         for t2, wit in ts.items():
-            for combo in itertools.product(*[self.data[w].window(t2[0]) for w in needs]):
-                by_combo.setdefault(combo, {})[t2] = wit
+            per = []
+            for w in needs:
+                k = len(t2) - nd + order.index(w)
+                per.append([(v, k, f) for v, f in self.data[w].choices(t2[0], t2[k]).items()])
+            for combo in itertools.product(*per):
+                key = list(t2)
+                for _, k, f in combo:
+                    key[k] = f
+                by_combo.setdefault(tuple(v for v, _, _ in combo), {})[tuple(key)] = wit
         return [(dict(zip(needs, combo, strict=True)), sub) for combo, sub in by_combo.items()]
 
     def _child(self, kind: str, member: Member, child: Node, insn: Insn, out: StepOut, s: int,
@@ -1189,10 +1221,11 @@ class SiteChecker:
         """A run whose CSE is at N that fetches a word other than the final one."""
         site, spec, hist, n = self.site, self.spec, self.hist, self.tl.n
         for member in FAMILY:
-            stack: list[tuple[int, Machine, int, tuple[Exec, ...], list[dict[str, int]]]] = [
-                (site.slot_addr(site.entry), member.machine(), 0, (), [])]
+            stack: list[tuple[int, Machine, int, tuple[Exec, ...], list[dict[str, int]],
+                              dict[str, int]]] = [
+                (site.slot_addr(site.entry), member.machine(), 0, (), [], {})]
             while stack:
-                pc, m, count, execs, vals_so_far = stack.pop()
+                pc, m, count, execs, vals_so_far, floors = stack.pop()
                 self._tick()
                 s = (pc - site.base) // 4
                 lo = hist.L(s, n)
@@ -1217,8 +1250,11 @@ class SiteChecker:
                     probe = run_insn(spec, site, insn, m.copy(), pc)
                     needs = tuple(dict.fromkeys(w for w, _ in probe.reads))
                     # every load is at point n too: values of [Ld(n), n] (docs/model.md)
-                    for combo in itertools.product(*[self.data[w].window(n) for w in needs]):
-                        vals = dict(zip(needs, combo, strict=True))
+                    options = [list(self.data[w].choices(n, floors.get(w, 0)).items())
+                               for w in needs]
+                    for combo in itertools.product(*options):
+                        vals = {w: v for w, (v, _) in zip(needs, combo, strict=True)}
+                        after = floors | {w: f for w, (_, f) in zip(needs, combo, strict=True)}
                         m2 = m.copy()
                         out = run_insn(spec, site, insn, m2, pc, values=vals)
                         path = [(x.slot, x.word) for x in execs] + [(s, word)]
@@ -1228,7 +1264,7 @@ class SiteChecker:
                                     spec, site, member, path, vals_so_far + [vals],
                                     out))):
                             stack.append((out.next_pc, m2, count + 1, execs + (ex,),
-                                          vals_so_far + [vals]))
+                                          vals_so_far + [vals], after))
         return None
 
 

@@ -853,7 +853,7 @@ class _ObserverSearch:
                 self.reasons += [f"slot {cand.slot} `{cand.insn.text}`: {u}" for u in unmodelled]
                 self._pop_step()
                 continue
-            for vals, goal in self._data_choices(i, needs):
+            for vals, goal in self._data_choices(i, needs, st):
                 if goal:
                     self.solver.push()
                     self.solver.add(*goal)
@@ -866,21 +866,24 @@ class _ObserverSearch:
                     self.solver.pop()
             self._pop_step()
 
-    def _data_choices(self, i: int, needs: tuple[str, ...]
+    def _data_choices(self, i: int, needs: tuple[str, ...], st: SymState
                       ) -> list[tuple[dict[str, int], list[z3.BoolRef]]]:
         """Each choice of values for the data words instruction ``i`` loads, with its timing:
         a load at point e returns the word's value at some point of [Ld(e), e] (MODEL.md
-        6.7), Ld(e) the newest write complete by e."""
+        6.7), Ld(e) the newest write complete by e, and not from a write older than the one
+        the observer's previous load of the word read (coRR)."""
         if not needs:
             return [({}, [])]
         options = []
         for w in needs:
             h = self.enc.data[w]
             g = z3.Int(f"g{i}_{w}")
+            prev = [j for j, word, _ in st.reads if word == w and j < i]
+            corr = [g >= self._written_at(w, z3.Int(f"g{prev[-1]}_{w}"))] if prev else []
             per = []
             for v in dict.fromkeys(h.values):
                 pts = _intervals([t for t, x in enumerate(h.values) if x == v])
-                per.append((v, [self.Ld(w, self.e[i]) <= g, g <= self.e[i],
+                per.append((v, corr + [self.Ld(w, self.e[i]) <= g, g <= self.e[i],
                                 z3.Or(*[z3.And(a <= g, g <= b) for a, b in pts])]))
             options.append(per)
         out = []
@@ -888,6 +891,15 @@ class _ObserverSearch:
             vals = {w: v for w, (v, _) in zip(needs, combo, strict=True)}
             out.append((vals, [c for _, cs in combo for c in cs]))
         return out
+
+    def _written_at(self, word: str, g: z3.ArithRef) -> z3.ArithRef:
+        """The point of the write that produced the word's value at point ``g``."""
+        vals = self.enc.data[word].values
+        expr: z3.ArithRef = z3.IntVal(0)
+        for t in range(1, len(vals)):
+            if vals[t] != vals[t - 1]:
+                expr = z3.If(g >= t, z3.IntVal(t), expr)
+        return expr
 
     def Ld(self, word: str, e: z3.ArithRef) -> z3.ArithRef:  # noqa: N802 - docs/model.md
         """Newest modifying write of the data word complete by point ``e`` (0: none)."""

@@ -69,14 +69,16 @@ def replays(spec: Spec, tl: Timeline, cx: Counterexample) -> bool:
 def _reads_legal(tl: Timeline, site: Site, cx: Counterexample) -> bool:
     """Every data load returns the word's value at a point of [Ld(e), e] (MODEL.md 6.7)."""
     hist = data_histories(tl, site)
+    floors: dict[str, int] = {}
     for r in cx.reads:
         h = hist.get(r.word)
         if h is None or r.index >= len(cx.execs) or cx.execs[r.index].point != r.point:
             return False
         lo = h.newest_complete(r.point)
         if r.window != (lo, r.point) or not lo <= r.source <= r.point \
-                or h.values[r.source] != r.value:
-            return False
+                or h.values[r.source] != r.value or r.source < floors.get(r.word, 0):
+            return False  # outside its window, another value, or older than a read before
+        floors[r.word] = h.written_at(r.source)
     return True
 
 

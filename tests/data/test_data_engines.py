@@ -194,3 +194,21 @@ def test_show_lists_reads_completion_and_valid_values() -> None:
     assert "initially ops_a (0xffff800082a01000)" in text
     assert "written at point 1, complete (visible to every later load) at no point" in text
     assert "valid with ON: ops_a (0xffff800082a01000), ops_b" in text
+
+
+def test_two_loads_of_a_word_do_not_go_back_in_coherence() -> None:
+    # d: A at 0, B from point 1, A again from point 2 (never complete): a load at point 2
+    # may return A (from 0) or B; after a load that read B, only B or the second A.
+    spec = parse_text(textwrap.dedent(HEAD) + textwrap.dedent("""\
+            states: {A: ["ldr x0, d", "ldr x1, d"]}
+        steps:
+          - write: {data: d, value: 0x3333333344444444, width: 8}
+          - write: {data: d, value: 0x1111111122222222, width: 8}
+        """), "<data>")
+    h = enum_histories(spec, spec.site("f"), flatten(spec))["d"]
+    a, b = 0x1111111122222222, 0x3333333344444444
+    assert h.choices(2, 0) == {a: 0, b: 1}
+    assert h.choices(2, 1) == {b: 1, a: 2}
+    assert h.choices(2, 2) == {a: 2}
+    smt, enum = check_spec(spec, timeout=30), enum_check(spec)
+    assert smt.violations() == enum.violations() == set()
