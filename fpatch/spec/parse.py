@@ -300,9 +300,14 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
                 line_size = size
 
     preemptible, nmi, cmodx_linux = True, True, False
+    bti = pac = False
     env = ctx.mapping(root.get("env"), "env")
     if env is not None:
-        ctx.keys(env, ("preemptible", "nmi", "cmodx"), "env")
+        ctx.keys(env, ("preemptible", "nmi", "cmodx", "bti", "pac"), "env")
+        if (b := ctx.boolean(env.get("bti"), "env.bti")) is not None:
+            bti = b
+        if (b := ctx.boolean(env.get("pac"), "env.pac")) is not None:
+            pac = b
         if (b := ctx.boolean(env.get("preemptible"), "env.preemptible")) is not None:
             preemptible = b
         if (b := ctx.boolean(env.get("nmi"), "env.nmi")) is not None:
@@ -335,6 +340,10 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
             if site is not None:
                 sites.append(site)
     _check_overlaps(ctx, sites)
+    if sites and all(s.enter == "none" for s in sites):
+        ctx.err(sites_node.loc if sites_node is not None else root.loc,
+                "sites: every site has 'enter: none', so no observer enters any of them "
+                "(at least one site must be entered: direct, indirect or both)")
 
     steps_node = ctx.seq(ctx.required(root, "steps", "spec"), "steps")
     steps: list[Step] = []
@@ -402,6 +411,8 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
         timeout=timeout,
         loc=root.loc,
         key_locs=key_locs,
+        bti=bti,
+        pac=pac,
     )
 
 
@@ -452,7 +463,8 @@ def _helpers(ctx: _Ctx, node: Map | None, symbols: dict[str, int]) -> list[Helpe
 
 # ----------------------------------------------------------------------- sites
 
-_SITE_KEYS = ("base", "slots", "entry", "data", "states", "initial", "valid", "live")
+_SITE_KEYS = ("base", "slots", "entry", "enter", "data", "states", "initial", "valid", "live")
+ENTER_KINDS = ("direct", "indirect", "both", "none")
 
 
 def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site | None:
@@ -519,6 +531,9 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
         if not vn.items:  # fix: was `not chosen and vn.items`, so `valid: []` passed
             ctx.err(vn.loc, f"{what}.valid: expected at least one valid state")
         valid = tuple(dict.fromkeys(chosen))
+    enter = "direct"
+    if m.get("enter") is not None:
+        enter = ctx.choice(m.get("enter"), f"{what}.enter", ENTER_KINDS) or "direct"
     live = DEFAULT_LIVE
     if m.get("live") is not None:
         live = ctx.registers(m.get("live"), f"{what}.live") or ()
@@ -527,7 +542,7 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
         # writes naming a broken state are not reported a second time.
         ctx.broken_states |= {(key.value, n) for n in state_names if n not in names}
     return Site(key.value, base, nslots, entry, tuple(states), initial, valid,
-                tuple(dict.fromkeys(live)), tuple(data), key.loc)
+                tuple(dict.fromkeys(live)), tuple(data), key.loc, enter)
 
 
 def _data_words(ctx: _Ctx, node: Node | None, what: str, base: int, nslots: int) -> list[DataWord]:

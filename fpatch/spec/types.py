@@ -63,6 +63,10 @@ class Site:
     live: tuple[str, ...]
     data: tuple[DataWord, ...]
     loc: Loc
+    # How observers reach the entry slot (CONTEXT s.4): "direct" (b/bl, the v1 meaning),
+    # "indirect" (blr: a BTI landing-pad check with env.bti), "both", or "none" (only
+    # branches from other sites reach it: no observer run starts here).
+    enter: str = "direct"
 
     def slot_addr(self, i: int) -> int:
         return self.base + 4 * i
@@ -177,6 +181,8 @@ class Spec:
     timeout: float | None
     loc: Loc
     key_locs: dict[str, Loc] = field(default_factory=dict, compare=False, hash=False)
+    bti: bool = False  # env.bti: the sites are guarded pages (MODEL.md s.6.6)
+    pac: bool = False  # env.pac: pac*/aut* sign and authenticate x30 (else hints)
 
     def site(self, name: str) -> Site:
         for s in self.sites:
