@@ -45,9 +45,10 @@ from fpatch.arch.publication import publication_point as derived_publication
 from fpatch.arch.publication import step_op
 from fpatch.errors import Loc
 from fpatch.isa import decode, is_cmodx, semantics
+from fpatch.isa.bti import BTYPE_CALL, branch_type, btype_name, landing_ok
 from fpatch.isa.insn import Insn, Target, Unsupported
 from fpatch.isa.interp import Machine, execute
-from fpatch.isa.ir import MASK64, REGISTERS, Const, Jump
+from fpatch.isa.ir import MASK64, PAC_INITIAL, REGISTERS, Const, Jump
 from fpatch.spec.types import (
     CacheOp,
     Dmb,
@@ -63,6 +64,7 @@ from fpatch.spec.types import (
     Write,
 )
 from fpatch.verdict import (
+    BTI,
     BUDGET_SPENT,
     CMODX,
     INEQUIVALENT,
@@ -393,7 +395,8 @@ class Member:
 
     def machine(self) -> Machine:
         name = self.name
-        return Machine(dict(self.regs), lambda a: _hash64("mem", name, a) & 0xFF)
+        # The PAC pseudo-registers start empty: no signature before the run (env.pac).
+        return Machine(dict(self.regs) | PAC_INITIAL, lambda a: _hash64("mem", name, a) & 0xFF)
 
     def init_byte(self, a: int) -> int:
         return _hash64("mem", self.name, a) & 0xFF
@@ -436,6 +439,7 @@ class StepOut:
     call: Call | None
     unmodelled: str | None = None
     indirect: bool = False  # the next pc came from a register (ret/br/blr, a helper's return)
+    btype: str | None = None  # env.bti: the PSTATE.BTYPE a br/blr sets for the next fetch
 
 
 def helper_clobber(helper: str, reg: str, inputs: tuple[int, ...], salt: str = "") -> int:
@@ -488,7 +492,7 @@ def run_insn(spec: Spec, site: Site, insn: Insn, m: Machine, pc: int, salt: str 
         hi = max([site.end] + [site.base + d.offset + d.size for d in site.data])
         if lo <= target < hi:
             unmodelled = f"ldr (literal) from site memory at 0x{target:x} is not modelled"
-    stmts = semantics(insn, pc)
+    stmts = semantics(insn, pc, pac=spec.pac)
     out = execute(stmts, m, pc)
     indirect = any(isinstance(st, Jump) and not isinstance(st.target, Const) for st in stmts)
     trap = (out.trap.kind, out.trap.imm) if out.trap is not None else None
@@ -505,7 +509,8 @@ def run_insn(spec: Spec, site: Site, insn: Insn, m: Machine, pc: int, salt: str 
             m.regs[dst] = entry[src]
         next_pc = entry[helper.returns_to]
         indirect = True
-    return StepOut(next_pc, trap, out.isb, call, unmodelled, indirect)
+    btype = branch_type(insn) if spec.bti and trap is None else None
+    return StepOut(next_pc, trap, out.isb, call, unmodelled, indirect, btype)
 
 
 def _in_site(site: Site, pc: int) -> bool:
@@ -516,6 +521,8 @@ Exit = tuple[object, ...]
 
 
 def _exit_text(ex: Exit) -> str:
+    if ex[0] == "trap" and ex[1] == "pac":
+        return f"pac fault at 0x{ex[3]:x}"
     if ex[0] == "trap":
         return f"{ex[1]} #{ex[2]} at 0x{ex[3]:x}"
     return f"0x{ex[1]:x}"
@@ -625,6 +632,7 @@ class Node:
     isb: bool
     calls: tuple[Call, ...]
     tstates: dict[TState, Wit] = field(default_factory=dict)
+    btype: str | None = None  # env.bti: the BTYPE the fetch at pc must be a landing pad for
 
 
 def _fetched(node: Node) -> list[tuple[int, int]]:
@@ -725,7 +733,8 @@ class SiteChecker:
         try:
             for member in FAMILY:
                 self._search(kind, member, timing, found, reasons)
-                if {TORN, CMODX, UNDEFINED, INEQUIVALENT} <= set(found):
+                if {TORN, CMODX, UNDEFINED, INEQUIVALENT} | (
+                        {BTI} if self.spec.bti else set()) <= set(found):
                     break
         except _Budget as b:
             reasons.append(b.reason or f"enumeration stopped after max_runs={self.max_runs} "
@@ -736,7 +745,8 @@ class SiteChecker:
     def _search(self, kind: str, member: Member, timing: Timing,
                 found: dict[str, Counterexample], reasons: list[str]) -> None:
         site, spec, hist = self.site, self.spec, self.hist
-        root = Node(None, -1, 0, member.machine(), site.slot_addr(site.entry), 0, False, ())
+        root = Node(None, -1, 0, member.machine(), site.slot_addr(site.entry), 0, False, (),
+                    btype=entry_btype(spec, site))
         stack = [root]
         while stack:
             node = stack.pop()
@@ -770,6 +780,11 @@ class SiteChecker:
                     groups.setdefault(w, {}).setdefault(key, (t, e, disp, lo))
             for word, ts in groups.items():
                 addr = site.slot_addr(s)
+                if node.btype is not None and not landing_ok(word, node.btype, addr):
+                    # A Branch Target exception: the run stops here (MODEL.md 6.6).
+                    if BTI not in found:
+                        found[BTI] = self._bti_cex(kind, node, ts, next(iter(ts)), s, word)
+                    continue
                 insn = decode(word, addr)
                 if isinstance(insn, Unsupported):
                     if UNDEFINED not in found:
@@ -779,7 +794,7 @@ class SiteChecker:
                 m = node.machine.copy()
                 out = run_insn(spec, site, insn, m, addr)
                 child = Node(node, s, word, m, out.next_pc, node.count + 1, out.isb,
-                             node.calls + ((out.call,) if out.call else ()), ts)
+                             node.calls + ((out.call,) if out.call else ()), ts, out.btype)
                 if out.unmodelled:
                     if out.unmodelled not in reasons:
                         reasons.append(out.unmodelled)
@@ -847,6 +862,27 @@ class SiteChecker:
             detail=(f"the word 0x{word:08x} fetched from slot {s} (window [{lo}, {e}]) is not "
                     f"a supported instruction"),
             execs=tuple(execs) + (ex,), exit="(undefined instruction)",
+            loc=self._step_loc(s, lo, e))
+
+    def _bti_cex(self, kind: str, node: Node, ts: dict[TState, Wit], t2: TState,
+                 s: int, word: int) -> Counterexample:
+        """A branch-target counterexample: the path so far plus the non-landing-pad fetch."""
+        assert node.btype is not None
+        pt, e, disp, lo = ts[t2]
+        execs = self._path(node, pt)
+        prev_c = execs[-1].cse if execs else 0
+        shown_c = prev_c if disp is None else disp
+        ex = self._exec(len(execs), s, e, shown_c, lo, word, bool(execs) and shown_c != prev_c)
+        how = "the observer enters the site indirectly" if not execs else \
+            f"`{execs[-1].text}` branches to slot {s}"
+        return Counterexample(
+            site=self.site.name, observer=kind, violation=BTI,
+            summary=(f"bti: {kind} lands on slot {s} at point {e} fetching `{ex.text}`, not a "
+                     f"landing pad for {btype_name(node.btype)}"),
+            detail=(f"{how} ({btype_name(node.btype)}) and fetches 0x{word:08x} (`{ex.text}`) "
+                    f"from window [{lo}, {e}]: in a BTI-guarded page that is not a landing pad "
+                    f"for the branch, so the CPU takes a Branch Target exception"),
+            execs=tuple(execs) + (ex,), exit="(Branch Target exception)",
             loc=self._step_loc(s, lo, e))
 
     def _compare(self, kind: str, member: Member, leaf: Node, eff: Effect
@@ -918,6 +954,13 @@ class SiteChecker:
 # ------------------------------------------------------------------ entry point
 
 
+def entry_btype(spec: Spec, site: Site) -> str | None:
+    """The BTYPE an observer's first fetch must be a landing pad for: an indirect entry is
+    a call through a pointer (blr, 0b10); a direct one (b/bl) sets none. With
+    ``enter: both`` the indirect entry's check covers the direct runs (same runs otherwise)."""
+    return BTYPE_CALL if spec.bti and site.enter in ("indirect", "both") else None
+
+
 def observer_kinds(spec: Spec) -> tuple[str, ...]:
     """Spec observers to report kinds: thread -> thread; nmi -> nmi-local, nmi-remote."""
     out: list[str] = []
@@ -952,6 +995,8 @@ def check(spec: Spec, max_runs: int = 2_000_000, max_time: float | None = None) 
     complete = True
     runs = 0
     for site in spec.sites:
+        if site.enter == "none":
+            continue  # no observer run starts here (only branches from other sites reach it)
         checker = SiteChecker(spec, site, tl, max_runs, deadline)
         site_reasons = checker.site_reasons + _site_unmodelled(site)
         stale: Counterexample | None = None
@@ -968,7 +1013,7 @@ def check(spec: Spec, max_runs: int = 2_000_000, max_time: float | None = None) 
             found, reasons, done = checker.observe(kind)
             runs += checker.runs
             complete = complete and done
-            cexs = [found[v] for v in (TORN, CMODX, UNDEFINED, INEQUIVALENT) if v in found]
+            cexs = [found[v] for v in (TORN, CMODX, UNDEFINED, BTI, INEQUIVALENT) if v in found]
             reasons = site_reasons + reasons
             if kind == kinds[0]:
                 reasons += stale_reason

@@ -257,6 +257,10 @@ def needs(c: Counterexample, tl: Timeline, hist: tuple[SlotHistory, ...]) -> lis
             add(f"the run spans the write(s) at point(s) {pts}: no task may be inside the site "
                 f"while it changes: stop_machine in a non-preemptible kernel, or wait_tasks "
                 f"before the next write")
+    if c.violation == "bti":
+        add("every word an indirect branch can land on must be a landing pad for it: keep "
+            "`bti c` (or `paciasp`) at the entry of an indirectly entered site in every state "
+            "and patch only the slots after it")
     if c.violation == "cmodx":
         add("or: no CPU may run the site while it changes (stop_machine in a non-preemptible "
             "kernel), or both words must be in the CMODX set (b, bl, nop, ...)")
@@ -338,6 +342,7 @@ def build_report(spec: Spec, tl: Timeline, result: Result) -> dict[str, Any]:
             "cache": {"idc": spec.idc, "dic": spec.dic, "line": spec.line_size},
             "preemptible": spec.preemptible, "nmi": spec.nmi,
             "cmodx": "linux" if spec.cmodx_linux else "manual",
+            "bti": spec.bti, "pac": spec.pac,
             "observers": list(spec.observers), "max_insns": spec.max_insns,
             "helpers": [{"name": h.name, "address": _hex(h.address), "inputs": list(h.inputs),
                          "returns_to": h.returns_to,
