@@ -918,10 +918,10 @@ class SiteChecker:
         """A run whose CSE is at N that fetches a word other than the final one."""
         site, spec, hist, n = self.site, self.spec, self.hist, self.tl.n
         for member in FAMILY:
-            stack: list[tuple[int, Machine, int, tuple[Exec, ...]]] = [
-                (site.slot_addr(site.entry), member.machine(), 0, ())]
+            stack: list[tuple[int, Machine, int, tuple[Exec, ...], str | None]] = [
+                (site.slot_addr(site.entry), member.machine(), 0, (), entry_btype(spec, site))]
             while stack:
-                pc, m, count, execs = stack.pop()
+                pc, m, count, execs, btype = stack.pop()
                 self._tick()
                 s = (pc - site.base) // 4
                 lo = hist.L(s, n)
@@ -943,11 +943,13 @@ class SiteChecker:
                     insn = decode(word, pc)
                     if isinstance(insn, Unsupported):
                         continue
+                    if btype is not None and not landing_ok(word, btype, pc):
+                        continue  # a Branch Target exception ends the run here
                     m2 = m.copy()
                     out = run_insn(spec, site, insn, m2, pc)
                     if (out.trap is None and _in_site(site, out.next_pc)
                             and count + 1 < spec.max_insns and not out.unmodelled):
-                        stack.append((out.next_pc, m2, count + 1, execs + (ex,)))
+                        stack.append((out.next_pc, m2, count + 1, execs + (ex,), out.btype))
         return None
 
 

@@ -20,6 +20,12 @@ frame push/pop, ``sp`` adjustments, ``mov`` from ``x30``, ``isb``, traps,
 ``ret``, an undefined word) behaves the same for every initial state, up to
 renaming of the initial values, so the family decides it exactly.
 
+BTI and PAC (issue 9.4): the pool also holds landing pads (``bti c``/``j``/``jc``),
+``paciasp``/``autiasp`` and the B-key forms, and ``adr x16/x17/x9, .+N`` with
+``br``/``blr`` through those registers (a target the site computes itself, or a free
+one: then both engines answer unknown); specs draw ``env.bti``, ``env.pac`` and the
+site's ``enter``.
+
 ``FPATCH_FUZZ_EXAMPLES`` sets the number of random specs (default 300; ``make
 fuzz`` uses 3000). The run is derandomized, so CI is deterministic; a failing
 example's YAML is printed through hypothesis' ``note``.
@@ -121,6 +127,9 @@ PLAIN = [
     '"add sp, sp, #16"', '"sub sp, sp, #16"', "isb", '"brk #0"', "ret",
     '"str x0, [sp, #8]"', "00000000",
 ]
+# BTI and PAC (issue 9.4): landing pads, signing, and indirect branches inside the site.
+PADS = ['"bti c"', '"bti j"', '"bti jc"', "paciasp", "autiasp", "pacibsp", "autibsp"]
+INDIRECT = ["br x16", "br x9", "blr x17", "br x17"]
 HELPER_CONTRACTS = [
     "{address: 0x9000}",
     "{address: 0x9000, inputs: [x9, x30, sp], restores: {x30: x9}, clobbers: [x9]}",
@@ -137,6 +146,12 @@ def insn(ch: Chooser, slot: int, nslots: int) -> str:
         return f"b .+{4 * ch.int(1, nslots - slot)}"  # forward, at most just past the site
     if kind == 1:
         return "bl h"
+    if kind == 2:
+        return ch.pick(PADS)
+    if kind == 3 and ch.bool():
+        return ch.pick(INDIRECT)
+    if kind == 3:  # a target the site computes itself, forward inside or just past it
+        return f'"adr {ch.pick(["x16", "x17", "x9"])}, .+{4 * ch.int(1, nslots - slot)}"'
     return ch.pick(PLAIN)
 
 
@@ -177,6 +192,8 @@ def gen_spec(ch: Chooser) -> str:
             steps.append(ch.pick(["ipi_sync", "wait_tasks"]))
     idc, dic, preempt, nmi = ch.bool(), ch.bool(), ch.bool(), ch.bool()
     cmodx = ch.pick(["", "", "", ", cmodx: linux"])
+    cmodx += ch.pick(["", ", bti: true", ", bti: true"]) + ch.pick(["", ", pac: true"])
+    enter = ch.pick(["", "", "indirect", "both", "direct"])
     observers = ch.pick(["", "observers: [thread]"] + (["observers: [nmi]"] if nmi else []))
     max_insns = ch.pick(["", "", "", "", "max_insns: 2"])  # small bounds: unknown answers
     lines = [
@@ -189,6 +206,9 @@ def gen_spec(ch: Chooser) -> str:
         "  f:",
         f"    base: {BASE:#x}",
         f"    slots: {nslots}",
+    ]
+    lines += [f"    enter: {enter}"] if enter else []
+    lines += [
         "    states:",
     ]
     lines += [f"      {n}: [{', '.join(ws)}]" for n, ws in states.items()]

@@ -699,15 +699,15 @@ class _ObserverSearch:
                 continue
             here = path + (cand,)
             self._window_goals(i, cand, here, st)
-            if self._bti_landing(i, cand, here, st):
-                self._pop_step()  # a Branch Target exception: the run stops at this fetch
-                continue
             if with_stale and STALE not in self.found:
                 final = enc.hist[cand.slot].values[enc.n]
                 if cand.word != final and self._path_sat(st, STALE):
                     m = self._timing_model([self.c[0] >= enc.n], STALE)
                     if m is not None:
                         self.found[STALE] = counterexample(self, STALE, here, m, None, None)
+            if self._bti_landing(i, cand, here, st):
+                self._pop_step()  # a Branch Target exception: the run stops at this fetch
+                continue
             for nst, nxt, ex in enc.step(cand, st):
                 if ex is None and nxt is not None:
                     where = enc.slot_of(nxt)
