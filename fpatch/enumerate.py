@@ -780,17 +780,17 @@ class SiteChecker:
                     groups.setdefault(w, {}).setdefault(key, (t, e, disp, lo))
             for word, ts in groups.items():
                 addr = site.slot_addr(s)
-                if node.btype is not None and not landing_ok(word, node.btype, addr):
-                    # A Branch Target exception: the run stops here (MODEL.md 6.6).
-                    if BTI not in found:
-                        found[BTI] = self._bti_cex(kind, node, ts, next(iter(ts)), s, word)
-                    continue
+                no_pad = node.btype is not None and not landing_ok(word, node.btype, addr)
+                if no_pad and BTI not in found:
+                    found[BTI] = self._bti_cex(kind, node, ts, next(iter(ts)), s, word)
                 insn = decode(word, addr)
                 if isinstance(insn, Unsupported):
                     if UNDEFINED not in found:
                         t2 = next(iter(ts))
                         found[UNDEFINED] = self._undefined_cex(kind, node, ts, t2, s, word)
                     continue
+                if no_pad:
+                    continue  # a Branch Target exception: the run stops here (MODEL.md 6.6)
                 m = node.machine.copy()
                 out = run_insn(spec, site, insn, m, addr)
                 child = Node(node, s, word, m, out.next_pc, node.count + 1, out.isb,

@@ -342,3 +342,49 @@ def test_regression_stack_wraps_at_the_top() -> None:
         steps: [{dsb: ish}]
     """):
         assert r.violations() == set() and r.verdict == "safe"
+
+
+def both_bti(text: str) -> tuple[Result, Result]:
+    """``both`` with env.bti on (HEAD's env has no bti)."""
+    spec = parse_text(textwrap.dedent(HEAD).replace("nmi: false}", "nmi: false, bti: true}")
+                      + textwrap.dedent(text), "<regression>")
+    assert spec.bti
+    assert_agree(spec)
+    return compare(spec)
+
+
+def test_regression_bti_cut_keeps_stale_of_the_landing_fetch() -> None:
+    """A Branch Target exception ends the run, but the landing fetch itself may still be
+    stale: the SMT engine checked BTI before the stale goal (and skipped it), the
+    enumerator's stale walk knew nothing of BTI. Both now check stale first, then cut."""
+    for r in both_bti("""
+        helpers: {h: {address: 0x9000}}
+        sites:
+          f:
+            base: 0x1000
+            slots: 2
+            enter: indirect
+            states: {A: [b .+4, bl h], B: [bl h, bl h]}
+            initial: A
+            valid: [A]
+        steps: [{write: {slots: [0], as: B, width: 4}}]
+    """):
+        assert {c.violation for c in r.counterexamples} == {"bti", "stale"}
+
+
+def test_regression_undefined_word_at_a_landing_is_both() -> None:
+    """A torn word at an indirect entry is no landing pad and no instruction: the
+    enumerator reported only bti, the SMT engine bti and undefined. Both report both."""
+    for r in both_bti("""
+        helpers: {h: {address: 0x9000}}
+        sites:
+          f:
+            base: 0x1000
+            slots: 1
+            enter: indirect
+            states: {A: [bl h], B: ["bti c"]}
+            initial: B
+            valid: [A]
+        steps: [{write: {slots: [0], as: A, width: 1}}]
+    """):
+        assert {"bti", "undefined"} <= {c.violation for c in r.counterexamples}
