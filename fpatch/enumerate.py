@@ -789,8 +789,10 @@ class SiteChecker:
                         t2 = next(iter(ts))
                         found[UNDEFINED] = self._undefined_cex(kind, node, ts, t2, s, word)
                     continue
-                if no_pad:
-                    continue  # a Branch Target exception: the run stops here (MODEL.md 6.6)
+                if no_pad and not (node.parent is None and site.enter == "both"):
+                    # A Branch Target exception: the run stops here (MODEL.md 6.6). With
+                    # `enter: both` the direct entry's run goes on from the same fetch.
+                    continue
                 m = node.machine.copy()
                 out = run_insn(spec, site, insn, m, addr)
                 child = Node(node, s, word, m, out.next_pc, node.count + 1, out.isb,
@@ -943,7 +945,8 @@ class SiteChecker:
                     insn = decode(word, pc)
                     if isinstance(insn, Unsupported):
                         continue
-                    if btype is not None and not landing_ok(word, btype, pc):
+                    if btype is not None and not landing_ok(word, btype, pc) \
+                            and not (count == 0 and site.enter == "both"):
                         continue  # a Branch Target exception ends the run here
                     m2 = m.copy()
                     out = run_insn(spec, site, insn, m2, pc)
@@ -959,7 +962,8 @@ class SiteChecker:
 def entry_btype(spec: Spec, site: Site) -> str | None:
     """The BTYPE an observer's first fetch must be a landing pad for: an indirect entry is
     a call through a pointer (blr, 0b10); a direct one (b/bl) sets none. With
-    ``enter: both`` the indirect entry's check covers the direct runs (same runs otherwise)."""
+    ``enter: both`` the first fetch is checked as an indirect entry's, and the direct
+    entry's run goes on past it whatever it fetched (the runs are otherwise the same)."""
     return BTYPE_CALL if spec.bti and site.enter in ("indirect", "both") else None
 
 

@@ -144,3 +144,14 @@ def test_seed_q2_with_pac_is_a_pac_fault() -> None:
     for r in (check_spec(spec, timeout=30), enum_check(spec)):
         cx = next(c for c in r.counterexamples if c.violation == "inequivalent")
         assert "pac fault" in cx.exit, cx.exit
+
+
+def test_enter_both_goes_on_after_a_non_pad_entry() -> None:
+    """`enter: both`: the indirect entry takes a Branch Target exception at the `nop`, the
+    direct entry runs on and finds the inequivalence; `indirect` alone stops at the nop."""
+    states = '{A: [nop, nop, nop], B: [nop, "sub sp, sp, #16", nop]}'
+    steps = "[{write: {slot: 1, as: B}}, {dsb: ish}]"
+    for r in results("bti: true", "both", states, steps, "A"):
+        assert kinds(r) >= {"bti", "inequivalent"}
+    for r in results("bti: true", "indirect", states, steps, "A"):
+        assert "inequivalent" not in kinds(r) and "bti" in kinds(r)

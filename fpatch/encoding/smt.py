@@ -705,8 +705,11 @@ class _ObserverSearch:
                     m = self._timing_model([self.c[0] >= enc.n], STALE)
                     if m is not None:
                         self.found[STALE] = counterexample(self, STALE, here, m, None, None)
-            if self._bti_landing(i, cand, here, st):
-                self._pop_step()  # a Branch Target exception: the run stops at this fetch
+            if self._bti_landing(i, cand, here, st) and not (
+                    i == 0 and enc.site.enter == "both"):
+                # A Branch Target exception: the run stops at this fetch. With `enter: both`
+                # the direct entry's run goes on from the same first fetch.
+                self._pop_step()
                 continue
             for nst, nxt, ex in enc.step(cand, st):
                 if ex is None and nxt is not None:
