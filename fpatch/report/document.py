@@ -207,7 +207,7 @@ def chain_text(tl: Timeline) -> str:
     from fpatch.arch.model import CacheType
     from fpatch.arch.publication import publishing_sequence
 
-    return "; ".join(publishing_sequence(CacheType(tl.cache.idc, tl.cache.dic)))
+    return "; ".join(publishing_sequence(CacheType(tl.cache.idc, tl.cache.dic, tl.cache.errata)))
 
 
 def needs(c: Counterexample, tl: Timeline, hist: tuple[SlotHistory, ...]) -> list[str]:

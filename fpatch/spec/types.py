@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from fpatch.errors import Loc
 
+END = "end"  # in ``complete:``, the point after the last step
+
 DEFAULT_LIVE: tuple[str, ...] = tuple(f"x{i}" for i in range(9)) + tuple(
     f"x{i}" for i in range(18, 31)
 ) + ("sp",)
@@ -148,12 +150,21 @@ class SyncIcache:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """``- mark: NAME``: names the point after the previous step; adds no point."""
+
+    name: str
+    loc: Loc
+
+
+@dataclass(frozen=True)
 class StopMachine:
     body: tuple[Step, ...]
     loc: Loc
 
 
-Step = Write | CacheOp | Dsb | Dmb | Isb | IpiSync | WaitTasks | SyncIcache | StopMachine
+Step = (Write | CacheOp | Dsb | Dmb | Isb | IpiSync | WaitTasks | SyncIcache | StopMachine
+        | Mark)
 
 
 @dataclass(frozen=True)
@@ -177,6 +188,9 @@ class Spec:
     timeout: float | None
     loc: Loc
     key_locs: dict[str, Loc] = field(default_factory=dict, compare=False, hash=False)
+    # complete: marks (or END) after which every CPU must run the site's words (MODEL 6.5)
+    complete: tuple[tuple[str, Loc], ...] = ()
+    errata: tuple[str, ...] = ()  # ids of fpatch.arch.errata.ERRATA, e.g. neoverse-n1-1542419
 
     def site(self, name: str) -> Site:
         for s in self.sites:
