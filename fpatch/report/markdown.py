@@ -72,6 +72,13 @@ def environment_lines(doc: dict[str, Any], code: Callable[[str], str] = _code) -
         f"- observers: {', '.join(env['observers'])}; at most {env['max_insns']} instructions "
         f"per run",
     ]
+    if env.get("errata"):
+        lines.append(f"- CPU errata (weaken the architecture model): "
+                     f"{', '.join(code(e) for e in env['errata'])}")
+    if env.get("complete"):
+        at = ", ".join(("the end" if m["name"] == "end" else f"mark {code(m['name'])}")
+                       + f" (point {m['point']})" for m in env["complete"])
+        lines.append(f"- complete at return: every CPU runs the site's words from {at} on")
     for h in env["helpers"]:
         restores = ", ".join(f"{d}<-{s}" for d, s in h["restores"].items()) or "nothing"
         lines.append(f"- helper {code(h['name'])} at {h['address']}: inputs "
