@@ -697,8 +697,8 @@ class SiteChecker:
                   and (h.torn[s][p] or not torn)), lo)
         addr = self.site.slot_addr(s)
         d = decode(word, addr)
-        return Exec(index, s, addr, e, c, f, (lo, e), word, d.text, self._states_of(s, word),
-                    h.torn[s][f], interrupted)
+        return Exec(index, s, addr, e, c, f, (lo, e), word, self.spec.named(d.text),
+                    self._states_of(s, word), h.torn[s][f], interrupted)
 
     def _path(self, node: Node, t: TState | None) -> list[Exec]:
         """The executed instructions leading to node, for timing state t at node."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 
@@ -270,15 +271,47 @@ def test_missing_maintenance_names_the_erratum_sequence() -> None:
 
 
 def _doc_examples() -> list[str]:
-    import re
     text = (ROOT / "docs" / "spec-format.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
-    return [b for b in blocks if "complete:" in b or "errata:" in b]
+    return [b for b in blocks if re.search(r"^(complete:|env: \{errata)", b, re.M)
+            or ":lo12:" in b]
 
 
-@pytest.mark.parametrize("n", range(2))
+@pytest.mark.parametrize("n", range(3))
 def test_doc_examples_give_their_expectation(n: int) -> None:
     examples = _doc_examples()
-    assert len(examples) == 2
+    assert len(examples) == 3
     for r in both(examples[n]):
         assert r.meets_expectation, (r.verdict, r.expect)
+
+
+# ------------------------------------------------------------------ the assembler in specs
+
+
+def test_lr_and_lo12_in_states() -> None:
+    text = next(b for b in _doc_examples() if ":lo12:" in b)
+    spec = parse_text(text)
+    new = spec.site("plt").state("NEW")
+    # the words GNU as + ld give at these addresses (tests/isa/test_isa_lo12.py checks the rule)
+    assert new.words == (0xAA1E03E9, 0xD0FFF090, 0x910D2210)
+    assert new.texts[2] == "add x16, x16, :lo12:tramp"
+
+
+def test_bad_lo12_is_located(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    text = next(b for b in _doc_examples() if ":lo12:" in b)
+    text = text.replace("add x16, x16, :lo12:tramp", "add x16, x16, :lo12:tramq")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    p = subprocess.run([sys.executable, "-m", "fpatch.cli", "validate", str(bad)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    line, col = where(text, "tramq")
+    assert f"{bad}:{line}:{col}: error: " in p.stderr
+    assert "unknown symbol 'tramq'" in p.stderr
+
+
+def test_branch_targets_are_named_in_both_engines() -> None:
+    for r in both(JUMP_LABEL.replace("  - sync_icache: {slots: [0]}\n", "")):
+        texts = {x.text for c in r.counterexamples for x in c.execs}
+        assert texts & {"b l_yes", "nop"}
+        assert not any("0xffff800008200100" in t for t in texts)

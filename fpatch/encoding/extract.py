@@ -184,9 +184,12 @@ def _witness(srch: _ObserverSearch, dm: z3.ModelRef, regs0: dict[str, int]) -> W
 
 
 def symbolize(text: str, symbols: tuple[tuple[str, int], ...]) -> str:
-    """``bl 0xffff800008010000`` -> ``bl ftrace_caller``: people know the names."""
+    """``bl 0xffff800008010000`` -> ``bl ftrace_caller``: people know the names. Whole
+    numbers only (``0x9000`` must not rename part of ``0x90000``)."""
+    import re
+
     for name, addr in symbols:
-        text = text.replace(_h(addr), name)
+        text = re.sub(rf"\b{_h(addr)}\b", name, text)
     return text
 
 

@@ -8,6 +8,7 @@ are byte strings at addresses, slots are indices. Each record keeps the
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 
 from fpatch.errors import Loc
@@ -197,6 +198,13 @@ class Spec:
             if s.name == name:
                 return s
         raise KeyError(name)
+
+    def named(self, text: str) -> str:
+        """Disassembly with every symbol's or helper's address written as its name
+        (``bl 0xffff800008010000`` -> ``bl ftrace_caller``): people know the names."""
+        for name, addr in self.symbols:
+            text = re.sub(rf"\b0x{addr:x}\b", name, text)
+        return text
 
     def helper_at(self, addr: int) -> Helper | None:
         for h in self.helpers:
