@@ -315,3 +315,30 @@ def test_branch_targets_are_named_in_both_engines() -> None:
         texts = {x.text for c in r.counterexamples for x in c.execs}
         assert texts & {"b l_yes", "nop"}
         assert not any("0xffff800008200100" in t for t in texts)
+
+
+def test_incomplete_in_every_report_kind(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "jl.yaml"
+    f.write_text(JUMP_LABEL + "expect: unsafe\n")
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "fpatch.cli", "check", str(f), "--report-dir",
+                        str(out), "--sarif", str(tmp_path / "r.sarif"), "--junit-xml",
+                        str(tmp_path / "r.xml"), "--no-color"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "unsafe [incomplete]" in p.stdout  # text
+    md = (out / "jl" / "report.md").read_text()
+    assert "Counterexample cx1: INCOMPLETE" in md
+    assert "complete at return: every CPU runs the site's words from mark `enabled`" in md
+    assert "INCOMPLETE" in (out / "jl" / "report.html").read_text()
+    assert json.loads((out / "jl" / "report.json").read_text())["counterexamples"][0][
+        "violation"] == INCOMPLETE
+    sarif = json.loads((tmp_path / "r.sarif").read_text())
+    run = sarif["runs"][0]
+    assert "incomplete" in {r["id"] for r in run["tool"]["driver"]["rules"]}
+    assert {r["ruleId"] for r in run["results"]} == {"incomplete"}
+    assert "incomplete" in (tmp_path / "r.xml").read_text()
+    j = subprocess.run([sys.executable, "-m", "fpatch.cli", "check", "--json", str(f)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    res = json.loads(j.stdout)["results"][0]
+    assert {c["violation"] for c in res["counterexamples"]} == {INCOMPLETE}
