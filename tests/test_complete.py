@@ -342,3 +342,15 @@ def test_incomplete_in_every_report_kind(tmp_path) -> None:  # type: ignore[no-u
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
     res = json.loads(j.stdout)["results"][0]
     assert {c["violation"] for c in res["counterexamples"]} == {INCOMPLETE}
+
+
+def test_no_litmus_export_with_errata(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """herd's model has no errata: a stale run found with one is not exported as Allowed."""
+    f = tmp_path / "n1.yaml"
+    f.write_text(N1 + "expect: unsafe\n")
+    p = subprocess.run([sys.executable, "-m", "fpatch.cli", "check", str(f), "--litmus-out",
+                        str(tmp_path / "lit")], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "herd's model has no errata" in p.stderr
+    assert not list((tmp_path / "lit").glob("*.litmus"))
