@@ -331,6 +331,7 @@ def test_incomplete_in_every_report_kind(tmp_path) -> None:  # type: ignore[no-u
     assert "Counterexample cx1: INCOMPLETE" in md
     assert "complete at return: every CPU runs the site's words from mark `enabled`" in md
     assert "INCOMPLETE" in (out / "jl" / "report.html").read_text()
+    assert "complete: enabled" in (out / "jl" / "timeline.svg").read_text()
     assert json.loads((out / "jl" / "report.json").read_text())["counterexamples"][0][
         "violation"] == INCOMPLETE
     sarif = json.loads((tmp_path / "r.sarif").read_text())
