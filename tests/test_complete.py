@@ -330,6 +330,7 @@ def test_incomplete_in_every_report_kind(tmp_path) -> None:  # type: ignore[no-u
     md = (out / "jl" / "report.md").read_text()
     assert "Counterexample cx1: INCOMPLETE" in md
     assert "complete at return: every CPU runs the site's words from mark `enabled`" in md
+    assert "[mark enabled]" in md  # the steps table names the point
     assert "INCOMPLETE" in (out / "jl" / "report.html").read_text()
     assert "complete: enabled" in (out / "jl" / "timeline.svg").read_text()
     assert json.loads((out / "jl" / "report.json").read_text())["counterexamples"][0][

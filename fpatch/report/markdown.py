@@ -87,6 +87,12 @@ def environment_lines(doc: dict[str, Any], code: Callable[[str], str] = _code) -
     return lines
 
 
+def step_label(doc: dict[str, Any], s: dict[str, Any]) -> str:
+    """A step's label, followed by the marks (`- mark: NAME`) that name the point after it."""
+    names = [m["name"] for m in doc.get("marks", []) if m["point"] == s["point"]]
+    return s["label"] + (f" [mark {', '.join(names)}]" if names else "")
+
+
 def render_markdown(doc: dict[str, Any]) -> str:
     if doc["verdict"] == "error":
         return _render_error(doc)
@@ -114,7 +120,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
     pubs = publications(doc)
     out += _table(
         ["point", "step", "stop_machine", "forced CSE", "publishes", "spec line"],
-        [[s["point"], s["label"],
+        [[s["point"], step_label(doc, s),
           "" if s["stop_machine"] is None else f"block {s['stop_machine']}",
           "yes" if s["forced_cse"] else "", pubs.get(s["point"], ""), s["line"]]
          for s in doc["steps"]])
