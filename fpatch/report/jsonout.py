@@ -93,7 +93,10 @@ def show_json(spec: Spec, tl: Timeline) -> dict[str, Any]:
         "cache": {"idc": spec.idc, "dic": spec.dic, "line": spec.line_size},
         "env": {"preemptible": spec.preemptible, "nmi": spec.nmi,
                 "cmodx": "linux" if spec.cmodx_linux else "manual",
-                "bti": spec.bti, "pac": spec.pac},
+                "errata": list(spec.errata), "bti": spec.bti, "pac": spec.pac},
+        "marks": [{"name": name, "point": point, "line": loc.line}
+                  for name, point, loc in tl.marks],
+        "complete": [{"name": name, "point": point} for name, point in tl.complete_points()],
         "observers": list(spec.observers),
         "max_insns": spec.max_insns,
         "expect": spec.expect,
