@@ -16,13 +16,16 @@ import itertools
 from dataclasses import dataclass, field
 
 from fpatch.isa import Insn, Unsupported, decode, is_cmodx, semantics
+from fpatch.isa.bti import BTYPE_CALL, branch_type, landing_ok
 from fpatch.isa.interp import Machine, execute
-from fpatch.isa.ir import MASK64, REGISTERS, Const, Jump, Load, Reg, Stmt, Trap
+from fpatch.isa.ir import MASK64, PAC_INITIAL, REGISTERS, Const, Jump, Load, Reg, Stmt, Trap
 from fpatch.model.timeline import Timeline, data_histories, fetch_floor
 from fpatch.spec.types import Helper, Site, Spec
 from fpatch.verdict import (
+    BTI,
     CMODX,
     DATA,
+    INCOMPLETE,
     INEQUIVALENT,
     STALE,
     TORN,
@@ -56,9 +59,16 @@ def replays(spec: Spec, tl: Timeline, cx: Counterexample) -> bool:
         return len(words) > 1 and not all(is_cmodx(w, spec.cmodx_linux) for w in words)
     if cx.violation == UNDEFINED:
         return isinstance(decode(last.word, last.addr), Unsupported)
+    if cx.violation == BTI:
+        return _bti(spec, site, cx)
     if cx.violation == STALE:
         return cx.execs[0].cse >= tl.n and any(
             x.word != hist[x.slot].values[tl.n] for x in cx.execs)
+    if cx.violation == INCOMPLETE:
+        # MODEL.md 6.5: executed at or after a `complete:` mark, a word fetched from before
+        # the mark that the slot does not hold at the mark.
+        return any(last.fetched_at < m <= last.point and last.word != h.values[m]
+                   for _, m in tl.complete_points())
     if not _reads_legal(tl, site, cx):
         return False
     if cx.violation in (INEQUIVALENT, DATA) and cx.witness is not None:
@@ -94,6 +104,20 @@ def _choices(tl: Timeline, site: Site, state: str, rho: Choice) -> Choice:
         listed = site.valid_values(state, d.name)
         out[d.name] = listed if listed is not None else hist[d.name].clean()
     return out | rho
+
+
+def _bti(spec: Spec, site: Site, cx: Counterexample) -> bool:
+    """The last fetch is a branch target (an indirect entry, or the word before it is a
+    br/blr that lands there) and its word is no landing pad for that branch."""
+    if not spec.bti:
+        return False
+    last = cx.execs[-1]
+    if len(cx.execs) == 1:
+        btype = BTYPE_CALL if site.enter in ("indirect", "both") else None
+    else:
+        prev = decode(cx.execs[-2].word, cx.execs[-2].addr)
+        btype = branch_type(prev) if isinstance(prev, Insn) else None
+    return btype is not None and not landing_ok(last.word, btype, last.addr)
 
 
 def _fetches_legal(tl: Timeline, site: Site, cx: Counterexample) -> bool:
@@ -158,6 +182,7 @@ def _execute(spec: Spec, site: Site, w: Witness, fetch: object, length: int | No
     m0 = Machine(dict(w.regs), lambda a: memory.get(a, w.memory_default))
     for r in REGISTERS:
         m0.regs.setdefault(r, 0)
+    m0.regs.update(PAC_INITIAL)  # no signature before the run (env.pac)
     out: list[Effect] = []
     todo: list[tuple[Machine, int, int, list[tuple[str, tuple[int, ...]]]]] = [
         (m0, site.slot_addr(site.entry), 0, [])]
@@ -172,7 +197,7 @@ def _execute(spec: Spec, site: Site, w: Witness, fetch: object, length: int | No
         insn = decode(got[1], pc)
         if not isinstance(insn, Insn):
             continue
-        stmts = semantics(insn, pc)
+        stmts = semantics(insn, pc, pac=spec.pac)
         needs = _data_words_read(spec, site, stmts, m.copy(), pc)
         options = [choose(i, word) for word in needs]  # type: ignore[operator]
         for combo in itertools.product(*options):
