@@ -176,7 +176,10 @@ def _pac(op: str) -> tuple[Stmt, ...]:
     """Abstract pointer authentication with sp as the modifier (docs/model.md, PAC)."""
     key = _PAC_KEYS[op]
     if op.startswith("pac"):
-        return (SetReg("pac_key", Const(key)), SetReg("pac_x30", Reg("x30")),
+        # Signing an already signed x30 is not modelled (its PAC bits are not
+        # represented): fault, which can only report more (docs/model.md, PAC).
+        return (Fault(NotZero(Reg("pac_key")), "pac"),
+                SetReg("pac_key", Const(key)), SetReg("pac_x30", Reg("x30")),
                 SetReg("pac_sp", Reg("sp")))
     mismatch = Or(Xor(Reg("pac_key"), Const(key)),
                   Or(Xor(Reg("pac_x30"), Reg("x30")), Xor(Reg("pac_sp"), Reg("sp"))))

@@ -90,3 +90,11 @@ def test_aut_consumes_the_signature() -> None:
 def test_pac_off_is_a_hint() -> None:
     for text in ("paciasp", "autiasp", "pacibsp", "autibsp"):
         assert semantics(_insn(text), 0) == ()
+
+
+def test_nested_signing_faults_conservatively() -> None:
+    """A doubly signed x30 is not represented: the second pac* faults (docs/model.md)."""
+    m = _machine(x30=0x1234, sp=0x8000)
+    assert _run("paciasp", m) is None
+    trap = _run("paciasp", m)
+    assert trap is not None and trap.kind == "pac"  # type: ignore[attr-defined]
