@@ -455,6 +455,25 @@ def _matrix(paths: tuple[str, ...], matrix_fmt: str, engine: str, timeout: float
 
 def _run(spec: Spec, engine: str, timeout: float | None, max_time: float | None = None
          ) -> Result:
+    if len(spec.sites) > 1:  # a batch: site by site, one check per shape (fpatch/batch.py)
+        from fpatch import batch
+
+        return batch.check(spec, functools.partial(_run_one, engine=engine, timeout=timeout),
+                           engine, max_time, _progress_for(spec))
+    return _run_one(spec, max_time, engine=engine, timeout=timeout)
+
+
+def _progress_for(spec: Spec) -> Callable[[int, int], None] | None:
+    """A terminal progress bar over a batch's sites (fpatch/report/progress.py)."""
+    from fpatch.report.progress import Bar, wanted
+
+    if not wanted():
+        return None
+    return Bar(f"{one_line(spec.name, 30)}: sites").update
+
+
+def _run_one(spec: Spec, max_time: float | None, *, engine: str, timeout: float | None
+             ) -> Result:
     if engine == "enum":
         from fpatch.enumerate import check as enum_check
 

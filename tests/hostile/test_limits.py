@@ -29,11 +29,12 @@ def chain(n: int, extra_steps: str = "") -> str:
 
 
 def test_point_count_is_checked_before_the_timeline_is_built() -> None:
-    # 64 slots written byte by byte, 100 times: 25,600 points (the spec had 4 million)
+    # 64 slots written byte by byte, 2,000 times: 512,000 points (the spec had 4
+    # million)
     n = 64
     slots = ", ".join(str(i) for i in range(n))
     writes = "".join(f"  - write: {{slots: [{slots}], as: {'B' if k % 2 else 'A'}, "
-                     f"width: 1}}\n" for k in range(100))
+                     f"width: 1}}\n" for k in range(MAX_POINTS // (4 * n) + 50))
     text = chain(n, writes).replace("\n  - write: {slot: 0, as: B}", "", 1)
     t0 = time.perf_counter()
     with pytest.raises(SpecError) as info:

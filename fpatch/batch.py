@@ -1,0 +1,368 @@
+"""Checking a spec of many sites by shape (issue 10: kernel batches of 10^4-10^5 sites).
+
+Each site is checked against its own *view* of the batch: a spec holding only that site
+and only the patcher steps that can affect it -- its own writes, cache maintenance that
+covers one of its cache lines (a neighbour's ``dc``/``ic`` on a shared line publishes
+it too), and every barrier, ISB, IPI, ``wait_tasks`` and ``stop_machine`` boundary at
+its position. A run of other steps between two kept ones (other sites' writes, cache
+maintenance of other lines) changes nothing this site can observe: it stands as one
+step (a point of the same state), never dropped, so ``stop_machine`` blocks keep a body.
+
+Sites whose views are equal up to their addresses (the shape ``key``: words with their
+PC-relative targets named relative to the site, a symbol, or an absolute address;
+steps with their addresses relative to the site and its cache lines) share one check;
+its verdict and counterexamples are carried to every site of that shape. Point numbers
+in a counterexample are those of the site's own view (``view(spec, name)``), whose rows
+are what a report of that counterexample shows.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import re
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+from fpatch.spec.types import (
+    CacheOp,
+    Dmb,
+    Dsb,
+    Site,
+    Spec,
+    Step,
+    StopMachine,
+    SyncIcache,
+    Write,
+)
+from fpatch.verdict import (
+    BUDGET_SPENT,
+    UNKNOWN,
+    Counterexample,
+    Exec,
+    ObserverResult,
+    Result,
+)
+
+Runner = Callable[[Spec, "float | None"], Result]  # (view, seconds left) -> result
+Progress = Callable[[int, int], None]  # (sites done, sites in all)
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One top-level step of the flattened batch, with its stop_machine block."""
+
+    step: Step
+    block: int | None  # index into the spec's stop_machine blocks
+
+
+@dataclass(frozen=True)
+class View:
+    site: Site
+    spec: Spec  # this site and the steps that can affect it
+    key: Hashable  # equal keys: one check serves both sites
+
+
+def _flatten(spec: Spec) -> tuple[list[_Item], list[StopMachine]]:
+    items: list[_Item] = []
+    blocks: list[StopMachine] = []
+    for st in spec.steps:
+        if isinstance(st, StopMachine):
+            blocks.append(st)
+            items += [_Item(s, len(blocks) - 1) for s in st.body]
+        else:
+            items.append(_Item(st, None))
+    return items, blocks
+
+
+def _lines(site: Site, line: int) -> range:
+    return range(site.base // line, (site.end - 1) // line + 1)
+
+
+class _Index:
+    """Who each step concerns, computed once for the whole batch (linear)."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.items, self.blocks = _flatten(spec)
+        line = spec.line_size
+        self.own: dict[str, list[int]] = {}
+        self.by_line: dict[int, list[int]] = {}  # line -> maintenance items covering it
+        self.always: list[int] = []  # barriers and sync_icache: kept for every site
+        for i, it in enumerate(self.items):
+            st = it.step
+            if isinstance(st, Write):
+                self.own.setdefault(st.site, []).append(i)
+            elif isinstance(st, SyncIcache):
+                self.always.append(i)
+                for ln in {a // line for a in st.addrs}:
+                    self.by_line.setdefault(ln, []).append(i)
+            elif isinstance(st, CacheOp) and st.addrs:
+                for ln in {a // line for a in st.addrs}:
+                    self.by_line.setdefault(ln, []).append(i)
+            else:
+                self.always.append(i)
+        # block of each item, for splitting a run of other sites' steps at block edges
+        self.block_of = [it.block for it in self.items]
+        self.edges = [i for i in range(1, len(self.items))
+                      if self.block_of[i] != self.block_of[i - 1]]
+
+    def view(self, site: Site) -> View:
+        line = self.spec.line_size
+        site_lines = set(_lines(site, line))
+        keep: dict[int, Step] = {}
+        for i in self.own.get(site.name, ()):
+            keep[i] = self.items[i].step
+        covering: set[int] = set()
+        for ln in site_lines:
+            covering.update(self.by_line.get(ln, ()))
+        for i in self.always:
+            if i not in covering:
+                st = self.items[i].step
+                keep[i] = dataclasses.replace(st, addrs=()) if isinstance(st, SyncIcache) \
+                    else st
+        for i in covering:
+            st = self.items[i].step
+            assert isinstance(st, (CacheOp, SyncIcache))
+            addrs = tuple(sorted({a - a % line for a in st.addrs if a // line in site_lines}))
+            keep[i] = dataclasses.replace(st, addrs=addrs)
+        kept = sorted(keep)
+        out: list[tuple[int | None, Step, Hashable]] = []  # (block, step, shape key)
+        prev = -1
+        for i in kept + [len(self.items)]:
+            if i > prev + 1:
+                out += self._others(prev + 1, i - 1)
+            if i < len(self.items):
+                st = keep[i]
+                out.append((self.block_of[i], st, _step_key(st, site, line)))
+            prev = i
+        steps: list[Step] = []
+        keys: list[Hashable] = []
+        k = 0
+        while k < len(out):
+            block = out[k][0]
+            if block is None:
+                steps.append(out[k][1])
+                keys.append(out[k][2])
+                k += 1
+                continue
+            body, bkeys = [], []
+            while k < len(out) and out[k][0] == block:
+                body.append(out[k][1])
+                bkeys.append(out[k][2])
+                k += 1
+            steps.append(StopMachine(tuple(body), self.blocks[block].loc))
+            keys.append(("stop_machine", tuple(bkeys)))
+        spec = dataclasses.replace(self.spec, sites=(site,), steps=tuple(steps))
+        # A write narrower than a word leaves torn mixes of bytes, whose meaning depends
+        # on the address: such a site shares its check with no other.
+        strict = site.base if any(isinstance(st, Write) and st.width < 4
+                                  for st in keep.values()) else None
+        key = (_site_key(site, line), tuple(keys), strict)
+        return View(site, spec, key)
+
+    def _others(self, lo: int, hi: int) -> list[tuple[int | None, Step, Hashable]]:
+        """Items lo..hi concern other sites (or other lines): one step per block run."""
+        out: list[tuple[int | None, Step, Hashable]] = []
+        a = lo
+        j = bisect.bisect_right(self.edges, lo)
+        while a <= hi:
+            b = min(hi, self.edges[j] - 1) if j < len(self.edges) else hi
+            st = self.items[a].step
+            what = f"{b - a + 1} step(s) for other sites or cache lines (no effect here)"
+            if isinstance(st, Write):
+                st = dataclasses.replace(st, what=what)
+            else:
+                assert isinstance(st, CacheOp)
+                st = dataclasses.replace(st, addrs=(), what=what)
+            out.append((self.block_of[a], st, ("others",)))
+            a = b + 1
+            j += 1
+        return out
+
+
+def _step_key(st: Step, site: Site, line: int) -> Hashable:
+    if isinstance(st, Write):
+        return ("write", st.addr - site.base, _data_key(st, site), st.width, st.descending)
+    if isinstance(st, (CacheOp, SyncIcache)):
+        first = site.base // line
+        rel = tuple(sorted(a // line - first for a in st.addrs))
+        return (st.op if isinstance(st, CacheOp) else "sync_icache", rel)
+    if isinstance(st, (Dsb, Dmb)):
+        return (type(st).__name__, st.option)
+    return type(st).__name__
+
+
+def _data_key(st: Write, site: Site) -> Hashable:
+    off = st.addr - site.base
+    if off >= 0 and off % 4 == 0 and len(st.data) % 4 == 0 and st.width >= 4:
+        return tuple(_word_key(int.from_bytes(st.data[k:k + 4], "little"), st.addr + k, site)
+                     for k in range(0, len(st.data), 4))
+    return st.data
+
+
+def _site_key(site: Site, line: int) -> Hashable:
+    states = tuple((s.name, tuple(_word_key(w, site.slot_addr(i), site)
+                                  for i, w in enumerate(s.words))) for s in site.states)
+    return (site.nslots, site.entry, site.initial, site.valid, site.live, site.base % line,
+            tuple((d.name, d.offset, d.size, d.value) for d in site.data), states)
+
+
+_SYMBOLS: dict[int, str] = {}
+
+
+def _word_key(word: int, pc: int, site: Site) -> Hashable:
+    """A word as the check sees it, up to the site's address: a PC-relative target is
+    named relative to the site (inside it), by symbol, or absolutely."""
+    from fpatch.isa import decode
+    from fpatch.isa.insn import Insn, Target
+
+    if not _has_target(word):
+        return word
+    insn = decode(word, pc)
+    if not isinstance(insn, Insn):
+        return word
+    lo = min([site.base] + [site.base + d.offset for d in site.data])
+    ops: list[object] = []
+    for o in insn.operands:
+        if isinstance(o, Target):
+            if lo <= o.addr < site.end:
+                ops.append(("rel", o.addr - site.base))
+            elif o.addr in _SYMBOLS:
+                ops.append(("sym", _SYMBOLS[o.addr]))
+            else:
+                ops.append(("abs", o.addr))
+        else:
+            ops.append(o)
+    from fpatch.isa import is_cmodx
+
+    return (insn.op, tuple(ops), is_cmodx(word), is_cmodx(word, True))
+
+
+_TARGET_CACHE: dict[int, bool] = {}
+
+
+def _has_target(word: int) -> bool:
+    """Does the word's meaning depend on its address (a PC-relative operand)?"""
+    got = _TARGET_CACHE.get(word)
+    if got is None:
+        from fpatch.isa import decode
+        from fpatch.isa.insn import Insn, Target
+
+        insn = decode(word, 1 << 40)
+        got = isinstance(insn, Insn) and any(isinstance(o, Target) for o in insn.operands)
+        if len(_TARGET_CACHE) < 1 << 16:
+            _TARGET_CACHE[word] = got
+    return got
+
+
+def views(spec: Spec) -> list[View]:
+    """Every site's view of the batch, in the spec's order (linear in the batch)."""
+    _SYMBOLS.clear()
+    _SYMBOLS.update({addr: name for name, addr in spec.symbols})
+    idx = _Index(spec)
+    return [idx.view(site) for site in spec.sites]
+
+
+def view(spec: Spec, name: str) -> Spec:
+    """The view (spec) of one site: what a report of its counterexamples shows."""
+    _SYMBOLS.clear()
+    _SYMBOLS.update({addr: n for n, addr in spec.symbols})
+    return _Index(spec).view(spec.site(name)).spec
+
+
+def _too_large(v: View) -> str | None:
+    from fpatch.spec.parse import MAX_SLOT_POINTS, _count_points
+
+    points = _count_points(v.spec.steps)
+    if v.site.nslots * (points + 1) > MAX_SLOT_POINTS:
+        return (f"the steps that affect site '{v.site.name}' are {points} patcher points for "
+                f"{v.site.nslots} slots; at most {MAX_SLOT_POINTS} slot values are supported")
+    return None
+
+
+def check(spec: Spec, run: Runner, engine: str, max_time: float | None = None,
+          progress: Progress | None = None) -> Result:
+    """Check ``spec`` site by site on each site's view, one check per shape."""
+    t0 = time.perf_counter()
+    deadline = time.monotonic() + max_time if max_time is not None else None
+    all_views = views(spec)
+    done: dict[Hashable, tuple[View, Result]] = {}
+    observers: list[ObserverResult] = []
+    shapes = 0
+    for n, v in enumerate(all_views):
+        if progress is not None:
+            progress(n, len(all_views))
+        why = _too_large(v)
+        if why is not None:
+            observers += [ObserverResult(v.site.name, k, UNKNOWN, reasons=(why,))
+                          for k in _kinds(spec)]
+            continue
+        if v.key not in done:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                observers += [ObserverResult(v.site.name, k, UNKNOWN, reasons=(BUDGET_SPENT,))
+                              for k in _kinds(spec)]
+                continue
+            done[v.key] = (v, run(v.spec, left))
+            shapes += 1
+        rep, res = done[v.key]
+        observers += [_carry(o, rep, v) for o in res.observers]
+    if progress is not None:
+        progress(len(all_views), len(all_views))
+    return Result(spec.path, spec.name, spec.expect, tuple(observers),
+                  round(time.perf_counter() - t0, 4), engine=engine,
+                  extra={"batch": {"sites": len(all_views), "shapes": shapes}})
+
+
+def _kinds(spec: Spec) -> tuple[str, ...]:
+    from fpatch.model.arch import observer_kinds
+
+    return tuple(observer_kinds(spec.observers))
+
+
+def _carry(o: ObserverResult, rep: View, v: View) -> ObserverResult:
+    if rep.site.name == v.site.name:
+        return o
+    return dataclasses.replace(o, site=v.site.name, counterexamples=tuple(
+        _relocate(c, rep, v) for c in o.counterexamples))
+
+
+def _relocate(c: Counterexample, rep: View, v: View) -> Counterexample:
+    """A counterexample of ``rep`` as the same run at ``v`` (their views are equal up to
+    addresses, so point numbers, slots and states carry over; words and addresses are
+    ``v``'s own)."""
+    from fpatch.isa import decode
+    from fpatch.model.timeline import build
+
+    words: dict[tuple[int, int], int] = {}
+    for a, b in zip(rep.site.states, v.site.states, strict=True):
+        for s, (wa, wb) in enumerate(zip(a.words, b.words, strict=True)):
+            words[(s, wa)] = wb
+    if any((x.slot, x.word) not in words for x in c.execs):
+        ha, hb = build(rep.spec).history(rep.site), build(v.spec).history(v.site)
+        for s, (xa, xb) in enumerate(zip(ha, hb, strict=True)):
+            for wa, wb in zip(xa.values, xb.values, strict=True):
+                words.setdefault((s, wa), wb)
+    syms = v.spec.symbols
+
+    def text(x: Exec, word: int) -> str:
+        if word == x.word:
+            return x.text
+        t = decode(word, v.site.slot_addr(x.slot)).text
+        for name, addr in syms:
+            t = t.replace(f"0x{addr:x}", name)
+        return t
+
+    execs = []
+    for x in c.execs:
+        w = words.get((x.slot, x.word), x.word)
+        execs.append(dataclasses.replace(x, addr=v.site.slot_addr(x.slot), word=w,
+                                         text=text(x, w)))
+    name = re.compile(r"(?<![\w\[\].])" + re.escape(rep.site.name) + r"(?![\w\[\]])")
+    note = (f" (one check for every site of this shape; the run was found and replayed "
+            f"at site {rep.site.name})")
+    return dataclasses.replace(
+        c, site=v.site.name, execs=tuple(execs),
+        summary=name.sub(v.site.name, c.summary), detail=name.sub(v.site.name, c.detail) + note)
