@@ -265,13 +265,6 @@ def views(spec: Spec) -> list[View]:
     return [idx.view(site) for site in spec.sites]
 
 
-def view(spec: Spec, name: str) -> Spec:
-    """The view (spec) of one site: what a report of its counterexamples shows."""
-    _SYMBOLS.clear()
-    _SYMBOLS.update({addr: n for n, addr in spec.symbols})
-    return _Index(spec).view(spec.site(name)).spec
-
-
 def _too_large(v: View) -> str | None:
     from fpatch.spec.parse import MAX_SLOT_POINTS, _count_points
 
@@ -363,6 +356,21 @@ def _relocate(c: Counterexample, rep: View, v: View) -> Counterexample:
     name = re.compile(r"(?<![\w\[\].])" + re.escape(rep.site.name) + r"(?![\w\[\]])")
     note = (f" (one check for every site of this shape; the run was found and replayed "
             f"at site {rep.site.name})")
-    return dataclasses.replace(
-        c, site=v.site.name, execs=tuple(execs),
-        summary=name.sub(v.site.name, c.summary), detail=name.sub(v.site.name, c.detail) + note)
+
+    def own(text: str) -> str:
+        text = name.sub(v.site.name, text)
+        for (_, wa), wb in words.items():
+            if wa != wb:
+                text = text.replace(f"0x{wa:08x}", f"0x{wb:08x}")
+        return text
+
+    return dataclasses.replace(c, site=v.site.name, execs=tuple(execs), summary=own(c.summary),
+                               detail=own(c.detail) + note)
+
+
+def site_views(spec: Spec, names: list[str]) -> dict[str, Spec]:
+    """The views of the named sites (one pass over the batch)."""
+    _SYMBOLS.clear()
+    _SYMBOLS.update({addr: n for n, addr in spec.symbols})
+    idx = _Index(spec)
+    return {n: idx.view(spec.site(n)).spec for n in names}

@@ -246,7 +246,7 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
     from fpatch.model.timeline import build
     from fpatch.report import jsonout, text
     from fpatch.report.ci import Checked, junit_xml, sarif_log
-    from fpatch.report.document import build_report, error_report
+    from fpatch.report.document import build_batch_report, build_report, error_report
     from fpatch.report.writer import write_report
     from fpatch.verdict import UNKNOWN
 
@@ -297,12 +297,22 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
             unknown += 1
         elif not result.meets_expectation:
             mismatched += 1
-        tl = build(spec) if report_dir or litmus_out or (text_out and not quiet) else None
-        if litmus_out and tl is not None:
-            _export_litmus(Path(litmus_out), spec, tl, result)
-        report = build_report(spec, tl, result) if tl is not None else None
-        if report_dir and report is not None:
-            _write(write_report, Path(report_dir), report, taken)
+        wanted = bool(report_dir or litmus_out or (text_out and not quiet))
+        if "batch" in result.extra:  # checked by shape: each site's own view (fpatch/batch.py)
+            tl, report = None, build_batch_report(spec, result) if wanted else None
+            if litmus_out:
+                _echo(f"fpatch: {shown}: --litmus-out does not export batches (specs of "
+                      f"several sites) yet", err=True)
+            if report_dir and report is not None:
+                for view in report["views"].values():
+                    _write(write_report, Path(report_dir), view, taken)
+        else:
+            tl = build(spec) if wanted else None
+            if litmus_out and tl is not None:
+                _export_litmus(Path(litmus_out), spec, tl, result)
+            report = build_report(spec, tl, result) if tl is not None else None
+            if report_dir and report is not None:
+                _write(write_report, Path(report_dir), report, taken)
         if as_json:
             docs.append(jsonout.result_json(result))
         elif not text_out:
@@ -387,7 +397,7 @@ def explain(path: str, timeout: float | None, max_time: float | None, engine: st
     4 internal error.
     """
     from fpatch.model.timeline import build
-    from fpatch.report.document import build_report
+    from fpatch.report.document import build_batch_report, build_report
     from fpatch.report.explain import render_explain
     from fpatch.verdict import UNKNOWN
 
@@ -396,7 +406,12 @@ def explain(path: str, timeout: float | None, max_time: float | None, engine: st
         _print_errors(spec)
         sys.exit(EXIT_USAGE)
     result = _run(spec, engine, timeout, max_time)
-    render_explain(_console(no_color), build_report(spec, build(spec), result))
+    if "batch" in result.extra:  # checked by shape: each failing site with its own view
+        doc = build_batch_report(spec, result)
+        for view in doc.pop("views").values() or [doc]:
+            render_explain(_console(no_color), view)
+    else:
+        render_explain(_console(no_color), build_report(spec, build(spec), result))
     unknown = result.verdict == UNKNOWN
     sys.exit(_exit_status(0, int(not unknown and not result.meets_expectation), int(unknown)))
 
