@@ -19,6 +19,7 @@ are what a report of that counterexample shows.
 from __future__ import annotations
 
 import bisect
+import copy
 import dataclasses
 import re
 import time
@@ -57,11 +58,24 @@ class _Item:
     block: int | None  # index into the spec's stop_machine blocks
 
 
-@dataclass(frozen=True)
 class View:
-    site: Site
-    spec: Spec  # this site and the steps that can affect it
-    key: Hashable  # equal keys: one check serves both sites
+    """One site's view of the batch: the site, the steps that can affect it, its shape."""
+
+    __slots__ = ("_batch", "_spec", "key", "site", "steps")
+
+    def __init__(self, batch: Spec, site: Site, steps: tuple[Step, ...], key: Hashable) -> None:
+        self._batch, self.site, self.steps, self.key = batch, site, steps, key
+        self._spec: Spec | None = None
+
+    @property
+    def spec(self) -> Spec:
+        """The view as a spec of its own (built on first use: most views only need a key)."""
+        if self._spec is None:
+            spec = copy.copy(self._batch)
+            object.__setattr__(spec, "sites", (self.site,))
+            object.__setattr__(spec, "steps", self.steps)
+            self._spec = spec
+        return self._spec
 
 
 def _flatten(spec: Spec) -> tuple[list[_Item], list[StopMachine]]:
@@ -120,13 +134,19 @@ class _Index:
         for i in self.always:
             if i not in covering:
                 st = self.items[i].step
-                keep[i] = dataclasses.replace(st, addrs=()) if isinstance(st, SyncIcache) \
+                keep[i] = SyncIcache((), st.what, st.loc) if isinstance(st, SyncIcache) \
                     else st
-        for i in covering:
+        covered: dict[int, list[int]] = {}
+        for ln in sorted(site_lines):
+            for i in self.by_line.get(ln, ()):
+                covered.setdefault(i, []).append(ln * line)  # the line, by its first byte
+        for i, addrs in covered.items():
             st = self.items[i].step
-            assert isinstance(st, (CacheOp, SyncIcache))
-            addrs = tuple(sorted({a - a % line for a in st.addrs if a // line in site_lines}))
-            keep[i] = dataclasses.replace(st, addrs=addrs)
+            if isinstance(st, SyncIcache):
+                keep[i] = SyncIcache(tuple(addrs), st.what, st.loc)
+            else:
+                assert isinstance(st, CacheOp)
+                keep[i] = CacheOp(st.op, tuple(addrs), st.what, st.loc)
         kept = sorted(keep)
         out: list[tuple[int | None, Step, Hashable]] = []  # (block, step, shape key)
         prev = -1
@@ -154,13 +174,12 @@ class _Index:
                 k += 1
             steps.append(StopMachine(tuple(body), self.blocks[block].loc))
             keys.append(("stop_machine", tuple(bkeys)))
-        spec = dataclasses.replace(self.spec, sites=(site,), steps=tuple(steps))
         # A write narrower than a word leaves torn mixes of bytes, whose meaning depends
         # on the address: such a site shares its check with no other.
         strict = site.base if any(isinstance(st, Write) and st.width < 4
                                   for st in keep.values()) else None
         key = (_site_key(site, line), tuple(keys), strict)
-        return View(site, spec, key)
+        return View(self.spec, site, tuple(steps), key)
 
     def _others(self, lo: int, hi: int) -> list[tuple[int | None, Step, Hashable]]:
         """Items lo..hi concern other sites (or other lines): one step per block run."""
@@ -218,26 +237,28 @@ def _word_key(word: int, pc: int, site: Site) -> Hashable:
     from fpatch.isa import decode
     from fpatch.isa.insn import Insn, Target
 
+    if word & 0x7C000000 == 0x14000000:  # b, bl: the common case, without a decode
+        imm = word & 0x3FFFFFF
+        target = (pc + 4 * (imm - (1 << 26) if imm >> 25 else imm)) & ((1 << 64) - 1)
+        return ("bl" if word >> 31 else "b", _target_key(target, site))
     if not _has_target(word):
         return word
     insn = decode(word, pc)
     if not isinstance(insn, Insn):
         return word
-    lo = min([site.base] + [site.base + d.offset for d in site.data])
-    ops: list[object] = []
-    for o in insn.operands:
-        if isinstance(o, Target):
-            if lo <= o.addr < site.end:
-                ops.append(("rel", o.addr - site.base))
-            elif o.addr in _SYMBOLS:
-                ops.append(("sym", _SYMBOLS[o.addr]))
-            else:
-                ops.append(("abs", o.addr))
-        else:
-            ops.append(o)
+    ops = [_target_key(o.addr, site) if isinstance(o, Target) else o for o in insn.operands]
     from fpatch.isa import is_cmodx
 
     return (insn.op, tuple(ops), is_cmodx(word), is_cmodx(word, True))
+
+
+def _target_key(addr: int, site: Site) -> Hashable:
+    lo = site.base + min([0] + [d.offset for d in site.data])
+    if lo <= addr < site.end:
+        return ("rel", addr - site.base)
+    if addr in _SYMBOLS:
+        return ("sym", _SYMBOLS[addr])
+    return ("abs", addr)
 
 
 _TARGET_CACHE: dict[int, bool] = {}

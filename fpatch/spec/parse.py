@@ -1067,8 +1067,9 @@ def _site_or_instances(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, in
     ctx.broken_states |= {(n, s) for n, _, _ in places for (k, s) in list(ctx.broken_states)
                           if k == key.value}
     out: list[Site] = []
+    moving = _moving_words(template)
     for name, base, loc in places:
-        site = _stamp(ctx, template, name, base, loc, symbols)
+        site = _stamp(ctx, template, moving, name, base, loc, symbols)
         if site is not None:
             out.append(site)
     ctx.groups[key.value] = out
@@ -1132,42 +1133,49 @@ def _instance_places(ctx: _Ctx, m: Map, what: str) -> list[tuple[str, int, Loc]]
     return out
 
 
-def _stamp(ctx: _Ctx, t: Site, name: str, base: int, loc: Loc,
-           symbols: dict[str, int]) -> Site | None:
-    """The template ``t`` moved to ``base``: words whose PC-relative target lies outside
-    the site (a helper, a symbol) or that name a page (adrp) are assembled again at
-    the new address; every other word, site-relative branches included, is unchanged."""
+def _moving_words(t: Site) -> list[tuple[int, int]]:
+    """(state index, slot) of the template's words that must be assembled again at each
+    instance: a PC-relative target outside the site (a helper, a symbol), or a page
+    (adrp). Site-relative branches keep their encoding wherever the site is."""
     from fpatch.isa import decode
     from fpatch.isa.insn import Insn, Target
 
-    if base + 4 * t.nslots > 1 << 64:
-        ctx.err(loc, f"sites: instance '{name}' runs past the end of the address space")
-        return None
     lo = min([t.base] + [t.base + d.offset for d in t.data])
-    states: list[State] = []
-    for st in t.states:
-        words = list(st.words)
-        labels: dict[str, int] | None = None
-        for i, word in enumerate(words):
+    out = []
+    for k, st in enumerate(t.states):
+        for i, word in enumerate(st.words):
             if _HEX_WORD.match(st.texts[i].strip()):
                 continue
             insn = decode(word, t.base + 4 * i)
             if not isinstance(insn, Insn):
                 continue
             targets = [o.addr for o in insn.operands if isinstance(o, Target)]
-            if not targets or (insn.op != "adrp"
-                               and all(lo <= a < t.end for a in targets)):
-                continue
-            if labels is None:
-                labels = dict(symbols)
-                labels.update({lab: base + 4 * j for j, lab in enumerate(st.labels)
-                               if lab and not lab.isdigit()})
-            try:
-                words[i] = assemble(st.texts[i], base + 4 * i, labels)
-            except AsmError as exc:
-                ctx.err(st.locs[i], f"sites: instance '{name}' at 0x{base:x}: {exc.message}")
-                return None
-        states.append(State(st.name, tuple(words), st.texts, st.labels, st.locs, st.loc))
+            if targets and (insn.op == "adrp" or not all(lo <= a < t.end for a in targets)):
+                out.append((k, i))
+    return out
+
+
+def _stamp(ctx: _Ctx, t: Site, moving: list[tuple[int, int]], name: str, base: int,
+           loc: Loc, symbols: dict[str, int]) -> Site | None:
+    """The template ``t`` moved to ``base`` (``moving``: the words to assemble again)."""
+    if base + 4 * t.nslots > 1 << 64:
+        ctx.err(loc, f"sites: instance '{name}' runs past the end of the address space")
+        return None
+    states = list(t.states)
+    words: dict[int, list[int]] = {}
+    for k, i in moving:
+        st = t.states[k]
+        syms = dict(symbols)
+        syms.update({lab: base + 4 * j for j, lab in enumerate(st.labels)
+                     if lab and not lab.isdigit()})
+        try:
+            words.setdefault(k, list(st.words))[i] = assemble(st.texts[i], base + 4 * i, syms)
+        except AsmError as exc:
+            ctx.err(st.locs[i], f"sites: instance '{name}' at 0x{base:x}: {exc.message}")
+            return None
+    for k, ws in words.items():
+        st = t.states[k]
+        states[k] = State(st.name, tuple(ws), st.texts, st.labels, st.locs, st.loc)
     return Site(name, base, t.nslots, t.entry, tuple(states), t.initial, t.valid, t.live,
                 t.data, loc)
 
