@@ -28,8 +28,6 @@ from dataclasses import dataclass
 
 from fpatch.spec.types import (
     CacheOp,
-    Dmb,
-    Dsb,
     Site,
     Spec,
     Step,
@@ -39,6 +37,7 @@ from fpatch.spec.types import (
 )
 from fpatch.verdict import (
     BUDGET_SPENT,
+    SAFE,
     UNKNOWN,
     Counterexample,
     Exec,
@@ -201,16 +200,34 @@ class _Index:
         return out
 
 
+_NO_KEY = ("loc", "locs", "what", "texts")  # fields for people, not for the check
+
+
+def _plain(value: object) -> Hashable:
+    """A value without its source locations and labels, for a shape key. Generic over
+    dataclass fields, so a field added to the spec's types is part of every key."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (type(value).__name__,) + tuple(
+            _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+            if f.name not in _NO_KEY)
+    if isinstance(value, (tuple, list)):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _plain(v)) for k, v in value.items()))
+    assert isinstance(value, Hashable)
+    return value
+
+
 def _step_key(st: Step, site: Site, line: int) -> Hashable:
     if isinstance(st, Write):
-        return ("write", st.addr - site.base, _data_key(st, site), st.width, st.descending)
+        rest = tuple(_plain(getattr(st, f.name)) for f in dataclasses.fields(st)
+                     if f.name not in _NO_KEY + ("site", "addr", "data"))
+        return ("write", st.addr - site.base, _data_key(st, site), rest)
     if isinstance(st, (CacheOp, SyncIcache)):
         first = site.base // line
         rel = tuple(sorted(a // line - first for a in st.addrs))
         return (st.op if isinstance(st, CacheOp) else "sync_icache", rel)
-    if isinstance(st, (Dsb, Dmb)):
-        return (type(st).__name__, st.option)
-    return type(st).__name__
+    return _plain(st)
 
 
 def _data_key(st: Write, site: Site) -> Hashable:
@@ -221,11 +238,25 @@ def _data_key(st: Write, site: Site) -> Hashable:
     return st.data
 
 
+_SITE_SPECIAL = ("name", "base", "states", "loc")
+
+
 def _site_key(site: Site, line: int) -> Hashable:
-    states = tuple((s.name, tuple(_word_key(w, site.slot_addr(i), site)
-                                  for i, w in enumerate(s.words))) for s in site.states)
-    return (site.nslots, site.entry, site.initial, site.valid, site.live, site.base % line,
-            tuple((d.name, d.offset, d.size, d.value) for d in site.data), states)
+    states = tuple((s.name, s.labels, tuple(_word_key(w, site.slot_addr(i), site)
+                                            for i, w in enumerate(s.words)))
+                   for s in site.states)
+    rest = tuple(_plain(getattr(site, f.name)) for f in dataclasses.fields(site)
+                 if f.name not in _SITE_SPECIAL)
+    return (site.base % line, states, rest)
+
+
+_SPEC_SPECIAL = ("path", "name", "description", "expect", "loc", "key_locs", "sites", "steps")
+
+
+def spec_key(spec: Spec, engine: str) -> Hashable:
+    """What a check depends on besides the site and its steps (generic over fields)."""
+    return (engine,) + tuple(_plain(getattr(spec, f.name)) for f in dataclasses.fields(spec)
+                             if f.name not in _SPEC_SPECIAL)
 
 
 _SYMBOLS: dict[int, str] = {}
@@ -303,6 +334,7 @@ def check(spec: Spec, run: Runner, engine: str, max_time: float | None = None,
     deadline = time.monotonic() + max_time if max_time is not None else None
     all_views = views(spec)
     done: dict[Hashable, tuple[View, Result]] = {}
+    env = spec_key(spec, engine)
     observers: list[ObserverResult] = []
     shapes = 0
     for n, v in enumerate(all_views):
@@ -313,6 +345,8 @@ def check(spec: Spec, run: Runner, engine: str, max_time: float | None = None,
             observers += [ObserverResult(v.site.name, k, UNKNOWN, reasons=(why,))
                           for k in _kinds(spec)]
             continue
+        if v.key not in done and (env, v.key) in _SAFE:
+            done[v.key] = _SAFE[(env, v.key)]
         if v.key not in done:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
@@ -321,6 +355,7 @@ def check(spec: Spec, run: Runner, engine: str, max_time: float | None = None,
                 continue
             done[v.key] = (v, run(v.spec, left))
             shapes += 1
+            _remember(env, v.key, *done[v.key])
         rep, res = done[v.key]
         observers += [_carry(o, rep, v) for o in res.observers]
     if progress is not None:
@@ -328,6 +363,36 @@ def check(spec: Spec, run: Runner, engine: str, max_time: float | None = None,
     return Result(spec.path, spec.name, spec.expect, tuple(observers),
                   round(time.perf_counter() - t0, 4), engine=engine,
                   extra={"batch": {"sites": len(all_views), "shapes": shapes}})
+
+
+# Safe answers of earlier specs in this process, by shape: a folder of specs of a few
+# shapes (extracted one per site) is checked once per shape. Only safe answers are
+# kept: they carry nothing of their spec (no counterexample, no location), and the same
+# key means the same check (tests/batch/test_shapes.py). Bounded.
+_SAFE: dict[Hashable, tuple[View, Result]] = {}
+MAX_REMEMBERED = 4096
+
+
+def _remember(env: Hashable, key: Hashable, v: View, res: Result) -> None:
+    if res.verdict == SAFE and not any(o.reasons for o in res.observers) \
+            and len(_SAFE) < MAX_REMEMBERED:
+        _SAFE[(env, key)] = (v, res)
+
+
+def check_one(spec: Spec, run: Runner, engine: str, max_time: float | None = None) -> Result:
+    """One spec of one site: as ``run``, but a safe answer for the same shape checked
+    earlier in this process (e.g. another spec of a folder) is reused."""
+    [v] = views(spec)
+    env = spec_key(spec, engine)
+    hit = _SAFE.get((env, v.key))
+    if hit is None:
+        res = run(spec, max_time)
+        _remember(env, v.key, v, res)
+        return res
+    rep, res = hit
+    return Result(spec.path, spec.name, spec.expect,
+                  tuple(_carry(o, rep, v) for o in res.observers), 0.0, engine,
+                  extra={"shared": True})
 
 
 def _kinds(spec: Spec) -> tuple[str, ...]:

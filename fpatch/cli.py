@@ -235,10 +235,12 @@ def main() -> None:
               default=None, help="Instead of gating: check every spec under every cache type "
                                  "and preemptible/NMI setting and print one table "
                                  "(docs/matrix.md).")
+@click.option("-j", "--jobs", "jobs", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Check the specs with N worker processes (results in input order).")
 def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | None,
           junit_file: str | None, report_dir: str | None, timeout: float | None,
           max_time: float | None, engine: str, quiet: bool, no_color: bool,
-          litmus_out: str | None, matrix_fmt: str | None) -> None:
+          litmus_out: str | None, matrix_fmt: str | None, jobs: int) -> None:
     """Check spec files and folders (recursively *.yaml) and gate on their expectations."""
     if matrix_fmt is not None:
         _matrix(paths, matrix_fmt, engine, timeout, max_time)
@@ -274,9 +276,15 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
     docs = []
     checked: list[Checked] = []
     taken: set[str] = set()
-    for path in files:
+    from fpatch.parallel import check_files
+    from fpatch.report.progress import Bar
+
+    bar = Bar("specs") if len(files) > 1 else None
+    runner = functools.partial(_run_checker, engine, timeout, len(files) == 1)
+    for done, (path, spec, maybe) in enumerate(check_files(files, runner, jobs, deadline)):
+        if bar is not None:
+            bar.update(done, len(files))
         shown = display_path(path)
-        spec = _load(path)
         if isinstance(spec, SpecError):
             invalid += 1
             _print_errors(spec)
@@ -290,8 +298,8 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
                 out.print(f"ERR  {shown}: invalid spec ({len(spec.diagnostics)} problem(s))",
                           markup=False)
             continue
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        result = _run(spec, engine, timeout, left)
+        assert maybe is not None
+        result = maybe
         checked.append(Checked(str(path), spec, result))
         if result.verdict == UNKNOWN:
             unknown += 1
@@ -326,6 +334,8 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
             text.render_result(out, result, report,
                                verbose=not result.meets_expectation or len(files) == 1)
             out.print()
+    if bar is not None:
+        bar.close()
     total = len(files)
     ok = total - invalid - mismatched - unknown
     summary = (f"{total} spec(s): {ok} as expected, {mismatched} not as expected, "
@@ -468,14 +478,23 @@ def _matrix(paths: tuple[str, ...], matrix_fmt: str, engine: str, timeout: float
     sys.exit(EXIT_OK)
 
 
-def _run(spec: Spec, engine: str, timeout: float | None, max_time: float | None = None
-         ) -> Result:
+def _run_checker(engine: str, timeout: float | None, progress: bool, spec: Spec,
+                 max_time: float | None) -> Result:
+    """`_run` as fpatch/parallel.py calls it (module level: picklable)."""
+    return _run(spec, engine, timeout, max_time, progress)
+
+
+def _run(spec: Spec, engine: str, timeout: float | None, max_time: float | None = None,
+         progress: bool = True) -> Result:
     if len(spec.sites) > 1:  # a batch: site by site, one check per shape (fpatch/batch.py)
         from fpatch import batch
 
         return batch.check(spec, functools.partial(_run_one, engine=engine, timeout=timeout),
-                           engine, max_time, _progress_for(spec))
-    return _run_one(spec, max_time, engine=engine, timeout=timeout)
+                           engine, max_time, _progress_for(spec) if progress else None)
+    from fpatch.batch import check_one  # a shape already found safe is not checked again
+
+    return check_one(spec, functools.partial(_run_one, engine=engine, timeout=timeout),
+                     engine, max_time)
 
 
 def _progress_for(spec: Spec) -> Callable[[int, int], None] | None:
