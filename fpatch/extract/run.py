@@ -160,16 +160,16 @@ def extract_file(path: str, t: Template, out_dir: Path, functions: tuple[str, ..
         done.specs.append(out)
     if texts:
         name = f"{obj}.{t.mechanism}.batch"
-        text = combine(texts, name)
-        if text is None:
+        combined = combine(texts, name)
+        if combined is None:
             raise ExtractError(f"the {len(texts)} sites cannot be written as one batch (their "
                                f"specs differ in more than their sites); use --batch-min 0")
         try:
-            parse_text(text)
+            parse_text(combined)
         except SpecError as exc:
             raise ExtractError(_invalid(t, "the batch", exc)) from None
         out = out_dir / f"{_take(_safe_name(name), taken)}.yaml"
-        out.write_text(text, encoding="utf-8")
+        out.write_text(combined, encoding="utf-8")
         done.specs.append(out)
         done.batch = True
     return done

@@ -1095,10 +1095,10 @@ def _instance_places(ctx: _Ctx, m: Map, what: str) -> list[tuple[str, int, Loc]]
                 if b is not None:
                     out.append((f"{name}[{i}]", b, item.loc))
         elif isinstance(inst, Map):
-            for k, v in inst.items:
-                b = ctx.integer(v, f"{what}.instances.{k.value}", 0, top)
+            for ikey, v in inst.items:
+                b = ctx.integer(v, f"{what}.instances.{ikey.value}", 0, top)
                 if b is not None:
-                    out.append((k.value, b, k.loc))
+                    out.append((ikey.value, b, ikey.loc))
         else:
             ctx.err(inst.loc, f"{what}.instances: expected a list of addresses or a mapping "
                               f"of names to addresses, got {_kind(inst)}")

@@ -10,8 +10,7 @@ import pytest
 
 from fpatch.encoding import check_spec, smt
 from fpatch.errors import SpecError
-from fpatch.spec import parse_file, parse_text
-from fpatch.spec import parse
+from fpatch.spec import parse, parse_file, parse_text
 from fpatch.spec.parse import MAX_POINTS
 from fpatch.verdict import UNKNOWN
 
