@@ -98,39 +98,64 @@ def _loc(path: str, node: yaml.Node) -> Loc:
     return Loc(path, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that remembers where each alias (``*name``) is used.
+class _AliasMarks:
+    """Remembers where each alias (``*name``) is used.
 
     Fix: the composer hands back the anchored node itself for an alias, so its
     mark is the anchor's, and a scalar alias was not noticed at all. Recording
     the alias events reports every alias, at the ``*name`` the user wrote.
     """
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.alias_marks: list[yaml.Mark] = []
+    alias_marks: list[yaml.Mark]
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
-        if self.check_event(yaml.AliasEvent):
-            self.alias_marks.append(self.peek_event().start_mark)
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        if self.check_event(yaml.AliasEvent):  # type: ignore[attr-defined]
+            self.alias_marks.append(self.peek_event().start_mark)  # type: ignore[attr-defined]
+        return super().compose_node(parent, index)  # type: ignore[misc,no-any-return]
 
 
-# A large spec without anchors (a batch: issue 10) is composed by libyaml when PyYAML
-# has it: the same nodes, marks and tag resolution, several times faster. With no
-# `&` in the text there is no anchor, so no alias can be valid; the Python loader,
-# which reports aliases where they are used, reads everything else.
+class _Loader(_AliasMarks, yaml.SafeLoader):
+    """SafeLoader with the alias marks."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.alias_marks = []
+
+
+# A large spec (a batch: issue 10) is scanned and parsed by libyaml when PyYAML has
+# it: the same events with the same marks, an order of magnitude faster. Nodes are
+# still composed by PyYAML's Python composer (with the alias marks): its recursion is
+# Python's, so a hostile depth stays a RecursionError, never a crash in C.
 FAST_MIN_BYTES = 256 << 10
 
 
+def _fast_loader(text: str) -> _AliasMarks | None:
+    try:
+        from yaml._yaml import CParser
+    except ImportError:  # PyYAML without libyaml: the pure Python loader
+        return None
+    from yaml.composer import Composer
+    from yaml.constructor import SafeConstructor
+    from yaml.resolver import Resolver
+
+    class _Fast(_AliasMarks, Composer, CParser, SafeConstructor, Resolver):  # type: ignore[misc]
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            Composer.__init__(self)
+            self.alias_marks = []
+
+    return _Fast(text)  # type: ignore[no-any-return]
+
+
 def _compose(text: str) -> tuple[yaml.Node | None, list[yaml.Mark]]:
-    if len(text) >= FAST_MIN_BYTES and "&" not in text and getattr(yaml, "__with_libyaml__",
-                                                                    False):
-        fast = yaml.CSafeLoader(text)
+    fast = _fast_loader(text) if len(text) >= FAST_MIN_BYTES else None
+    if fast is not None:
         try:
-            return fast.get_single_node(), []
+            return fast.get_single_node(), fast.alias_marks  # type: ignore[attr-defined]
         finally:
-            fast.dispose()  # type: ignore[no-untyped-call]
+            fast.dispose()  # type: ignore[attr-defined]
     loader = _Loader(text)
     try:
         return loader.get_single_node(), loader.alias_marks

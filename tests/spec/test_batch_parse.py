@@ -105,3 +105,20 @@ def test_many_sites_parse_within_the_limits() -> None:
     spec = parse_text(text, "big.yaml")
     assert len(spec.sites) == n + 2
     assert len(spec.steps) == n + 3
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 300_000,
+    "a:\n" + "".join(" " * i + "b:\n" for i in range(1, 800)) + "#" * 300_000 + "\n",
+    'a: &a "lol"\nb: [' + ", ".join(["*a"] * 70_000) + "]\n",
+], ids=["deep-flow", "deep-block", "aliases"])
+def test_large_hostile_yaml_is_an_error_not_a_crash(text: str) -> None:
+    # Texts past FAST_MIN_BYTES are parsed by libyaml: nesting and aliases are still
+    # caught by the Python composer (no crash in C, aliases reported where used).
+    from fpatch.spec.yamlnode import FAST_MIN_BYTES
+
+    assert len(text) >= FAST_MIN_BYTES
+    found = errors(text)
+    assert found and all(line >= 1 and col >= 1 for line, col, _ in found)
+    assert any(w in m for w in ("nested too deeply", "nesting depth", "YAML aliases")
+               for _, _, m in found), found[:3]
