@@ -317,6 +317,46 @@ def views(spec: Spec) -> list[View]:
     return [idx.view(site) for site in spec.sites]
 
 
+def _targets(word: int, pc: int) -> list[int]:
+    """The PC-relative targets of a word (none for most)."""
+    from fpatch.isa import decode
+    from fpatch.isa.insn import Insn, Target
+
+    if word & 0x7C000000 == 0x14000000:
+        imm = word & 0x3FFFFFF
+        return [(pc + 4 * (imm - (1 << 26) if imm >> 25 else imm)) & ((1 << 64) - 1)]
+    if not _has_target(word):
+        return []
+    insn = decode(word, pc)
+    return [o.addr for o in insn.operands if isinstance(o, Target)] \
+        if isinstance(insn, Insn) else []
+
+
+def crosses(spec: Spec) -> bool:
+    """Does some site's code branch to (or load from) another declared site? Then a
+    site's runs are not its own and views would not be exact: such a spec is checked
+    whole, as before batches."""
+    spans = sorted((s.base + min([0] + [d.offset for d in s.data]), s.end, s.name)
+                   for s in spec.sites)
+    starts = [lo for lo, _, _ in spans]
+    written: dict[str, list[tuple[int, int]]] = {}
+    for it in _flatten(spec)[0]:
+        st = it.step
+        if isinstance(st, Write):
+            written.setdefault(st.site, []).extend(
+                (int.from_bytes(st.data[k:k + 4], "little"), st.addr + k)
+                for k in range(0, len(st.data) - 3, 4))
+    for site in spec.sites:
+        words = [(w, site.slot_addr(i)) for st in site.states for i, w in enumerate(st.words)]
+        words += [(w, pc) for w, pc in written.get(site.name, ()) if pc >= site.base]
+        for w, pc in words:
+            for t in _targets(w, pc):
+                k = bisect.bisect_right(starts, t) - 1
+                if k >= 0 and t < spans[k][1] and spans[k][2] != site.name:
+                    return True
+    return False
+
+
 def _too_large(v: View) -> str | None:
     from fpatch.spec.parse import MAX_SLOT_POINTS, _count_points
 
@@ -330,6 +370,8 @@ def _too_large(v: View) -> str | None:
 def check(spec: Spec, run: Runner, engine: str, max_time: float | None = None,
           progress: Progress | None = None) -> Result:
     """Check ``spec`` site by site on each site's view, one check per shape."""
+    if crosses(spec):
+        return run(spec, max_time)
     t0 = time.perf_counter()
     deadline = time.monotonic() + max_time if max_time is not None else None
     all_views = views(spec)

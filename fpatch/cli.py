@@ -312,8 +312,8 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
                 _echo(f"fpatch: {shown}: --litmus-out does not export batches (specs of "
                       f"several sites) yet", err=True)
             if report_dir and report is not None:
-                summary = {k: v for k, v in report.items() if k != "views"}
-                _write(write_report, Path(report_dir), summary, taken)  # every site's verdict
+                every = {k: v for k, v in report.items() if k != "views"}
+                _write(write_report, Path(report_dir), every, taken)  # every site's verdict
                 for view in report["views"].values():
                     _write(write_report, Path(report_dir), view, taken)
         else:

@@ -113,3 +113,22 @@ def test_a_view_keeps_a_neighbours_maintenance_of_a_shared_line() -> None:
     # f[1]'s sync_icache covers f[0]'s line: kept, restricted to that line
     assert any(getattr(s, "addrs", ()) == (0x200000,) for s in v0.steps)
     assert check_spec(v0).verdict == check_spec(spec).verdict
+
+
+def test_sites_that_branch_into_each_other_are_checked_whole() -> None:
+    text = random_batch(random.Random(3)).split("sites:")[0] + (
+        "sites:\n  f:\n    base: 0x200000\n    slots: 2\n    states:\n"
+        "      OFF: ['mov x9, x30', nop]\n      ON: ['mov x9, x30', b 0x200100]\n"
+        "  g:\n    base: 0x200100\n    slots: 1\n    states: {A: [ret]}\n"
+        "steps:\n  - write: {site: f, slot: 1, as: ON}\n  - sync_icache: {site: f, slots: [1]}\n")
+    spec = parse_text(text, "b.yaml")
+    assert batch.crosses(spec)
+    seen = []
+
+    def run(view, left):  # type: ignore[no-untyped-def]
+        seen.append(len(view.sites))
+        return check_spec(view)
+
+    r = batch.check(spec, run, "smt")
+    assert seen == [2] and "batch" not in r.extra
+    assert not batch.crosses(parse_text(random_batch(random.Random(4)), "c.yaml"))
