@@ -483,7 +483,9 @@ def _matrix(paths: tuple[str, ...], matrix_fmt: str, engine: str, timeout: float
 def _run_checker(engine: str, timeout: float | None, progress: bool, spec: Spec,
                  max_time: float | None) -> Result:
     """`_run` as fpatch/parallel.py calls it (module level: picklable)."""
-    return _run(spec, engine, timeout, max_time, progress)
+    if progress:
+        return _run(spec, engine, timeout, max_time)
+    return _run(spec, engine, timeout, max_time, progress=False)
 
 
 def _run(spec: Spec, engine: str, timeout: float | None, max_time: float | None = None,
