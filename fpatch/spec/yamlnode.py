@@ -124,11 +124,13 @@ class _Loader(_AliasMarks, yaml.SafeLoader):
         self.alias_marks = []
 
 
-# A large spec (a batch: issue 10) is scanned and parsed by libyaml when PyYAML has
-# it: the same events with the same marks, an order of magnitude faster. Nodes are
-# still composed by PyYAML's Python composer (with the alias marks): its recursion is
-# Python's, so a hostile depth stays a RecursionError, never a crash in C.
-FAST_MIN_BYTES = 256 << 10
+# A spec is scanned and parsed by libyaml when PyYAML has it: the same events with the
+# same marks, an order of magnitude faster (issue 10: batches, and folders of 10^4
+# specs). Nodes are still composed by PyYAML's Python composer (with the alias marks):
+# its recursion is Python's, so a hostile depth stays a RecursionError, never a crash
+# in C. Text libyaml rejects is read again by the Python loader, whose messages and
+# locations the error tests know.
+FAST_MIN_BYTES = 0
 
 
 def _fast_loader(text: str) -> _AliasMarks | None:
@@ -156,6 +158,8 @@ def _compose(text: str) -> tuple[yaml.Node | None, list[yaml.Mark]]:
     if fast is not None:
         try:
             return fast.get_single_node(), fast.alias_marks  # type: ignore[attr-defined]
+        except yaml.YAMLError:
+            pass  # the Python loader says what is wrong, and where
         finally:
             fast.dispose()  # type: ignore[attr-defined]
     loader = _Loader(text)
