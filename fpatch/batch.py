@@ -190,7 +190,8 @@ class _Index:
             st = self.items[a].step
             what = f"{b - a + 1} step(s) for other sites or cache lines (no effect here)"
             if isinstance(st, Write):
-                st = dataclasses.replace(st, what=what)
+                st = copy.copy(st)
+                object.__setattr__(st, "what", what)
             else:
                 assert isinstance(st, CacheOp)
                 st = dataclasses.replace(st, addrs=(), what=what)
@@ -203,9 +204,25 @@ class _Index:
 _NO_KEY = ("loc", "locs", "what", "texts")  # fields for people, not for the check
 
 
+_MEMO: dict[int, tuple[object, Hashable]] = {}  # id -> (the value, kept alive; its key)
+
+
 def _plain(value: object) -> Hashable:
     """A value without its source locations and labels, for a shape key. Generic over
-    dataclass fields, so a field added to the spec's types is part of every key."""
+    dataclass fields, so a field added to the spec's types is part of every key.
+    Memoized by identity for one ``views`` pass: a template's instances share their
+    tuples and every view shares the batch's barriers."""
+    if isinstance(value, (int, str, bool, float, bytes)) or value is None:
+        return value
+    hit = _MEMO.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    key = _plain_of(value)
+    _MEMO[id(value)] = (value, key)
+    return key
+
+
+def _plain_of(value: object) -> Hashable:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return (type(value).__name__,) + tuple(
             _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
@@ -314,7 +331,10 @@ def views(spec: Spec) -> list[View]:
     _SYMBOLS.clear()
     _SYMBOLS.update({addr: name for name, addr in spec.symbols})
     idx = _Index(spec)
-    return [idx.view(site) for site in spec.sites]
+    try:
+        return [idx.view(site) for site in spec.sites]
+    finally:
+        _MEMO.clear()
 
 
 def _targets(word: int, pc: int) -> list[int]:
@@ -446,6 +466,10 @@ def _kinds(spec: Spec) -> tuple[str, ...]:
 def _carry(o: ObserverResult, rep: View, v: View) -> ObserverResult:
     if rep.site.name == v.site.name:
         return o
+    if not o.counterexamples:  # the common case: only the name changes
+        out = copy.copy(o)
+        object.__setattr__(out, "site", v.site.name)
+        return out
     return dataclasses.replace(o, site=v.site.name, counterexamples=tuple(
         _relocate(c, rep, v) for c in o.counterexamples))
 
@@ -501,4 +525,7 @@ def site_views(spec: Spec, names: list[str]) -> dict[str, Spec]:
     _SYMBOLS.clear()
     _SYMBOLS.update({addr: n for n, addr in spec.symbols})
     idx = _Index(spec)
-    return {n: idx.view(spec.site(n)).spec for n in names}
+    try:
+        return {n: idx.view(spec.site(n)).spec for n in names}
+    finally:
+        _MEMO.clear()
