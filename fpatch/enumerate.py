@@ -45,15 +45,17 @@ from fpatch.arch.publication import publication_point as derived_publication
 from fpatch.arch.publication import step_op
 from fpatch.errors import Loc
 from fpatch.isa import decode, is_cmodx, semantics
+from fpatch.isa.bti import BTYPE_CALL, branch_type, btype_name, landing_ok
 from fpatch.isa.insn import Insn, Target, Unsupported
 from fpatch.isa.interp import Machine, execute
-from fpatch.isa.ir import MASK64, REGISTERS, Const, Jump
+from fpatch.isa.ir import MASK64, PAC_INITIAL, REGISTERS, Const, Jump
 from fpatch.spec.types import (
     CacheOp,
     Dmb,
     Dsb,
     IpiSync,
     Isb,
+    Mark,
     Site,
     Spec,
     Step,
@@ -63,8 +65,10 @@ from fpatch.spec.types import (
     Write,
 )
 from fpatch.verdict import (
+    BTI,
     BUDGET_SPENT,
     CMODX,
+    INCOMPLETE,
     INEQUIVALENT,
     SAFE,
     STALE,
@@ -105,6 +109,7 @@ class Timeline:
     blocks: tuple[tuple[int, int], ...]  # (a, b): points a..b-1 inside, b after
     forced: tuple[int, ...]  # forced CSE points (ipi_sync, end of stop_machine), sorted
     waits: tuple[int, ...]  # wait_tasks steps
+    marks: tuple[tuple[str, int], ...] = ()  # `- mark: NAME` -> the point after the previous step
 
     @property
     def n(self) -> int:
@@ -139,6 +144,7 @@ def flatten(spec: Spec) -> Timeline:
     blocks: list[tuple[int, int]] = []
     forced: list[int] = []
     waits: list[int] = []
+    marks: list[tuple[str, int]] = []
     groups = [0]
 
     def emit(kind: str, **kw: object) -> None:
@@ -171,6 +177,8 @@ def flatten(spec: Spec) -> Timeline:
             elif isinstance(st, WaitTasks):
                 emit("wait_tasks", loc=st.loc)
                 waits.append(len(prims))
+            elif isinstance(st, Mark):
+                marks.append((st.name, len(prims)))
             elif isinstance(st, SyncIcache):
                 for kind, option in _sync_icache_kinds(spec.idc, spec.dic):
                     if kind in ("dc_cvau", "ic_ivau"):
@@ -188,17 +196,20 @@ def flatten(spec: Spec) -> Timeline:
                 raise TypeError(st)
 
     walk(spec.steps)
-    return Timeline(tuple(prims), tuple(blocks), tuple(sorted(set(forced))), tuple(waits))
+    return Timeline(tuple(prims), tuple(blocks), tuple(sorted(set(forced))), tuple(waits),
+                    tuple(marks))
 
 
 def publication(
-    tl: Timeline, idc: bool, dic: bool, line_size: int, w: int, addr: int
+    tl: Timeline, idc: bool, dic: bool, line_size: int, w: int, addr: int,
+    errata: tuple[str, ...] = (),
 ) -> int | None:
     """pub(w) for the slot at ``addr``, from the architecture model (fpatch.arch): the
     one statement of the rule both engines read."""
     line = addr // line_size
     return derived_publication(
-        ArchCache(idc, dic), [(t, step_op(tl.step(t).kind, line in tl.step(t).lines, tl.step(t).option))
+        ArchCache(idc, dic, errata),
+        [(t, step_op(tl.step(t).kind, line in tl.step(t).lines, tl.step(t).option))
          for t in range(w + 1, tl.n + 1)])
 
 
@@ -243,7 +254,8 @@ class History:
             ws = []
             for t in range(1, n + 1):
                 if tl.step(t).kind == "write" and self.words[s][t] != self.words[s][t - 1]:
-                    pub = publication(tl, spec.idc, spec.dic, spec.line_size, t, site.slot_addr(s))
+                    pub = publication(tl, spec.idc, spec.dic, spec.line_size, t, site.slot_addr(s),
+                                      spec.errata)
                     ws.append((t, pub))
             self.writes.append(ws)
         # torn points: inside a multi-chunk write, neither the word before nor after it
@@ -393,7 +405,8 @@ class Member:
 
     def machine(self) -> Machine:
         name = self.name
-        return Machine(dict(self.regs), lambda a: _hash64("mem", name, a) & 0xFF)
+        # The PAC pseudo-registers start empty: no signature before the run (env.pac).
+        return Machine(dict(self.regs) | PAC_INITIAL, lambda a: _hash64("mem", name, a) & 0xFF)
 
     def init_byte(self, a: int) -> int:
         return _hash64("mem", self.name, a) & 0xFF
@@ -436,6 +449,7 @@ class StepOut:
     call: Call | None
     unmodelled: str | None = None
     indirect: bool = False  # the next pc came from a register (ret/br/blr, a helper's return)
+    btype: str | None = None  # env.bti: the PSTATE.BTYPE a br/blr sets for the next fetch
 
 
 def helper_clobber(helper: str, reg: str, inputs: tuple[int, ...], salt: str = "") -> int:
@@ -488,7 +502,7 @@ def run_insn(spec: Spec, site: Site, insn: Insn, m: Machine, pc: int, salt: str 
         hi = max([site.end] + [site.base + d.offset + d.size for d in site.data])
         if lo <= target < hi:
             unmodelled = f"ldr (literal) from site memory at 0x{target:x} is not modelled"
-    stmts = semantics(insn, pc)
+    stmts = semantics(insn, pc, pac=spec.pac)
     out = execute(stmts, m, pc)
     indirect = any(isinstance(st, Jump) and not isinstance(st.target, Const) for st in stmts)
     trap = (out.trap.kind, out.trap.imm) if out.trap is not None else None
@@ -505,7 +519,8 @@ def run_insn(spec: Spec, site: Site, insn: Insn, m: Machine, pc: int, salt: str 
             m.regs[dst] = entry[src]
         next_pc = entry[helper.returns_to]
         indirect = True
-    return StepOut(next_pc, trap, out.isb, call, unmodelled, indirect)
+    btype = branch_type(insn) if spec.bti and trap is None else None
+    return StepOut(next_pc, trap, out.isb, call, unmodelled, indirect, btype)
 
 
 def _in_site(site: Site, pc: int) -> bool:
@@ -516,6 +531,8 @@ Exit = tuple[object, ...]
 
 
 def _exit_text(ex: Exit) -> str:
+    if ex[0] == "trap" and ex[1] == "pac":
+        return f"pac fault at 0x{ex[3]:x}"
     if ex[0] == "trap":
         return f"{ex[1]} #{ex[2]} at 0x{ex[3]:x}"
     return f"0x{ex[1]:x}"
@@ -625,6 +642,7 @@ class Node:
     isb: bool
     calls: tuple[Call, ...]
     tstates: dict[TState, Wit] = field(default_factory=dict)
+    btype: str | None = None  # env.bti: the BTYPE the fetch at pc must be a landing pad for
 
 
 def _fetched(node: Node) -> list[tuple[int, int]]:
@@ -656,6 +674,10 @@ class SiteChecker:
         self.max_runs = max_runs
         self.deadline = deadline
         self.runs = 0
+        # complete: (mark name, point): every CPU runs the site's words from there on
+        marks = dict(tl.marks)
+        self.complete = tuple((name, tl.n if name == "end" else marks[name])
+                              for name, _ in spec.complete)
         self.site_reasons: list[str] = []
         self.valid: dict[str, list[tuple[str, Effect]]] = {}
         for mem in FAMILY:
@@ -683,8 +705,8 @@ class SiteChecker:
                   and (h.torn[s][p] or not torn)), lo)
         addr = self.site.slot_addr(s)
         d = decode(word, addr)
-        return Exec(index, s, addr, e, c, f, (lo, e), word, d.text, self._states_of(s, word),
-                    h.torn[s][f], interrupted)
+        return Exec(index, s, addr, e, c, f, (lo, e), word, self.spec.named(d.text),
+                    self._states_of(s, word), h.torn[s][f], interrupted)
 
     def _path(self, node: Node, t: TState | None) -> list[Exec]:
         """The executed instructions leading to node, for timing state t at node."""
@@ -725,7 +747,7 @@ class SiteChecker:
         try:
             for member in FAMILY:
                 self._search(kind, member, timing, found, reasons)
-                if {TORN, CMODX, UNDEFINED, INEQUIVALENT} <= set(found):
+                if set(self.kinds_sought()) <= set(found):
                     break
         except _Budget as b:
             reasons.append(b.reason or f"enumeration stopped after max_runs={self.max_runs} "
@@ -733,10 +755,28 @@ class SiteChecker:
             return found, reasons, False
         return found, reasons, True
 
+    def kinds_sought(self) -> tuple[str, ...]:
+        """The violation kinds one observer search looks for (stale is separate)."""
+        return ((TORN, CMODX, UNDEFINED, INEQUIVALENT) + ((INCOMPLETE,) if self.complete else ())
+                + ((BTI,) if self.spec.bti else ()))
+
+    def _incomplete(self, s: int, lo: int, e: int) -> tuple[str, int, int] | None:
+        """MODEL.md 6.5: a fetch at ``e`` with window ``[lo, e]`` that may return a word from
+        a point before a `complete:` mark at ``m <= e`` differing from the word at ``m``:
+        (mark, m, that older point)."""
+        words = self.hist.words[s]
+        for name, m in self.complete:
+            if lo < m <= e:
+                old = next((p for p in range(lo, m) if words[p] != words[m]), None)
+                if old is not None:
+                    return name, m, old
+        return None
+
     def _search(self, kind: str, member: Member, timing: Timing,
                 found: dict[str, Counterexample], reasons: list[str]) -> None:
         site, spec, hist = self.site, self.spec, self.hist
-        root = Node(None, -1, 0, member.machine(), site.slot_addr(site.entry), 0, False, ())
+        root = Node(None, -1, 0, member.machine(), site.slot_addr(site.entry), 0, False, (),
+                    btype=entry_btype(spec, site))
         stack = [root]
         while stack:
             node = stack.pop()
@@ -760,6 +800,11 @@ class SiteChecker:
                     found[TORN] = self._fetch_cex(kind, TORN, node, t, s, e, c, disp, lo, win)
                 if win.cmodx and CMODX not in found:
                     found[CMODX] = self._fetch_cex(kind, CMODX, node, t, s, e, c, disp, lo, win)
+                if self.complete and INCOMPLETE not in found:
+                    hit = self._incomplete(s, lo, e)
+                    if hit is not None:
+                        found[INCOMPLETE] = self._incomplete_cex(kind, node, t, s, e, disp, lo,
+                                                                 hit)
                 for w in win.words:
                     # The earliest occurrence gives the lowest floor, which allows every
                     # future the later ones allow (monotone), so it is the only one kept.
@@ -770,16 +815,23 @@ class SiteChecker:
                     groups.setdefault(w, {}).setdefault(key, (t, e, disp, lo))
             for word, ts in groups.items():
                 addr = site.slot_addr(s)
+                no_pad = node.btype is not None and not landing_ok(word, node.btype, addr)
+                if no_pad and BTI not in found:
+                    found[BTI] = self._bti_cex(kind, node, ts, next(iter(ts)), s, word)
                 insn = decode(word, addr)
                 if isinstance(insn, Unsupported):
                     if UNDEFINED not in found:
                         t2 = next(iter(ts))
                         found[UNDEFINED] = self._undefined_cex(kind, node, ts, t2, s, word)
                     continue
+                if no_pad and not (node.parent is None and site.enter == "both"):
+                    # A Branch Target exception: the run stops here (MODEL.md 6.6). With
+                    # `enter: both` the direct entry's run goes on from the same fetch.
+                    continue
                 m = node.machine.copy()
                 out = run_insn(spec, site, insn, m, addr)
                 child = Node(node, s, word, m, out.next_pc, node.count + 1, out.isb,
-                             node.calls + ((out.call,) if out.call else ()), ts)
+                             node.calls + ((out.call,) if out.call else ()), ts, out.btype)
                 if out.unmodelled:
                     if out.unmodelled not in reasons:
                         reasons.append(out.unmodelled)
@@ -834,6 +886,31 @@ class SiteChecker:
             detail=detail, execs=tuple(execs) + (ex,), exit="(still inside the site)",
             loc=self._step_loc(s, lo, e))
 
+    def _incomplete_cex(self, kind: str, node: Node, t: TState | None, s: int, e: int,
+                        disp: int | None, lo: int, hit: tuple[str, int, int]
+                        ) -> Counterexample:
+        """The path so far plus a fetch, at or after a `complete:` mark, of a word from
+        before the mark that the site no longer holds there."""
+        name, m, old = hit
+        execs = self._path(node, t)
+        prev_c = execs[-1].cse if execs else 0
+        shown_c = prev_c if disp is None else disp
+        word, now = self.hist.words[s][old], self.hist.words[s][m]
+        ex = self._exec(len(execs), s, e, shown_c, lo, word, bool(execs) and shown_c != prev_c)
+        mark = "the end" if name == "end" else f"mark {name}"
+        return Counterexample(
+            site=self.site.name, observer=kind, violation=INCOMPLETE,
+            summary=(f"incomplete: at point {e} (>= {mark}, point {m}) {kind} with last CSE at "
+                     f"point {shown_c} can fetch slot {s} as 0x{word:08x} ({ex.text}) from "
+                     f"before the mark"),
+            detail=(f"after {mark} (point {m}) every CPU must execute the site's words as they "
+                    f"are there, but {kind}, whose last context synchronization event is at "
+                    f"point {shown_c}, fetches slot {s} at point {e} from window [{lo}, {e}], "
+                    f"which holds 0x{word:08x} (point {old}) besides 0x{now:08x}: it need not "
+                    f"have taken a CSE since the write was published"),
+            execs=tuple(execs) + (ex,), exit="(the old instruction runs after the mark)",
+            loc=self._step_loc(s, lo, m))
+
     def _undefined_cex(self, kind: str, node: Node, ts: dict[TState, Wit], t2: TState,
                        s: int, word: int) -> Counterexample:
         pt, e, disp, lo = ts[t2]
@@ -847,6 +924,27 @@ class SiteChecker:
             detail=(f"the word 0x{word:08x} fetched from slot {s} (window [{lo}, {e}]) is not "
                     f"a supported instruction"),
             execs=tuple(execs) + (ex,), exit="(undefined instruction)",
+            loc=self._step_loc(s, lo, e))
+
+    def _bti_cex(self, kind: str, node: Node, ts: dict[TState, Wit], t2: TState,
+                 s: int, word: int) -> Counterexample:
+        """A branch-target counterexample: the path so far plus the non-landing-pad fetch."""
+        assert node.btype is not None
+        pt, e, disp, lo = ts[t2]
+        execs = self._path(node, pt)
+        prev_c = execs[-1].cse if execs else 0
+        shown_c = prev_c if disp is None else disp
+        ex = self._exec(len(execs), s, e, shown_c, lo, word, bool(execs) and shown_c != prev_c)
+        how = "the observer enters the site indirectly" if not execs else \
+            f"`{execs[-1].text}` branches to slot {s}"
+        return Counterexample(
+            site=self.site.name, observer=kind, violation=BTI,
+            summary=(f"bti: {kind} lands on slot {s} at point {e} fetching `{ex.text}`, not a "
+                     f"landing pad for {btype_name(node.btype)}"),
+            detail=(f"{how} ({btype_name(node.btype)}) and fetches 0x{word:08x} (`{ex.text}`) "
+                    f"from window [{lo}, {e}]: in a BTI-guarded page that is not a landing pad "
+                    f"for the branch, so the CPU takes a Branch Target exception"),
+            execs=tuple(execs) + (ex,), exit="(Branch Target exception)",
             loc=self._step_loc(s, lo, e))
 
     def _compare(self, kind: str, member: Member, leaf: Node, eff: Effect
@@ -882,10 +980,10 @@ class SiteChecker:
         """A run whose CSE is at N that fetches a word other than the final one."""
         site, spec, hist, n = self.site, self.spec, self.hist, self.tl.n
         for member in FAMILY:
-            stack: list[tuple[int, Machine, int, tuple[Exec, ...]]] = [
-                (site.slot_addr(site.entry), member.machine(), 0, ())]
+            stack: list[tuple[int, Machine, int, tuple[Exec, ...], str | None]] = [
+                (site.slot_addr(site.entry), member.machine(), 0, (), entry_btype(spec, site))]
             while stack:
-                pc, m, count, execs = stack.pop()
+                pc, m, count, execs, btype = stack.pop()
                 self._tick()
                 s = (pc - site.base) // 4
                 lo = hist.L(s, n)
@@ -907,15 +1005,26 @@ class SiteChecker:
                     insn = decode(word, pc)
                     if isinstance(insn, Unsupported):
                         continue
+                    if btype is not None and not landing_ok(word, btype, pc) \
+                            and not (count == 0 and site.enter == "both"):
+                        continue  # a Branch Target exception ends the run here
                     m2 = m.copy()
                     out = run_insn(spec, site, insn, m2, pc)
                     if (out.trap is None and _in_site(site, out.next_pc)
                             and count + 1 < spec.max_insns and not out.unmodelled):
-                        stack.append((out.next_pc, m2, count + 1, execs + (ex,)))
+                        stack.append((out.next_pc, m2, count + 1, execs + (ex,), out.btype))
         return None
 
 
 # ------------------------------------------------------------------ entry point
+
+
+def entry_btype(spec: Spec, site: Site) -> str | None:
+    """The BTYPE an observer's first fetch must be a landing pad for: an indirect entry is
+    a call through a pointer (blr, 0b10); a direct one (b/bl) sets none. With
+    ``enter: both`` the first fetch is checked as an indirect entry's, and the direct
+    entry's run goes on past it whatever it fetched (the runs are otherwise the same)."""
+    return BTYPE_CALL if spec.bti and site.enter in ("indirect", "both") else None
 
 
 def observer_kinds(spec: Spec) -> tuple[str, ...]:
@@ -952,6 +1061,8 @@ def check(spec: Spec, max_runs: int = 2_000_000, max_time: float | None = None) 
     complete = True
     runs = 0
     for site in spec.sites:
+        if site.enter == "none":
+            continue  # no observer run starts here (only branches from other sites reach it)
         checker = SiteChecker(spec, site, tl, max_runs, deadline)
         site_reasons = checker.site_reasons + _site_unmodelled(site)
         stale: Counterexample | None = None
@@ -968,12 +1079,14 @@ def check(spec: Spec, max_runs: int = 2_000_000, max_time: float | None = None) 
             found, reasons, done = checker.observe(kind)
             runs += checker.runs
             complete = complete and done
-            cexs = [found[v] for v in (TORN, CMODX, UNDEFINED, INEQUIVALENT) if v in found]
+            cexs = [found[v] for v in (TORN, CMODX, UNDEFINED, BTI, INEQUIVALENT) if v in found]
             reasons = site_reasons + reasons
             if kind == kinds[0]:
                 reasons += stale_reason
                 if stale is not None:
                     cexs.append(stale)
+            if INCOMPLETE in found:
+                cexs.append(found[INCOMPLETE])
             status = UNSAFE if cexs else (UNKNOWN if reasons else SAFE)
             results.append(ObserverResult(site.name, kind, status, tuple(cexs), tuple(reasons),
                                           queries=checker.runs))

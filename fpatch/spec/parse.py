@@ -7,6 +7,7 @@ wrong types, unknown states, writes outside a site, misaligned atomic stores.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from fpatch.errors import Diagnostic, Loc, SpecError
 from fpatch.isa import AsmError, assemble
 from fpatch.spec.types import (
     DEFAULT_LIVE,
+    END,
     CacheOp,
     DataWord,
     Dmb,
@@ -22,6 +24,7 @@ from fpatch.spec.types import (
     Helper,
     IpiSync,
     Isb,
+    Mark,
     Site,
     Spec,
     State,
@@ -232,7 +235,7 @@ def _parse_int(node: Node) -> int | None:
 
 _TOP_KEYS = (
     "fpatch", "name", "description", "arch", "cache", "env", "symbols", "helpers",
-    "sites", "steps", "observers", "max_insns", "expect", "timeout",
+    "sites", "steps", "observers", "max_insns", "expect", "timeout", "complete",
 )
 
 
@@ -306,9 +309,16 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
                 line_size = size
 
     preemptible, nmi, cmodx_linux = True, True, False
+    bti = pac = False
+    errata: list[str] = []
     env = ctx.mapping(root.get("env"), "env")
     if env is not None:
-        ctx.keys(env, ("preemptible", "nmi", "cmodx"), "env")
+        ctx.keys(env, ("preemptible", "nmi", "cmodx", "errata", "bti", "pac"), "env")
+        errata = _errata(ctx, env.get("errata"))
+        if (b := ctx.boolean(env.get("bti"), "env.bti")) is not None:
+            bti = b
+        if (b := ctx.boolean(env.get("pac"), "env.pac")) is not None:
+            pac = b
         if (b := ctx.boolean(env.get("preemptible"), "env.preemptible")) is not None:
             preemptible = b
         if (b := ctx.boolean(env.get("nmi"), "env.nmi")) is not None:
@@ -344,6 +354,10 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
             sites = sites[:MAX_SITES]
     _check_overlaps(ctx, sites)
     ctx.site_index = {s.name: s for s in sites}
+    if sites and all(s.enter == "none" for s in sites):
+        ctx.err(sites_node.loc if sites_node is not None else root.loc,
+                "sites: every site has 'enter: none', so no observer enters any of them "
+                "(at least one site must be entered: direct, indirect or both)")
 
     steps_node = ctx.seq(ctx.required(root, "steps", "spec"), "steps")
     steps: list[Step] = []
@@ -367,6 +381,8 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
                                             f"{site.nslots} slots of site '{one_line(site.name, 40)}' "
                                             f"are {site.nslots * (points + 1)} slot values; at "
                                             f"most {MAX_SLOT_POINTS} are supported")
+
+    complete = _complete(ctx, root.get("complete"), steps)
 
     observers: tuple[str, ...] = ("thread", "nmi") if nmi else ("thread",)
     obs_node = ctx.seq(root.get("observers"), "observers")
@@ -413,7 +429,65 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
         timeout=timeout,
         loc=root.loc,
         key_locs=key_locs,
+        bti=bti,
+        pac=pac,
+        complete=complete,
+        errata=tuple(errata),
     )
+
+
+def _errata(ctx: _Ctx, node: Node | None) -> list[str]:
+    """``env.errata``: ids of fpatch/arch/errata.py; an unknown id lists the known ones."""
+    from fpatch.arch.errata import ERRATA, known
+
+    seq = ctx.seq(node, "env.errata")
+    out: list[str] = []
+    if seq is None:
+        return out
+    for item in seq.items:
+        name = ctx.string(item, "env.errata")
+        if name is None:
+            continue
+        if name not in ERRATA:
+            ctx.err(item.loc, f"env.errata: unknown erratum '{one_line(name, 60)}' "
+                              f"(known: {known()})")
+        elif name in out:
+            ctx.err(item.loc, f"env.errata: '{name}' is listed twice")
+        else:
+            out.append(name)
+    return out
+
+
+def _marks(steps: list[Step] | tuple[Step, ...]) -> Iterator[Mark]:
+    for s in steps:
+        if isinstance(s, StopMachine):
+            yield from _marks(s.body)
+        elif isinstance(s, Mark):
+            yield s
+
+
+def _complete(ctx: _Ctx, node: Node | None, steps: list[Step]) -> tuple[tuple[str, Loc], ...]:
+    """``complete: [MARK..., end]`` (MODEL.md 6.5): names of marks, or ``end``."""
+    seq = ctx.seq(node, "complete")
+    if seq is None:
+        return ()
+    if not seq.items:
+        ctx.err(seq.loc, "complete: expected at least one mark name or 'end'")
+    names = [m.name for m in _marks(steps)]
+    out: list[tuple[str, Loc]] = []
+    for item in seq.items:
+        name = ctx.string(item, "complete")
+        if name is None:
+            continue
+        if name != END and name not in names:
+            have = _names(names + [END])
+            ctx.err(item.loc, f"complete: unknown mark '{one_line(name, 60)}' (expected one "
+                              f"of {have})")
+        elif any(n == name for n, _ in out):
+            ctx.err(item.loc, f"complete: '{name}' is listed twice")
+        else:
+            out.append((name, item.loc))
+    return tuple(out)
 
 
 def _helpers(ctx: _Ctx, node: Map | None, symbols: dict[str, int]) -> list[Helper]:
@@ -463,7 +537,8 @@ def _helpers(ctx: _Ctx, node: Map | None, symbols: dict[str, int]) -> list[Helpe
 
 # ----------------------------------------------------------------------- sites
 
-_SITE_KEYS = ("base", "slots", "entry", "data", "states", "initial", "valid", "live")
+_SITE_KEYS = ("base", "slots", "entry", "enter", "data", "states", "initial", "valid", "live")
+ENTER_KINDS = ("direct", "indirect", "both", "none")
 
 
 def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site | None:
@@ -530,6 +605,9 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
         if not vn.items:  # fix: was `not chosen and vn.items`, so `valid: []` passed
             ctx.err(vn.loc, f"{what}.valid: expected at least one valid state")
         valid = tuple(dict.fromkeys(chosen))
+    enter = "direct"
+    if m.get("enter") is not None:
+        enter = ctx.choice(m.get("enter"), f"{what}.enter", ENTER_KINDS) or "direct"
     live = DEFAULT_LIVE
     if m.get("live") is not None:
         live = ctx.registers(m.get("live"), f"{what}.live") or ()
@@ -538,7 +616,7 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
         # writes naming a broken state are not reported a second time.
         ctx.broken_states |= {(key.value, n) for n in state_names if n not in names}
     return Site(key.value, base, nslots, entry, tuple(states), initial, valid,
-                tuple(dict.fromkeys(live)), tuple(data), key.loc)
+                tuple(dict.fromkeys(live)), tuple(data), key.loc, enter)
 
 
 def _data_words(ctx: _Ctx, node: Node | None, what: str, base: int, nslots: int) -> list[DataWord]:
@@ -703,7 +781,7 @@ def _check_overlaps(ctx: _Ctx, sites: list[Site]) -> None:
 
 _STEP_KINDS = (
     "write", "dc_cvau", "dsb", "dmb", "ic_ivau", "ic_iallu", "ic_ialluis", "isb",
-    "sync_icache", "stop_machine", "ipi_sync", "wait_tasks",
+    "sync_icache", "stop_machine", "ipi_sync", "wait_tasks", "mark",
 )
 _BARE = ("isb", "ipi_sync", "wait_tasks", "ic_iallu", "ic_ialluis", "dsb", "dmb")
 _DSB_OPTIONS = ("ish", "sy", "ishst", "st", "ishld", "ld", "osh", "oshst", "oshld", "nsh",
@@ -716,6 +794,8 @@ def _count_points(steps: list[Step] | tuple[Step, ...]) -> int:
     for s in steps:
         if isinstance(s, StopMachine):
             total += _count_points(s.body)
+        elif isinstance(s, Mark):
+            continue  # names a point, adds none
         elif isinstance(s, Write):
             total += -(-len(s.data) // max(s.width, 1))
         elif isinstance(s, SyncIcache):
@@ -738,6 +818,12 @@ def _steps(ctx: _Ctx, seq: Seq, sites: list[Site], in_block: bool) -> list[Step]
         step = _step(ctx, item, sites, in_block)
         if step is not None:
             out.append(step)
+    if not in_block:  # mark names are unique in the whole spec, blocks included
+        seen: set[str] = set()
+        for m in _marks(out):
+            if m.name in seen:
+                ctx.err(m.loc, f"mark: '{m.name}' is defined twice")
+            seen.add(m.name)
     return out
 
 
@@ -765,6 +851,8 @@ def _step(ctx: _Ctx, item: Node, sites: list[Site], in_block: bool) -> Step | No
         # Fix: `- isb: sy` or `- ipi_sync: {cpus: 1}` had their argument silently ignored.
         ctx.err(arg.loc, f"step '{kind}' takes no arguments")
         return None
+    if kind == "mark":
+        return _mark(ctx, arg, loc)
     if kind == "isb":
         return Isb(loc)
     if kind == "ipi_sync":
@@ -803,6 +891,26 @@ def _step(ctx: _Ctx, item: Node, sites: list[Site], in_block: bool) -> Step | No
         return CacheOp(kind, addrs, what, loc)
     assert kind == "write"
     return _write(ctx, arg, sites, loc)
+
+
+_MARK_NAME = re.compile(r"^[A-Za-z_.$][A-Za-z0-9_.$-]*$")
+
+
+def _mark(ctx: _Ctx, arg: Node | None, loc: Loc) -> Mark | None:
+    """``- mark: NAME``: a name for the point after the previous step."""
+    if not isinstance(arg, Scalar) or arg.tag == "null":
+        ctx.err(arg.loc if arg is not None else loc, "mark: expected a name, e.g. "
+                                                     "`- mark: enabled`")
+        return None
+    name = arg.value
+    if not _MARK_NAME.match(name) or len(name) > 64:
+        ctx.err(arg.loc, f"mark: '{one_line(name, 60)}' is not a name (letters, digits, "
+                         f"'_', '.', '$', '-'; at most 64 characters; not starting with a digit)")
+        return None
+    if name == END:
+        ctx.err(arg.loc, "mark: 'end' is reserved (in `complete:` it means after the last step)")
+        return None
+    return Mark(name, arg.loc)
 
 
 def _pick_site(ctx: _Ctx, m: Map | None, sites: list[Site], what: str, loc: Loc) -> Site | None:
@@ -1176,8 +1284,8 @@ def _stamp(ctx: _Ctx, t: Site, moving: list[tuple[int, int]], name: str, base: i
     for k, ws in words.items():
         st = t.states[k]
         states[k] = State(st.name, tuple(ws), st.texts, st.labels, st.locs, st.loc)
-    return Site(name, base, t.nslots, t.entry, tuple(states), t.initial, t.valid, t.live,
-                t.data, loc)
+    # every other field as the template's (a key added to sites is stamped too)
+    return dataclasses.replace(t, name=name, base=base, states=tuple(states), loc=loc)
 
 
 def _names_sites(item: Node) -> bool:

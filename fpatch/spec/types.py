@@ -8,9 +8,12 @@ are byte strings at addresses, slots are indices. Each record keeps the
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 
 from fpatch.errors import Loc
+
+END = "end"  # in ``complete:``, the point after the last step
 
 DEFAULT_LIVE: tuple[str, ...] = tuple(f"x{i}" for i in range(9)) + tuple(
     f"x{i}" for i in range(18, 31)
@@ -63,6 +66,10 @@ class Site:
     live: tuple[str, ...]
     data: tuple[DataWord, ...]
     loc: Loc
+    # How observers reach the entry slot (CONTEXT s.4): "direct" (b/bl, the v1 meaning),
+    # "indirect" (blr: a BTI landing-pad check with env.bti), "both", or "none" (only
+    # branches from other sites reach it: no observer run starts here).
+    enter: str = "direct"
 
     def slot_addr(self, i: int) -> int:
         return self.base + 4 * i
@@ -148,12 +155,21 @@ class SyncIcache:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """``- mark: NAME``: names the point after the previous step; adds no point."""
+
+    name: str
+    loc: Loc
+
+
+@dataclass(frozen=True)
 class StopMachine:
     body: tuple[Step, ...]
     loc: Loc
 
 
-Step = Write | CacheOp | Dsb | Dmb | Isb | IpiSync | WaitTasks | SyncIcache | StopMachine
+Step = (Write | CacheOp | Dsb | Dmb | Isb | IpiSync | WaitTasks | SyncIcache | StopMachine
+        | Mark)
 
 
 @dataclass(frozen=True)
@@ -177,12 +193,24 @@ class Spec:
     timeout: float | None
     loc: Loc
     key_locs: dict[str, Loc] = field(default_factory=dict, compare=False, hash=False)
+    bti: bool = False  # env.bti: the sites are guarded pages (MODEL.md s.6.6)
+    pac: bool = False  # env.pac: pac*/aut* sign and authenticate x30 (else hints)
+    # complete: marks (or END) after which every CPU must run the site's words (MODEL 6.5)
+    complete: tuple[tuple[str, Loc], ...] = ()
+    errata: tuple[str, ...] = ()  # ids of fpatch.arch.errata.ERRATA, e.g. neoverse-n1-1542419
 
     def site(self, name: str) -> Site:
         for s in self.sites:
             if s.name == name:
                 return s
         raise KeyError(name)
+
+    def named(self, text: str) -> str:
+        """Disassembly with every symbol's or helper's address written as its name
+        (``bl 0xffff800008010000`` -> ``bl ftrace_caller``): people know the names."""
+        for name, addr in self.symbols:
+            text = re.sub(rf"\b0x{addr:x}\b", name, text)
+        return text
 
     def helper_at(self, addr: int) -> Helper | None:
         for h in self.helpers:
