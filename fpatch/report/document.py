@@ -12,6 +12,7 @@ files are byte-identical across runs.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -402,3 +403,35 @@ def error_report(path: str, name: str, diagnostics: list[Diagnostic]) -> dict[st
         "errors": [{"file": d.loc.file, "line": d.loc.line, "col": d.loc.col,
                     "message": d.message} for d in sorted(diagnostics)],
     }
+
+
+MAX_BATCH_REPORTS = 50  # sites of a batch whose counterexamples are shown in full
+
+
+def build_batch_report(spec: Spec, result: Result) -> dict[str, Any]:
+    """The report of a batch checked by shape (fpatch/batch.py): each counterexample with
+    its own site's view (only the steps that affect that site, point numbers as in the
+    check), for the first ``MAX_BATCH_REPORTS`` sites that have any; every site is named
+    in ``observers``. ``views`` maps a site to its own report (not written to files)."""
+    from fpatch.batch import site_views
+    from fpatch.model.timeline import build
+
+    bad = list(dict.fromkeys(c.site for c in result.counterexamples))[:MAX_BATCH_REPORTS]
+    views: dict[str, dict[str, Any]] = {}
+    for name, vspec in site_views(spec, bad).items():
+        sub = Result(result.path, result.name, result.expect,
+                     tuple(o for o in result.observers if o.site == name), result.seconds,
+                     result.engine)
+        vspec = dataclasses.replace(vspec, name=f"{spec.name}.{name}")
+        views[name] = build_report(vspec, build(vspec), sub)
+    doc = build_report(dataclasses.replace(spec, sites=(), steps=()),
+                       build(dataclasses.replace(spec, sites=(), steps=())), result.__class__(
+                           result.path, result.name, result.expect, (), result.seconds,
+                           result.engine))
+    doc["verdict"] = result.verdict
+    doc["meets_expectation"] = result.meets_expectation
+    doc["observers"] = [{"site": o.site, "observer": o.observer, "status": o.status,
+                         "reasons": list(o.reasons)} for o in result.observers]
+    doc["counterexamples"] = [cx for v in views.values() for cx in v["counterexamples"]]
+    doc["views"] = views
+    return doc

@@ -58,7 +58,8 @@ def render_result(console: Console, result: Result, doc: dict[str, Any],
     if result.verdict == UNSAFE and verbose:
         for cx in doc["counterexamples"]:
             console.print()
-            render_counterexample(console, doc, cx)
+            # a batch: each counterexample with its own site's view (build_batch_report)
+            render_counterexample(console, doc.get("views", {}).get(cx["site"], doc), cx)
     elif result.verdict == UNSAFE:
         for cx in doc["counterexamples"]:
             others = ", ".join(cx["observers"][1:])
