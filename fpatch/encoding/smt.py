@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -77,6 +77,12 @@ from fpatch.verdict import (
 )
 
 BV: TypeAlias = z3.BitVecRef
+# The values (e_i, c_i, max(w_0..w_i), e_0, c_0) of one timing of a search prefix:
+# all that the constraints of the next fetch read (see ``timing``).
+PointWitness: TypeAlias = tuple[int, int, int, int, int]
+# A goal on the fetch at a level: (constraints, point variables a counterexample shows),
+# built for a given search object and level so the shortcuts can ask it of a scratch one.
+GoalFn: TypeAlias = "Callable[[_ObserverSearch, int], tuple[list[z3.BoolRef], tuple[z3.ArithRef, ...]]]"
 MAX_SEARCH_STEPS = 100_000  # fetched-word choices per observer search, then unknown
 MAX_VALID_PATHS = 10_000  # paths of one valid state's execution, then unknown
 MAX_CMODX_PAIRS = 256  # word pairs of one slot in a CMODX goal; beyond, a linear encoding
@@ -136,6 +142,20 @@ class PathEnd:
     state: SymState
     exit: Exit
     cands: tuple[Candidate, ...]
+
+
+@dataclass
+class Pending:
+    """A state not computed yet: ``base`` after ``cand``, an instruction whose only
+    effect is on registers (see ``SiteEncoder.deferrable``). The search computes it
+    (``_ObserverSearch.force``) only when a question reads the data; most nodes of a
+    big search never need it once their violations are found. ``cond`` is the
+    base's: such an instruction adds no path condition."""
+
+    base: SymState | Pending
+    cand: Candidate
+    cond: list[z3.BoolRef]
+    done: SymState | None = None
 
 
 def _intervals(points: list[int]) -> tuple[tuple[int, int], ...]:
@@ -209,6 +229,8 @@ class SiteEncoder:
                 mine.append(self._candidate(j, word, _intervals(pts)))
             self.by_slot.append(mine)
         self.uf: dict[tuple[str, str], z3.FuncDeclRef] = {}
+        self._deferrable: dict[int, bool] = {}
+        self._next_pc: dict[int, BV] = {}
         self.regs0 = {r: z3.BitVec(f"init_{r}", 64) for r in REGISTERS}
         self.mem0 = z3.Array("init_mem", z3.BitVecSort(64), z3.BitVecSort(8))
         sp = self.regs0["sp"]
@@ -356,6 +378,27 @@ class SiteEncoder:
             result.append((cur, z3.simplify(nxt), None))
         return result
 
+    def deferrable(self, cand: Candidate) -> bool:
+        """Only registers change, by plain computation (no load, store, call, trap,
+        branch): one outcome, falling through to the next slot, with no new path
+        condition, so its effect can be computed later (``Pending``)."""
+        hit = self._deferrable.get(cand.idx)
+        if hit is None:
+            hit = cand.stmts is not None and all(
+                isinstance(s, (Barrier, Maintenance))
+                or (isinstance(s, SetReg) and not any(True for _ in _loads(s)))
+                for s in cand.stmts)
+            self._deferrable[cand.idx] = hit
+        return hit
+
+    def fall_through(self, cand: Candidate) -> BV:
+        """The address after ``cand`` (a constant, made once)."""
+        pc = self._next_pc.get(cand.slot)
+        if pc is None:
+            pc = self._next_pc[cand.slot] = z3.BitVecVal(
+                (self.site.slot_addr(cand.slot) + 4) & MASK64, 64)
+        return pc
+
     def slot_of(self, pc: BV) -> int | None | str:
         """Slot index of a constant PC, None if outside the site, "dynamic" if symbolic."""
         if not z3.is_bv_value(pc):
@@ -485,6 +528,11 @@ def _loads(s: Stmt) -> Iterator[Load]:
     yield from walk(s)
 
 
+def _stale_goal(s: _ObserverSearch, j: int) -> tuple[list[z3.BoolRef], tuple[z3.ArithRef, ...]]:
+    """The observer's first CSE is after the patcher's last step (docs/model.md, stale)."""
+    return [s.c[0] >= s.enc.n], ()
+
+
 class _ObserverSearch:
     """One observer kind on one site: DFS over fetched words, timing in Z3."""
 
@@ -503,6 +551,18 @@ class _ObserverSearch:
         self.queries = 0
         self.seconds = 0.0
         self.steps = 0  # fetched-word choices tried (bounded by MAX_SEARCH_STEPS)
+        # The search path (fetched candidates) and, per level, a witness: the values of
+        # the point variables later levels read, from one timing of the whole prefix.
+        # Only the first ``self.mat`` levels are asserted in ``self.solver`` (lazily:
+        # most nodes are decided by the shortcuts below, without the whole prefix).
+        self.levels: list[Candidate] = []
+        self.wit: list[PointWitness] = []
+        self.mat = 0
+        self._sigs: dict[int, tuple[object, ...]] = {}
+        self._ext: dict[tuple[object, ...], PointWitness | None] = {}
+        self._rel: dict[tuple[object, ...], bool] = {}
+        self._lvl: dict[tuple[object, ...], z3.BoolRef] = {}
+        self._sh: _ObserverSearch | None = None
 
     # -- timing constraints ----------------------------------------------------
 
@@ -540,7 +600,12 @@ class _ObserverSearch:
                       z3.Or(*[z3.And(a <= pt, pt <= b) for a, b in intervals]))
 
     def timing(self, i: int, cand: Candidate, prev: Candidate | None) -> list[z3.BoolRef]:
-        """Constraints for fetching ``cand`` as the i-th instruction (docs/model.md)."""
+        """Constraints for fetching ``cand`` as the i-th instruction (docs/model.md).
+
+        They read only the variables of levels ``i-1`` and ``0`` (e, c, w, wmax): the
+        search's shortcuts (``_extend``, ``_refuted``) rely on it, so a new rule that
+        reads other levels must extend ``PointWitness`` and those two.
+        """
         e, c, f = z3.Int(f"e{i}"), z3.Int(f"c{i}"), z3.Int(f"f{i}")
         self.e.append(e)
         self.c.append(c)
@@ -600,7 +665,7 @@ class _ObserverSearch:
             return f"unknown: {why}", None
         return r, model
 
-    def _path_sat(self, st: SymState, query: str) -> bool:
+    def _path_sat(self, st: SymState | Pending, query: str) -> bool:
         """The path to a violation can be taken; an unknown is a reason, not a yes."""
         r, why = self.enc.data_sat(st.cond)
         if r == "unknown":
@@ -622,24 +687,259 @@ class _ObserverSearch:
             measure = z3.Sum(*[z3.If(self.c[i] != self.c[i - 1], 1, 0)
                                for i in range(1, len(self.c))])
             current = model.eval(measure, model_completion=True).as_long()
-            for bound in range(current):
-                # Only a simpler counterexample is at stake: an unknown keeps the first.
-                r2, better = self._check(goal + [measure <= bound], "minimize",
-                                         min(MINIMIZE_MS, self.enc.timeout_ms))
-                if better is not None:
-                    model, current = better, bound
-                    break
+            model, current = self._least(goal, measure, current, model)
             fixed.append(measure <= current)
         if self.e:
             last = self.e[-1]
             end = model.eval(last, model_completion=True).as_long()
-            for bound in range(end):
-                # Only a simpler counterexample is at stake: an unknown keeps the first.
-                r2, better = self._check(fixed + [last <= bound], "minimize",
-                                         min(MINIMIZE_MS, self.enc.timeout_ms))
-                if better is not None:
-                    return better
+            model, _ = self._least(fixed, last, end, model)
         return model
+
+    def _least(self, goal: list[z3.BoolRef], term: z3.ArithRef, hi: int, model: z3.ModelRef
+               ) -> tuple[z3.ModelRef, int]:
+        """The least bound ``term <= b`` (b <= hi, which ``model`` satisfies) the solver
+        proves satisfiable with ``goal``, and its model: bisection, since a bound
+        that holds holds for every greater one. Only a simpler counterexample is at
+        stake: an unknown counts as no (the bound found is then less tight)."""
+        lo = 0
+        while lo < hi:
+            mid = (lo + hi) // 2
+            r, better = self._check(goal + [term <= mid], "minimize",
+                                    min(MINIMIZE_MS, self.enc.timeout_ms))
+            if better is not None:
+                model, hi = better, mid
+            else:
+                lo = mid + 1
+        return model, hi
+
+    # -- shortcuts: exact answers without the whole prefix's constraints --------
+    #
+    # The search tree has one node per feasible prefix of fetched words, and a
+    # rewrite of k slots has O(k^2) of them. Asking the incremental solver at
+    # every node costs O(depth) each (the stack holds every level), so two exact
+    # shortcuts come first, each cached on what it reads:
+    # - ``_extend`` (a *sat* proof): the constraints of level i read only levels
+    #   i-1 and 0, so a timing of the parent prefix (its ``PointWitness``) plus a
+    #   solution of level i's constraints with those values fixed is a timing of
+    #   the whole prefix.
+    # - ``_refuted`` (an *unsat* proof): level 0, levels i-1 and i and the goal,
+    #   with levels 1..i-2 dropped (only facts every prefix implies kept), is a
+    #   relaxation; no solution there means none for the whole prefix.
+    # Anything they do not settle (or an unknown) goes to the incremental solver
+    # as before, so the answers are the same; only the number of queries shrinks.
+
+    def _sig(self, cand: Candidate) -> tuple[object, ...]:
+        """What ``timing`` reads of a candidate: its slot's writes, its points, isb."""
+        sig = self._sigs.get(cand.idx)
+        if sig is None:
+            sig = self._sigs[cand.idx] = (self.enc.hist[cand.slot].writes, cand.points, cand.isb)
+        return sig
+
+    def _scratch(self) -> _ObserverSearch:
+        """The search object of the shortcut queries: its own solver, and the
+        variables of levels 0..3 under their usual names."""
+        if self._sh is None:
+            sh = _ObserverSearch.__new__(_ObserverSearch)
+            sh.enc, sh.kind, sh.tl = self.enc, self.kind, self.tl
+            sh.solver = z3.SimpleSolver()  # one check per push: no incremental solving
+            sh.solver.set("random_seed", 0)
+            sh.e, sh.c, sh.f, sh.w, sh.wmax, sh._L = [], [], [], [], {}, self._L
+            for j in range(4):
+                sh._level_vars(j)
+            self._sh = sh
+        return self._sh
+
+    def _level_vars(self, i: int) -> None:
+        """The variables of level ``i`` with no constraint (the scratch object's)."""
+        self.e.append(z3.Int(f"e{i}"))
+        self.c.append(z3.Int(f"c{i}"))
+        self.f.append(z3.Int(f"f{i}"))
+        self.w.append(z3.Int(f"w{i}"))
+        if i > 0:
+            self.wmax[i] = z3.Int(f"wmax{i}")
+
+    def _level(self, j: int, cand: Candidate, prev: Candidate | None) -> z3.BoolRef:
+        """``timing(j, cand, prev)`` over the scratch variables, built once (it reads
+        of ``prev`` only whether it is an isb)."""
+        key = (j, cand.idx, prev.isb if prev else None)
+        hit = self._lvl.get(key)
+        if hit is None:
+            sh = self._scratch()
+            for lst in (sh.e, sh.c, sh.f, sh.w):
+                del lst[j:]
+            # One term: asserting it costs one call, not one per constraint.
+            hit = self._lvl[key] = z3.And(*sh.timing(j, cand, prev))
+            while len(sh.e) < 4:
+                sh._level_vars(len(sh.e))
+        return hit
+
+    def _ask(self, cons: list[z3.BoolRef], query: str) -> tuple[str, z3.ModelRef | None]:
+        """One shortcut query on the scratch solver."""
+        sh = self._scratch()
+        sh.solver.push()
+        sh.solver.add(*cons)
+        r, _ = solve(sh.solver, query, self.enc.timeout_ms, self.enc.deadline)
+        m = sh.solver.model() if r == "sat" else None
+        sh.solver.pop()
+        return r, m
+
+    def _witness(self, m: z3.ModelRef, vars_of: _ObserverSearch, j: int) -> PointWitness:
+        """The values the next level reads; w and wmax only through their maximum."""
+        def v(x: z3.ArithRef) -> int:
+            return m.eval(x, model_completion=True).as_long()  # type: ignore[no-any-return]
+
+        top = max(v(vars_of.w[j]), v(vars_of.wmax[j])) if j > 0 else v(vars_of.w[0])
+        return (v(vars_of.e[j]), v(vars_of.c[j]), top, v(vars_of.e[0]), v(vars_of.c[0]))
+
+    def _extend(self, i: int, cand: Candidate) -> PointWitness | None:
+        """A timing of the path plus ``cand`` at level ``i`` that keeps the parent's
+        witness, or None when there is none of that form (or the solver gave up)."""
+        prev = self.levels[i - 1] if i else None
+        pw = self.wit[i - 1] if i else None
+        key = (pw, prev.isb if prev else None, self._sig(cand), min(i, 2))
+        if key in self._ext:
+            return self._ext[key]
+        sh = self._scratch()
+        j = min(i, 2)
+        cons: list[z3.BoolRef] = []
+        if pw is not None:
+            cons += [sh.e[0] == pw[3], sh.c[0] == pw[4]]
+            if i == 1:
+                cons.append(sh.w[0] == pw[2])
+            else:
+                # The next level reads w and wmax only as max(w, wmax) (the fetch floor).
+                cons += [sh.e[1] == pw[0], sh.c[1] == pw[1], sh.w[1] == pw[2],
+                         sh.wmax[1] == pw[2]]
+        level = self._level(j, cand, prev)
+        if pw is not None:
+            out = self._stay(sh, j, pw, cand, level)
+            if out is not None:
+                self._ext[key] = out
+                return out
+        r, m = self._ask(cons + [level], "timing")
+        if r == "unknown":
+            return None  # not cached: the whole prefix is asked (and says why)
+        out = self._witness(m, sh, j) if m is not None else None
+        self._ext[key] = out
+        return out
+
+    def _stay(self, sh: _ObserverSearch, j: int, pw: PointWitness, cand: Candidate,
+              level: z3.BoolRef) -> PointWitness | None:
+        """The cheapest story, checked by evaluation instead of search: no time passes
+        and no CSE is taken since the parent's fetch (``e``, ``c`` kept), and the word
+        is fetched as late as the window allows. A witness if it satisfies ``level``."""
+        e, c, top, e0, c0 = pw
+        fixed = [(sh.e[0], e0), (sh.c[0], c0), (sh.e[j], e), (sh.c[j], c), (sh.wmax[j], top)]
+        fixed += [(sh.w[0], top)] if j == 1 else [(sh.e[1], e), (sh.c[1], c), (sh.w[1], top),
+                                                  (sh.wmax[1], top)]
+        for a, b in reversed(cand.points):
+            if a > e:
+                continue
+            pairs = fixed + [(sh.f[j], min(b, e)), (sh.w[j], a)]
+            val = z3.substitute(level, *[(x, z3.IntVal(v)) for x, v in pairs])
+            if z3.is_true(z3.simplify(val)):
+                return (e, c, max(a, top), e0, c0)
+        return None
+
+    def _refuted(self, i: int, cand: Candidate, query: str, goal_key: object,
+                 goal: GoalFn | None) -> bool:
+        """Proved impossible on a relaxation of the path: level 0, the fetch of ``cand``
+        at level ``i`` with ``goal`` on it, and (first without it) level i-1; the
+        levels between are left out, keeping only what every prefix implies of them."""
+        lv = self.levels
+        tries = []
+        if goal is not None and i >= 1:
+            tries.append(0)  # the fetch alone: shared by every path reaching this slot
+        if goal is not None and i >= 2:
+            tries.append(1)
+        if i >= 3:
+            tries.append(2)
+        for width in tries:
+            prev = lv[i - 1]
+            key = (query, goal_key, width, self._sig(lv[0]) if width else None, prev.isb,
+                   self._sig(cand), (lv[i - 2].isb, self._sig(prev)) if width == 2 else None)
+            hit = self._rel.get(key)
+            if hit is None:
+                sh = self._scratch()
+                j = max(width + 1, 2)
+                # Shadow level 1 stands for level i-1 (width 0, 1) or i-2 (width 2), and
+                # shadow level 0 for level 0 (its constraints left out with width 0):
+                # e and c never go back, c <= e, e <= n, true of every level of a path.
+                cons = [0 <= sh.c[0], sh.c[0] <= sh.e[0], sh.e[0] <= sh.e[1],
+                        sh.c[0] <= sh.c[1], sh.c[1] <= sh.e[1], sh.e[1] <= self.enc.n]
+                if width:
+                    cons.append(self._level(0, lv[0], None))
+                if width == 2:
+                    cons.append(self._level(2, prev, lv[i - 2]))
+                cons.append(self._level(j, cand, prev))
+                if goal is not None:
+                    cons += goal(sh, j)[0]
+                r, _ = self._ask(cons, query)
+                if r == "unknown":
+                    continue  # not cached: the whole prefix is asked (and says why)
+                hit = self._rel[key] = r == "unsat"
+            if hit:
+                return True
+        return False
+
+    def _materialize(self) -> None:
+        """Assert every level of the path in the incremental solver."""
+        while self.mat < len(self.levels):
+            j = self.mat
+            self.solver.push()
+            self.solver.add(*self.timing(j, self.levels[j], self.levels[j - 1] if j else None))
+            self.mat += 1
+
+    def _feasible(self, i: int, cand: Candidate) -> bool:
+        """Can the path go on with ``cand`` at level ``i``? On yes, the level is pushed."""
+        wit = self._extend(i, cand)
+        if wit is None:
+            if self._refuted(i, cand, "timing", "timing", None):
+                return False
+            self._materialize()
+            self.levels.append(cand)
+            self._materialize()
+            r, m = self._check([], "timing")
+            if m is None:  # an unknown is recorded by _check
+                self._leave()
+                return False
+            wit = self._witness(m, self, i)
+        else:
+            self.levels.append(cand)
+        self.wit.append(wit)
+        return True
+
+    def _leave(self) -> None:
+        """Back out of the deepest level of the path."""
+        self.levels.pop()
+        if len(self.wit) > len(self.levels):
+            self.wit.pop()
+        if self.mat > len(self.levels):
+            self._pop_step()
+            self.mat -= 1
+
+    def _goal_model(self, i: int, cand: Candidate, query: str, goal_key: object,
+                    goal: GoalFn) -> tuple[z3.ModelRef | None, tuple[z3.ArithRef, ...]]:
+        """``_timing_model`` of the path with ``goal`` on its last fetch (level ``i``)."""
+        if self._refuted(i, cand, query, goal_key, goal):
+            return None, ()
+        self._materialize()
+        cons, pts = goal(self, i)
+        return self._timing_model(cons, query), pts
+
+    def force(self, st: SymState | Pending) -> SymState:
+        """The state itself, computing deferred instructions (each once)."""
+        chain: list[Pending] = []
+        cur = st
+        while isinstance(cur, Pending) and cur.done is None:
+            chain.append(cur)
+            cur = cur.base
+        done = cur.done if isinstance(cur, Pending) else cur
+        assert done is not None
+        for p in reversed(chain):
+            [(nst, _, _)] = self.enc.step(p.cand, done)
+            p.done = done = nst
+        return done
 
     # -- the search ------------------------------------------------------------
 
@@ -654,12 +954,13 @@ class _ObserverSearch:
         return ObserverResult(enc.site.name, self.kind, status, found, reasons,
                               self.queries, round(self.seconds, 4))
 
-    def _dfs(self, i: int, slot: int, st: SymState, path: tuple[Candidate, ...],
+    def _dfs(self, i: int, slot: int, st: SymState | Pending, path: tuple[Candidate, ...],
              with_stale: bool) -> None:
         from fpatch.encoding.extract import counterexample
 
         enc = self.enc
         if i >= enc.k:
+            self._materialize()
             r, _ = self._check([], "bound")
             if r != "unsat":
                 self.reasons.append(f"a run may execute more than max_insns={enc.k} "
@@ -671,21 +972,22 @@ class _ObserverSearch:
                 self.reasons.append(f"the search tried more than {MAX_SEARCH_STEPS} fetched "
                                     f"instructions for this observer (too many paths)")
                 return
-            self.solver.push()
-            self.solver.add(*self.timing(i, cand, path[-1] if path else None))
-            r, _ = self._check([], "timing")
-            if r != "sat":  # an unknown is recorded by _check
-                self._pop_step()
+            if not self._feasible(i, cand):
                 continue
             here = path + (cand,)
             self._window_goals(i, cand, here, st)
             if with_stale and STALE not in self.found:
                 final = enc.hist[cand.slot].values[enc.n]
                 if cand.word != final and self._path_sat(st, STALE):
-                    m = self._timing_model([self.c[0] >= enc.n], STALE)
+                    m, _ = self._goal_model(i, cand, STALE, "stale", _stale_goal)
                     if m is not None:
                         self.found[STALE] = counterexample(self, STALE, here, m, None, None)
-            for nst, nxt, ex in enc.step(cand, st):
+            outs: list[tuple[SymState | Pending, BV | None, Exit | None]]
+            if enc.deferrable(cand):
+                outs = [(Pending(st, cand, st.cond), enc.fall_through(cand), None)]
+            else:
+                outs = list(enc.step(cand, self.force(st)))
+            for nst, nxt, ex in outs:
                 if ex is None and nxt is not None:
                     where = enc.slot_of(nxt)
                     if where == "dynamic":
@@ -705,8 +1007,8 @@ class _ObserverSearch:
                             self._dfs(i + 1, where, nst, here, with_stale)
                         continue
                 assert ex is not None
-                self._at_exit(i, PathEnd(nst, ex, here))
-            self._pop_step()
+                self._at_exit(i, nst, ex, here)
+            self._leave()
 
     def _pop_step(self) -> None:
         self.solver.pop()
@@ -716,57 +1018,71 @@ class _ObserverSearch:
         self.w.pop()
 
     def _window_goals(self, i: int, cand: Candidate, here: tuple[Candidate, ...],
-                      st: SymState) -> None:
+                      st: SymState | Pending) -> None:
         from fpatch.encoding.extract import counterexample
 
         enc = self.enc
         hist = enc.hist[cand.slot]
+        slot = cand.slot
         if (TORN not in self.found) and any(hist.torn):
-            g = z3.Int(f"torn_g{i}")
             pts = _intervals([t for t, torn in enumerate(hist.torn) if torn])
-            m = self._timing_model([self.in_window(i, cand.slot, g, pts)], TORN)
+
+            def torn_goal(s: _ObserverSearch, j: int
+                          ) -> tuple[list[z3.BoolRef], tuple[z3.ArithRef, ...]]:
+                g = z3.Int(f"torn_g{j}")
+                return [s.in_window(j, slot, g, pts)], (g,)
+
+            m, gs = self._goal_model(i, cand, TORN, (TORN, pts), torn_goal)
             if m is not None and self._path_sat(st, TORN):
-                self.found[TORN] = counterexample(self, TORN, here, m, None, (g,))
+                self.found[TORN] = counterexample(self, TORN, here, m, None, gs)
         if CMODX not in self.found:
             others = enc.by_slot[cand.slot]
             k, plain = len(others), sum(1 for a in others if a.cmodx)
             n_pairs = k * (k - 1) // 2 - plain * (plain - 1) // 2  # not both in the CMODX set
             if n_pairs:
-                g, h = z3.Int(f"cmodx_g{i}"), z3.Int(f"cmodx_h{i}")
-                slot = cand.slot
-                if n_pairs <= MAX_CMODX_PAIRS:
-                    goal = z3.Or(*[z3.And(self.in_window(i, slot, g, a.points),
-                                          self.in_window(i, slot, h, b.points))
-                                   for a in others for b in others
-                                   if a.idx < b.idx and not (a.cmodx and b.cmodx)])
-                else:
-                    # The same goal in size linear in the words: g at a word outside the
-                    # CMODX set, h at any other word of the slot (hostile specs give
-                    # slots hundreds of words, and pairs grow as their square).
-                    goal = z3.Or(*[z3.And(self.in_window(i, slot, g, a.points),
-                                          self.in_window(i, slot, h, [(0, enc.n)]),
-                                          z3.Not(z3.Or(*[z3.And(lo <= h, h <= hi)
-                                                         for lo, hi in a.points])))
-                                   for a in others if not a.cmodx and a.points])
-                m = self._timing_model([goal], CMODX)
+                def cmodx_goal(s: _ObserverSearch, j: int
+                               ) -> tuple[list[z3.BoolRef], tuple[z3.ArithRef, ...]]:
+                    g, h = z3.Int(f"cmodx_g{j}"), z3.Int(f"cmodx_h{j}")
+                    if n_pairs <= MAX_CMODX_PAIRS:
+                        goal = z3.Or(*[z3.And(s.in_window(j, slot, g, a.points),
+                                              s.in_window(j, slot, h, b.points))
+                                       for a in others for b in others
+                                       if a.idx < b.idx and not (a.cmodx and b.cmodx)])
+                    else:
+                        # The same goal in size linear in the words: g at a word outside
+                        # the CMODX set, h at any other word of the slot (hostile specs
+                        # give slots hundreds of words, and pairs grow as their square).
+                        goal = z3.Or(*[z3.And(s.in_window(j, slot, g, a.points),
+                                              s.in_window(j, slot, h, [(0, enc.n)]),
+                                              z3.Not(z3.Or(*[z3.And(lo <= h, h <= hi)
+                                                             for lo, hi in a.points])))
+                                       for a in others if not a.cmodx and a.points])
+                    return [goal], (g, h)
+
+                key = (CMODX, tuple((a.points, a.cmodx) for a in others))
+                m, gh = self._goal_model(i, cand, CMODX, key, cmodx_goal)
                 if m is not None and self._path_sat(st, CMODX):
-                    self.found[CMODX] = counterexample(self, CMODX, here, m, None, (g, h))
+                    self.found[CMODX] = counterexample(self, CMODX, here, m, None, gh)
         if cand.stmts is None and UNDEFINED not in self.found and self._path_sat(st, UNDEFINED):
+            self._materialize()
             m = self._timing_model([], UNDEFINED)
             if m is not None:
                 self.found[UNDEFINED] = counterexample(self, UNDEFINED, here, m, None, None)
 
-    def _at_exit(self, i: int, end: PathEnd) -> None:
+    def _at_exit(self, i: int, st: SymState | Pending, ex: Exit,
+                 here: tuple[Candidate, ...]) -> None:
         from fpatch.encoding.extract import counterexample
 
-        if end.exit.undefined or INEQUIVALENT in self.found:
+        if ex.undefined or INEQUIVALENT in self.found:
             return
+        end = PathEnd(self.force(st), ex, here)
         data = self.enc.inequivalent(end)
         if isinstance(data, str):
             self.reasons.append(data)
             return
         if data is None:
             return
+        self._materialize()
         m = self._timing_model([], INEQUIVALENT)
         if m is not None:
             self.found[INEQUIVALENT] = counterexample(self, INEQUIVALENT, end.cands, m, data, None,
