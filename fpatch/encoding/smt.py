@@ -28,6 +28,7 @@ and branch; the benchmarks measure how far that goes.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -528,6 +529,84 @@ def _loads(s: Stmt) -> Iterator[Load]:
     yield from walk(s)
 
 
+Evaluator: TypeAlias = Callable[[dict[str, int]], "int | bool"]
+_OPS: dict[str, Callable[[list[int]], int | bool]] = {
+    "+": sum, "-": lambda xs: -xs[0] if len(xs) == 1 else xs[0] - sum(xs[1:]),
+    "<=": lambda xs: xs[0] <= xs[1], "<": lambda xs: xs[0] < xs[1],
+    ">=": lambda xs: xs[0] >= xs[1], ">": lambda xs: xs[0] > xs[1],
+    "=": lambda xs: xs[0] == xs[1], "not": lambda xs: not xs[0],
+    "distinct": lambda xs: len(set(xs)) == len(xs), "=>": lambda xs: (not xs[0]) or xs[1]}
+_TOKEN = re.compile(r"[()]|[^\s()]+")
+
+
+def compile_int(t: z3.ExprRef) -> Evaluator | None:
+    """``t`` (integer and Boolean connectives over integer constants) as a Python
+    function of the constants' values, or None if it uses anything else. It lets the
+    search *check* a candidate timing in microseconds; a check proves only what it
+    evaluates (a satisfying assignment), never an impossibility. Read from the
+    term's SMT-LIB text: one call into z3, not one per node."""
+    tokens = _TOKEN.findall(t.sexpr())
+    pos = 0
+
+    def parse() -> object:
+        nonlocal pos
+        tok = tokens[pos]
+        pos += 1
+        if tok != "(":
+            return tok
+        items = []
+        while tokens[pos] != ")":
+            items.append(parse())
+        pos += 1
+        return items
+
+    def comp(x: object, scope: dict[str, Evaluator]) -> Evaluator | None:
+        if isinstance(x, str):
+            if x in scope:
+                return scope[x]
+            if x.isdigit():
+                v = int(x)
+                return lambda env: v
+            if x in ("true", "false"):
+                truth = x == "true"
+                return lambda env: truth
+            if x.replace("_", "").isalnum():
+                return lambda env: env[x]
+            return None
+        assert isinstance(x, list)
+        if not x or not isinstance(x[0], str):
+            return None
+        head, args = x[0], x[1:]
+        if head == "let":
+            inner = dict(scope)
+            for binding in args[0]:  # type: ignore[union-attr]
+                f = comp(binding[1], scope)  # type: ignore[index]
+                if f is None:
+                    return None
+                inner[binding[0]] = f  # type: ignore[index]
+            return comp(args[1], inner)
+        fs = [comp(a, scope) for a in args]
+        if any(f is None for f in fs):
+            return None
+        gs = [f for f in fs if f is not None]
+        if head == "and":
+            return lambda env: all(g(env) for g in gs)
+        if head == "or":
+            return lambda env: any(g(env) for g in gs)
+        if head == "ite" and len(gs) == 3:
+            cond, yes, no = gs
+            return lambda env: yes(env) if cond(env) else no(env)
+        op = _OPS.get(head)
+        if op is None:
+            return None
+        return lambda env: op([g(env) for g in gs])  # type: ignore[arg-type]
+
+    try:
+        return comp(parse(), {})
+    except (IndexError, TypeError):  # text of a form not foreseen: no evaluation
+        return None
+
+
 def _stale_goal(s: _ObserverSearch, j: int) -> tuple[list[z3.BoolRef], tuple[z3.ArithRef, ...]]:
     """The observer's first CSE is after the patcher's last step (docs/model.md, stale)."""
     return [s.c[0] >= s.enc.n], ()
@@ -558,10 +637,15 @@ class _ObserverSearch:
         self.levels: list[Candidate] = []
         self.wit: list[PointWitness] = []
         self.mat = 0
-        self._sigs: dict[int, tuple[object, ...]] = {}
+        self._sigs: dict[int, int] = {}  # candidate -> number of its signature
+        self._sig_ids: dict[tuple[object, ...], int] = {}
         self._ext: dict[tuple[object, ...], PointWitness | None] = {}
         self._rel: dict[tuple[object, ...], bool] = {}
         self._lvl: dict[tuple[object, ...], z3.BoolRef] = {}
+        self._lvl_eval: dict[tuple[object, ...], Evaluator | None] = {}
+        self._guessed: set[tuple[object, ...]] = set()
+        self._pseudo: dict[int, Candidate] = {}
+        self._goal_info: dict[int, tuple[tuple[tuple[int, int], ...], int, int, int]] = {}
         self._sh: _ObserverSearch | None = None
 
     # -- timing constraints ----------------------------------------------------
@@ -728,11 +812,13 @@ class _ObserverSearch:
     # Anything they do not settle (or an unknown) goes to the incremental solver
     # as before, so the answers are the same; only the number of queries shrinks.
 
-    def _sig(self, cand: Candidate) -> tuple[object, ...]:
-        """What ``timing`` reads of a candidate: its slot's writes, its points, isb."""
+    def _sig(self, cand: Candidate) -> int:
+        """What ``timing`` reads of a candidate (its slot's writes, its points, isb),
+        numbered: equal numbers, equal constraints up to the level's variables."""
         sig = self._sigs.get(cand.idx)
         if sig is None:
-            sig = self._sigs[cand.idx] = (self.enc.hist[cand.slot].writes, cand.points, cand.isb)
+            full = (self.enc.hist[cand.slot].writes, cand.points, cand.isb)
+            sig = self._sigs[cand.idx] = self._sig_ids.setdefault(full, len(self._sig_ids))
         return sig
 
     def _scratch(self) -> _ObserverSearch:
@@ -791,31 +877,35 @@ class _ObserverSearch:
         top = max(v(vars_of.w[j]), v(vars_of.wmax[j])) if j > 0 else v(vars_of.w[0])
         return (v(vars_of.e[j]), v(vars_of.c[j]), top, v(vars_of.e[0]), v(vars_of.c[0]))
 
-    def _extend(self, i: int, cand: Candidate) -> PointWitness | None:
+    def _extend(self, i: int, cand: Candidate, ask: bool) -> PointWitness | None:
         """A timing of the path plus ``cand`` at level ``i`` that keeps the parent's
-        witness, or None when there is none of that form (or the solver gave up)."""
+        witness: known, or found by evaluating a few stories, or (``ask``) asked of
+        the solver. None when none is known of that form."""
         prev = self.levels[i - 1] if i else None
         pw = self.wit[i - 1] if i else None
-        key = (pw, prev.isb if prev else None, self._sig(cand), min(i, 2))
+        j = min(i, 2)
+        key = (pw, prev.isb if prev else None, self._sig(cand), j)
         if key in self._ext:
             return self._ext[key]
+        level = self._level(j, cand, prev)
+        if pw is not None and key not in self._guessed:
+            self._guessed.add(key)
+            out = self._guess(j, pw, cand, prev)
+            if out is not None:
+                self._ext[key] = out
+                return out
+        if not ask:
+            return None
         sh = self._scratch()
-        j = min(i, 2)
         cons: list[z3.BoolRef] = []
         if pw is not None:
             cons += [sh.e[0] == pw[3], sh.c[0] == pw[4]]
-            if i == 1:
+            if j == 1:
                 cons.append(sh.w[0] == pw[2])
             else:
                 # The next level reads w and wmax only as max(w, wmax) (the fetch floor).
                 cons += [sh.e[1] == pw[0], sh.c[1] == pw[1], sh.w[1] == pw[2],
                          sh.wmax[1] == pw[2]]
-        level = self._level(j, cand, prev)
-        if pw is not None:
-            out = self._stay(sh, j, pw, cand, level)
-            if out is not None:
-                self._ext[key] = out
-                return out
         r, m = self._ask(cons + [level], "timing")
         if r == "unknown":
             return None  # not cached: the whole prefix is asked (and says why)
@@ -823,55 +913,90 @@ class _ObserverSearch:
         self._ext[key] = out
         return out
 
-    def _stay(self, sh: _ObserverSearch, j: int, pw: PointWitness, cand: Candidate,
-              level: z3.BoolRef) -> PointWitness | None:
-        """The cheapest story, checked by evaluation instead of search: no time passes
-        and no CSE is taken since the parent's fetch (``e``, ``c`` kept), and the word
-        is fetched as late as the window allows. A witness if it satisfies ``level``."""
+    def _guess(self, j: int, pw: PointWitness, cand: Candidate, prev: Candidate | None
+               ) -> PointWitness | None:
+        """Simple stories checked by evaluation, not search: the observer goes on at
+        the parent's point or jumps to a point where something changes (a block's end,
+        a forced CSE, the word's write, the end), keeps its CSE or takes one there,
+        and fetches the word as late as its window allows. The first that satisfies
+        the level's constraints is a witness; finding none proves nothing."""
+        key = (j, cand.idx, prev.isb if prev else None)
+        if key not in self._lvl_eval:
+            self._lvl_eval[key] = compile_int(self._level(j, cand, prev))
+        fn = self._lvl_eval[key]
+        if fn is None:
+            return None
         e, c, top, e0, c0 = pw
-        fixed = [(sh.e[0], e0), (sh.c[0], c0), (sh.e[j], e), (sh.c[j], c), (sh.wmax[j], top)]
-        fixed += [(sh.w[0], top)] if j == 1 else [(sh.e[1], e), (sh.c[1], c), (sh.w[1], top),
-                                                  (sh.wmax[1], top)]
-        for a, b in reversed(cand.points):
-            if a > e:
-                continue
-            pairs = fixed + [(sh.f[j], min(b, e)), (sh.w[j], a)]
-            val = z3.substitute(level, *[(x, z3.IntVal(v)) for x, v in pairs])
-            if z3.is_true(z3.simplify(val)):
-                return (e, c, max(a, top), e0, c0)
+        tl, n = self.tl, self.enc.n
+        marks = {n} | {b.last for b in tl.blocks} | set(tl.forced_cse_points())
+        marks |= {a for a, _ in cand.points}
+        pubs = {p for _, p in self.enc.hist[cand.slot].writes if p is not None}
+        env = {"e0": e0, "c0": c0}
+        if j == 1:
+            env |= {"w0": top, "wmax1": top}
+        else:
+            env |= {"e1": e, "c1": c, "w1": top, "wmax1": top, "wmax2": top}
+        for e2 in sorted({e} | {p for p in marks if e <= p <= n}):
+            cses = [c] + sorted({e, e2} | {p for p in marks | pubs if e <= p <= e2} - {c})
+            for c2 in cses:
+                for a, b in reversed(cand.points):
+                    if a > e2:
+                        continue
+                    env |= {f"e{j}": e2, f"c{j}": c2, f"f{j}": min(b, e2), f"w{j}": a}
+                    try:
+                        ok = fn(env)
+                    except KeyError:  # a variable these stories do not set
+                        return None
+                    if ok:
+                        return (e2, c2, max(a, top), e0, c0)
         return None
 
+    def _any_word(self, cand: Candidate) -> Candidate:
+        """A candidate of ``cand``'s slot that may be fetched at any point: its level
+        is a relaxation of every word's of the slot (goals about the window only)."""
+        key = -1 - cand.slot
+        hit = self._pseudo.get(key)
+        if hit is None:
+            hit = self._pseudo[key] = dataclasses.replace(cand, idx=key,
+                                                          points=((0, self.enc.n),))
+        return hit
+
     def _refuted(self, i: int, cand: Candidate, query: str, goal_key: object,
-                 goal: GoalFn | None) -> bool:
+                 goal: GoalFn | None, any_word: bool = False) -> bool:
         """Proved impossible on a relaxation of the path: level 0, the fetch of ``cand``
         at level ``i`` with ``goal`` on it, and (first without it) level i-1; the
         levels between are left out, keeping only what every prefix implies of them."""
         lv = self.levels
-        tries = []
+        # (level i-1 kept, level 0 kept): the cheapest and most shared first (level 0
+        # differs between paths that reach the same fetch).
+        tries: list[tuple[int, bool]] = []
+        if goal is not None and i >= 1 and any_word:
+            tries.append((-1, False))  # a fetch of any word of the slot: one per slot
         if goal is not None and i >= 1:
-            tries.append(0)  # the fetch alone: shared by every path reaching this slot
+            tries.append((0, False))
         if goal is not None and i >= 2:
-            tries.append(1)
+            tries.append((0, True))
         if i >= 3:
-            tries.append(2)
-        for width in tries:
+            tries += [(1, False), (1, True)]
+        for width, with0 in tries:
             prev = lv[i - 1]
-            key = (query, goal_key, width, self._sig(lv[0]) if width else None, prev.isb,
-                   self._sig(cand), (lv[i - 2].isb, self._sig(prev)) if width == 2 else None)
+            fetch = self._any_word(cand) if width < 0 else cand
+            key = (query, goal_key, width, self._sig(lv[0]) if with0 else None, prev.isb,
+                   self._sig(fetch), (lv[i - 2].isb, self._sig(prev)) if width > 0 else None)
             hit = self._rel.get(key)
             if hit is None:
                 sh = self._scratch()
-                j = max(width + 1, 2)
+                j = max(width, 0) + 2
                 # Shadow level 1 stands for level i-1 (width 0, 1) or i-2 (width 2), and
                 # shadow level 0 for level 0 (its constraints left out with width 0):
                 # e and c never go back, c <= e, e <= n, true of every level of a path.
                 cons = [0 <= sh.c[0], sh.c[0] <= sh.e[0], sh.e[0] <= sh.e[1],
                         sh.c[0] <= sh.c[1], sh.c[1] <= sh.e[1], sh.e[1] <= self.enc.n]
-                if width:
+                if with0:
                     cons.append(self._level(0, lv[0], None))
-                if width == 2:
+                if width > 0:
                     cons.append(self._level(2, prev, lv[i - 2]))
-                cons.append(self._level(j, cand, prev))
+                cons.append(self._level(j, fetch, prev))
                 if goal is not None:
                     cons += goal(sh, j)[0]
                 r, _ = self._ask(cons, query)
@@ -892,10 +1017,12 @@ class _ObserverSearch:
 
     def _feasible(self, i: int, cand: Candidate) -> bool:
         """Can the path go on with ``cand`` at level ``i``? On yes, the level is pushed."""
-        wit = self._extend(i, cand)
+        wit = self._extend(i, cand, ask=False)
         if wit is None:
             if self._refuted(i, cand, "timing", "timing", None):
                 return False
+            wit = self._extend(i, cand, ask=True)
+        if wit is None:
             self._materialize()
             self.levels.append(cand)
             self._materialize()
@@ -919,9 +1046,11 @@ class _ObserverSearch:
             self.mat -= 1
 
     def _goal_model(self, i: int, cand: Candidate, query: str, goal_key: object,
-                    goal: GoalFn) -> tuple[z3.ModelRef | None, tuple[z3.ArithRef, ...]]:
-        """``_timing_model`` of the path with ``goal`` on its last fetch (level ``i``)."""
-        if self._refuted(i, cand, query, goal_key, goal):
+                    goal: GoalFn, any_word: bool = False
+                    ) -> tuple[z3.ModelRef | None, tuple[z3.ArithRef, ...]]:
+        """``_timing_model`` of the path with ``goal`` on its last fetch (level ``i``);
+        ``any_word``: the goal is about the fetch's window, not the word fetched."""
+        if self._refuted(i, cand, query, goal_key, goal, any_word):
             return None, ()
         self._materialize()
         cons, pts = goal(self, i)
@@ -1017,28 +1146,40 @@ class _ObserverSearch:
         self.f.pop()
         self.w.pop()
 
+    def _slot_goals(self, slot: int) -> tuple[tuple[tuple[int, int], ...], int, int, int]:
+        """Per slot, once: its torn points, the number of its word pairs a CMODX goal
+        looks at, and numbers naming the two goals (keys of the shortcut caches)."""
+        hist, others = self.enc.hist[slot], self.enc.by_slot[slot]
+        pts = _intervals([t for t, torn in enumerate(hist.torn) if torn])
+        k, plain = len(others), sum(1 for a in others if a.cmodx)
+        n_pairs = k * (k - 1) // 2 - plain * (plain - 1) // 2  # not both in the CMODX set
+        ids = self._sig_ids
+        torn_key = ids.setdefault((TORN, pts), len(ids))
+        cmodx_key = ids.setdefault((CMODX, tuple((a.points, a.cmodx) for a in others)), len(ids))
+        return pts, torn_key, n_pairs, cmodx_key
+
     def _window_goals(self, i: int, cand: Candidate, here: tuple[Candidate, ...],
                       st: SymState | Pending) -> None:
         from fpatch.encoding.extract import counterexample
 
         enc = self.enc
-        hist = enc.hist[cand.slot]
         slot = cand.slot
-        if (TORN not in self.found) and any(hist.torn):
-            pts = _intervals([t for t, torn in enumerate(hist.torn) if torn])
+        info = self._goal_info.get(slot)
+        if info is None:
+            info = self._goal_info[slot] = self._slot_goals(slot)
+        pts, torn_key, n_pairs, cmodx_key = info
+        if TORN not in self.found and pts:
 
             def torn_goal(s: _ObserverSearch, j: int
                           ) -> tuple[list[z3.BoolRef], tuple[z3.ArithRef, ...]]:
                 g = z3.Int(f"torn_g{j}")
                 return [s.in_window(j, slot, g, pts)], (g,)
 
-            m, gs = self._goal_model(i, cand, TORN, (TORN, pts), torn_goal)
+            m, gs = self._goal_model(i, cand, TORN, torn_key, torn_goal, any_word=True)
             if m is not None and self._path_sat(st, TORN):
                 self.found[TORN] = counterexample(self, TORN, here, m, None, gs)
         if CMODX not in self.found:
             others = enc.by_slot[cand.slot]
-            k, plain = len(others), sum(1 for a in others if a.cmodx)
-            n_pairs = k * (k - 1) // 2 - plain * (plain - 1) // 2  # not both in the CMODX set
             if n_pairs:
                 def cmodx_goal(s: _ObserverSearch, j: int
                                ) -> tuple[list[z3.BoolRef], tuple[z3.ArithRef, ...]]:
@@ -1059,8 +1200,7 @@ class _ObserverSearch:
                                        for a in others if not a.cmodx and a.points])
                     return [goal], (g, h)
 
-                key = (CMODX, tuple((a.points, a.cmodx) for a in others))
-                m, gh = self._goal_model(i, cand, CMODX, key, cmodx_goal)
+                m, gh = self._goal_model(i, cand, CMODX, cmodx_key, cmodx_goal, any_word=True)
                 if m is not None and self._path_sat(st, CMODX):
                     self.found[CMODX] = counterexample(self, CMODX, here, m, None, gh)
         if cand.stmts is None and UNDEFINED not in self.found and self._path_sat(st, UNDEFINED):
