@@ -87,6 +87,7 @@ GoalFn: TypeAlias = "Callable[[_ObserverSearch, int], tuple[list[z3.BoolRef], tu
 MAX_SEARCH_STEPS = 100_000  # fetched-word choices per observer search, then unknown
 MAX_VALID_PATHS = 10_000  # paths of one valid state's execution, then unknown
 MAX_CMODX_PAIRS = 256  # word pairs of one slot in a CMODX goal; beyond, a linear encoding
+SHORTCUT_DEPTH = 3  # shallower, the whole prefix is as small as a shortcut's query
 MINIMIZE_MS = 500  # per query spent making a counterexample simpler; never affects the verdict
 SP_MIN = 1 << 32
 SP_MAX = (1 << 64) - (1 << 32) - 16
@@ -1017,8 +1018,8 @@ class _ObserverSearch:
 
     def _feasible(self, i: int, cand: Candidate) -> bool:
         """Can the path go on with ``cand`` at level ``i``? On yes, the level is pushed."""
-        wit = self._extend(i, cand, ask=False)
-        if wit is None:
+        wit = self._extend(i, cand, ask=False) if i >= SHORTCUT_DEPTH else None
+        if wit is None and i >= SHORTCUT_DEPTH:
             if self._refuted(i, cand, "timing", "timing", None):
                 return False
             wit = self._extend(i, cand, ask=True)
@@ -1050,7 +1051,7 @@ class _ObserverSearch:
                     ) -> tuple[z3.ModelRef | None, tuple[z3.ArithRef, ...]]:
         """``_timing_model`` of the path with ``goal`` on its last fetch (level ``i``);
         ``any_word``: the goal is about the fetch's window, not the word fetched."""
-        if self._refuted(i, cand, query, goal_key, goal, any_word):
+        if i >= SHORTCUT_DEPTH and self._refuted(i, cand, query, goal_key, goal, any_word):
             return None, ()
         self._materialize()
         cons, pts = goal(self, i)
