@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING
 from fpatch.errors import Loc
 from fpatch.model.arch import CacheType
 from fpatch.spec.types import (
+    END,
     CacheOp,
     Dmb,
     Dsb,
     IpiSync,
     Isb,
+    Mark,
     Site,
     Spec,
     Step,
@@ -98,6 +100,17 @@ class Timeline:
     steps: tuple[PStep, ...]
     blocks: tuple[Block, ...]
     cache: CacheType
+    marks: tuple[tuple[str, int, Loc], ...] = ()  # (name, point, loc) of each `- mark:`
+
+    def mark_point(self, name: str) -> int:
+        """The point a mark names (``end``: the last point)."""
+        if name == END:
+            return self.n
+        return next(p for m, p, _ in self.marks if m == name)
+
+    def complete_points(self) -> tuple[tuple[str, int], ...]:
+        """``complete:`` as (name, point), in the spec's order (MODEL.md 6.5)."""
+        return tuple((name, self.mark_point(name)) for name, _ in self.spec.complete)
 
     @property
     def n(self) -> int:
@@ -128,9 +141,10 @@ class Timeline:
 
 
 def build(spec: Spec) -> Timeline:
-    cache = CacheType(spec.idc, spec.dic)
+    cache = CacheType(spec.idc, spec.dic, spec.errata)
     out: list[PStep] = []
     blocks: list[Block] = []
+    marks: list[tuple[str, int, Loc]] = []
 
     def emit(kind: str, label: str, loc: Loc, block: int | None, **kw: object) -> None:
         out.append(PStep(len(out) + 1, kind, label, loc, block, **kw))  # type: ignore[arg-type]
@@ -172,6 +186,8 @@ def build(spec: Spec) -> Timeline:
             emit("ipi_sync", "ipi_sync (IPI to all CPUs: each takes a CSE)", step.loc, block)
         elif isinstance(step, WaitTasks):
             emit("wait_tasks", "wait_tasks (no task inside the site)", step.loc, block)
+        elif isinstance(step, Mark):
+            marks.append((step.name, len(out), step.loc))  # adds no point
         elif isinstance(step, SyncIcache):
             seq = cache.sync_icache()
             for k, (kind, opt) in enumerate(seq, 1):
@@ -188,7 +204,7 @@ def build(spec: Spec) -> Timeline:
 
     for s in spec.steps:
         flatten(s, None)
-    return Timeline(spec, tuple(out), tuple(blocks), cache)
+    return Timeline(spec, tuple(out), tuple(blocks), cache, tuple(marks))
 
 
 def model_op(step: PStep, line: int) -> Op | None:
@@ -206,7 +222,7 @@ def publication_point(tl: Timeline, w: int, addr: int) -> int | None:
     from fpatch.arch.publication import publication_point as derived_publication
 
     line = addr - addr % tl.spec.line_size
-    return derived_publication(ArchCache(tl.cache.idc, tl.cache.dic),
+    return derived_publication(ArchCache(tl.cache.idc, tl.cache.dic, tl.cache.errata),
                                [(s.index, model_op(s, line)) for s in tl.steps[w:]])
 
 
