@@ -1107,6 +1107,11 @@ class _ObserverSearch:
                                     f"instructions inside the site; raise max_insns")
             return
         for cand in enc.by_slot[slot]:
+            # The run's budget: most nodes are decided without a query (which would
+            # notice it), so the search looks at the clock itself.
+            if enc.deadline is not None and time.monotonic() >= enc.deadline:
+                self.reasons.append(BUDGET_SPENT)
+                return
             self.steps += 1
             if self.steps > MAX_SEARCH_STEPS:
                 self.reasons.append(f"the search tried more than {MAX_SEARCH_STEPS} fetched "
