@@ -74,6 +74,7 @@ from fpatch.verdict import (
     STALE,
     TORN,
     UNDEFINED,
+    VIOLATION_KINDS,
     Counterexample,
     ObserverResult,
 )
@@ -88,6 +89,8 @@ GoalFn: TypeAlias = "Callable[[_ObserverSearch, int], tuple[list[z3.BoolRef], tu
 MAX_SEARCH_STEPS = 100_000  # fetched-word choices per observer search, then unknown
 MAX_VALID_PATHS = 10_000  # paths of one valid state's execution, then unknown
 MAX_CMODX_PAIRS = 256  # word pairs of one slot in a CMODX goal; beyond, a linear encoding
+# The kinds ``_ObserverSearch._nothing_left`` knows how to rule out (a new kind: no pruning).
+KNOWN_KINDS = frozenset({TORN, CMODX, UNDEFINED, INEQUIVALENT, STALE, INCOMPLETE})
 SHORTCUT_DEPTH = 3  # shallower, the whole prefix is as small as a shortcut's query
 MINIMIZE_MS = 500  # per query spent making a counterexample simpler; never affects the verdict
 SP_MIN = 1 << 32
@@ -235,6 +238,7 @@ class SiteEncoder:
         self.uf: dict[tuple[str, str], z3.FuncDeclRef] = {}
         self._deferrable: dict[int, bool] = {}
         self._next_pc: dict[int, BV] = {}
+        self._forward: bool | None = None
         self.regs0 = {r: z3.BitVec(f"init_{r}", 64) for r in REGISTERS}
         self.mem0 = z3.Array("init_mem", z3.BitVecSort(64), z3.BitVecSort(8))
         sp = self.regs0["sp"]
@@ -394,6 +398,30 @@ class SiteEncoder:
                 for s in cand.stmts)
             self._deferrable[cand.idx] = hit
         return hit
+
+    @property
+    def forward_only(self) -> bool:
+        """Every word of every slot either falls through or branches to a constant
+        address later in the site or outside it (no loop, no branch through a
+        register, no helper call), and the spec has this one site: every run visits
+        slots in increasing order. Computed once."""
+        if self._forward is None:
+            site = self.site
+
+            def forward(c: Candidate) -> bool:
+                pc = site.slot_addr(c.slot)
+                for s in c.stmts or ():
+                    if isinstance(s, (Jump, CondJump)):
+                        t = s.target
+                        if not isinstance(t, Const) or (isinstance(s, Jump) and s.link
+                                                        and t.value in self.helpers):
+                            return False
+                        if site.base <= t.value < site.end and t.value <= pc:
+                            return False
+                return True
+
+            self._forward = len(self.spec.sites) == 1 and all(forward(c) for c in self.cands)
+        return self._forward
 
     def fall_through(self, cand: Candidate) -> BV:
         """The address after ``cand`` (a constant, made once)."""
@@ -657,6 +685,7 @@ class _ObserverSearch:
         self._guessed: set[tuple[object, ...]] = set()
         self._pseudo: dict[int, Candidate] = {}
         self._goal_info: dict[int, tuple[tuple[tuple[int, int], ...], int, int, int]] = {}
+        self._nevers: dict[str, bool] = {}
         self._sh: _ObserverSearch | None = None
 
     # -- timing constraints ----------------------------------------------------
@@ -990,33 +1019,93 @@ class _ObserverSearch:
         if i >= 3:
             tries += [(1, False), (1, True)]
         for width, with0 in tries:
-            prev = lv[i - 1]
-            fetch = self._any_word(cand) if width < 0 else cand
-            key = (query, goal_key, width, self._sig(lv[0]) if with0 else None, prev.isb,
-                   self._sig(fetch), (lv[i - 2].isb, self._sig(prev)) if width > 0 else None)
-            hit = self._rel.get(key)
-            if hit is None:
-                sh = self._scratch()
-                j = max(width, 0) + 2
-                # Shadow level 1 stands for level i-1 (width 0, 1) or i-2 (width 2), and
-                # shadow level 0 for level 0 (its constraints left out with width 0):
-                # e and c never go back, c <= e, e <= n, true of every level of a path.
-                cons = [0 <= sh.c[0], sh.c[0] <= sh.e[0], sh.e[0] <= sh.e[1],
-                        sh.c[0] <= sh.c[1], sh.c[1] <= sh.e[1], sh.e[1] <= self.enc.n]
-                if with0:
-                    cons.append(self._level(0, lv[0], None))
-                if width > 0:
-                    cons.append(self._level(2, prev, lv[i - 2]))
-                cons.append(self._level(j, fetch, prev))
-                if goal is not None:
-                    cons += goal(sh, j)[0]
-                r, _ = self._ask(cons, query)
-                if r == "unknown":
-                    continue  # not cached: the whole prefix is asked (and says why)
-                hit = self._rel[key] = r == "unsat"
-            if hit:
+            if self._relaxed(query, goal_key, goal, width,
+                             self._any_word(cand) if width < 0 else cand, lv[i - 1],
+                             lv[0] if with0 else None, lv[i - 2] if width > 0 else None):
                 return True
         return False
+
+    def _relaxed(self, query: str, goal_key: object, goal: GoalFn | None, width: int,
+                 fetch: Candidate, prev: Candidate, lv0: Candidate | None,
+                 before: Candidate | None) -> bool:
+        """One relaxation of ``_refuted`` is unsatisfiable (cached; an unknown is no).
+        ``width`` 1 keeps ``prev`` (preceded by ``before``) as a level, 0 and -1 (a
+        fetch of any word) only its isb; ``lv0``: level 0's constraints are kept."""
+        key = (query, goal_key, width, self._sig(lv0) if lv0 else None, prev.isb,
+               self._sig(fetch), (before.isb, self._sig(prev)) if before else None)
+        hit = self._rel.get(key)
+        if hit is None:
+            sh = self._scratch()
+            j = max(width, 0) + 2
+            # Shadow level 1 stands for level i-1 (width 0, -1) or i-2 (width 1), and
+            # shadow level 0 for level 0 (its constraints left out without lv0):
+            # e and c never go back, c <= e, e <= n, true of every level of a path.
+            cons = [0 <= sh.c[0], sh.c[0] <= sh.e[0], sh.e[0] <= sh.e[1],
+                    sh.c[0] <= sh.c[1], sh.c[1] <= sh.e[1], sh.e[1] <= self.enc.n]
+            if lv0 is not None:
+                cons.append(self._level(0, lv0, None))
+            if width > 0:
+                cons.append(self._level(2, prev, before))
+            cons.append(self._level(j, fetch, prev))
+            if goal is not None:
+                cons += goal(sh, j)[0]
+            r, _ = self._ask(cons, query)
+            if r == "unknown":
+                return False  # not cached: the whole prefix is asked (and says why)
+            hit = self._rel[key] = r == "unsat"
+        return hit
+
+    def _never(self, kind: str, i: int) -> bool:
+        """No fetch at depth >= 1 of any path can show ``kind``: each word of each slot,
+        after an instruction that is or is not an isb, is refuted path-independently
+        (``_relaxed`` without levels before the fetch). Cached: it is about the spec."""
+        hit = self._nevers.get(kind)
+        if hit is not None:
+            return hit
+        enc = self.enc
+        after = list({c.isb: c for c in enc.cands}.values())  # a previous word of each kind
+        ok = True
+        for cand in enc.cands:
+            if not ok:
+                break
+            slot = cand.slot
+            pts, torn_key, n_pairs, cmodx_key = self._slot_goals(slot)
+            goals: list[tuple[object, GoalFn, bool]] = []
+            if kind == UNDEFINED:
+                ok = cand.stmts is not None
+            elif kind == TORN and pts:
+                goals.append((torn_key, self._goal_fns(slot)[0], True))
+            elif kind == CMODX and n_pairs:
+                goals.append((cmodx_key, self._goal_fns(slot)[1], True))
+            elif kind == STALE and cand.word != enc.hist[slot].values[enc.n]:
+                goals.append(("stale", _stale_goal, False))
+            elif kind == INCOMPLETE:
+                at = enc.hist[slot].values
+                goals += [((INCOMPLETE, m), _incomplete_goal(m), False)
+                          for _, m in enc.complete if cand.word != at[m]]
+            for key, fn, any_word in goals:
+                fetch = self._any_word(cand) if any_word else cand
+                if not all(self._relaxed(kind, key, fn, -1 if any_word else 0, fetch, p, None,
+                                         None) for p in after):
+                    ok = False
+                    break
+        self._nevers[kind] = ok
+        return ok
+
+    def _nothing_left(self, i: int, slot: int, with_stale: bool) -> bool:
+        """Exact pruning: no node of the subtree at (depth ``i`` >= 1, ``slot``) can add
+        a violation or a reason. Inequivalence is found; every other kind is found or
+        impossible at any depth >= 1 (``_never``); the code only goes forward inside
+        the site (no loop, no branch through a register, no call), so no path below
+        reaches ``max_insns``. A kind this does not know (a new one) stops it."""
+        enc = self.enc
+        if INEQUIVALENT not in self.found or not enc.forward_only:
+            return False
+        if i + enc.site.nslots - slot > enc.k or set(VIOLATION_KINDS) - KNOWN_KINDS:
+            return False
+        kinds = [k for k in KNOWN_KINDS - {INEQUIVALENT} if k not in self.found
+                 and (k != STALE or with_stale)]
+        return all(self._never(k, i) for k in sorted(kinds))
 
     def _materialize(self) -> None:
         """Assert every level of the path in the incremental solver."""
@@ -1099,6 +1188,8 @@ class _ObserverSearch:
         from fpatch.encoding.extract import counterexample
 
         enc = self.enc
+        if i >= 1 and self._nothing_left(i, slot, with_stale):
+            return
         if i >= enc.k:
             self._materialize()
             r, _ = self._check([], "bound")
@@ -1175,51 +1266,57 @@ class _ObserverSearch:
         cmodx_key = ids.setdefault((CMODX, tuple((a.points, a.cmodx) for a in others)), len(ids))
         return pts, torn_key, n_pairs, cmodx_key
 
+    def _goal_fns(self, slot: int) -> tuple[GoalFn, GoalFn]:
+        """The torn and CMODX goals on a fetch of ``slot`` (its window)."""
+        enc = self.enc
+        pts, _, n_pairs, _ = self._slot_goals(slot)
+        others = enc.by_slot[slot]
+
+        def torn_goal(s: _ObserverSearch, j: int
+                      ) -> tuple[list[z3.BoolRef], tuple[z3.ArithRef, ...]]:
+            g = z3.Int(f"torn_g{j}")
+            return [s.in_window(j, slot, g, pts)], (g,)
+
+        def cmodx_goal(s: _ObserverSearch, j: int
+                       ) -> tuple[list[z3.BoolRef], tuple[z3.ArithRef, ...]]:
+            g, h = z3.Int(f"cmodx_g{j}"), z3.Int(f"cmodx_h{j}")
+            if n_pairs <= MAX_CMODX_PAIRS:
+                goal = z3.Or(*[z3.And(s.in_window(j, slot, g, a.points),
+                                      s.in_window(j, slot, h, b.points))
+                               for a in others for b in others
+                               if a.idx < b.idx and not (a.cmodx and b.cmodx)])
+            else:
+                # The same goal in size linear in the words: g at a word outside the
+                # CMODX set, h at any other word of the slot (hostile specs give slots
+                # hundreds of words, and pairs grow as their square).
+                goal = z3.Or(*[z3.And(s.in_window(j, slot, g, a.points),
+                                      s.in_window(j, slot, h, [(0, enc.n)]),
+                                      z3.Not(z3.Or(*[z3.And(lo <= h, h <= hi)
+                                                     for lo, hi in a.points])))
+                               for a in others if not a.cmodx and a.points])
+            return [goal], (g, h)
+
+        return torn_goal, cmodx_goal
+
     def _window_goals(self, i: int, cand: Candidate, here: tuple[Candidate, ...],
                       st: SymState | Pending) -> None:
         from fpatch.encoding.extract import counterexample
 
-        enc = self.enc
         slot = cand.slot
         info = self._goal_info.get(slot)
         if info is None:
             info = self._goal_info[slot] = self._slot_goals(slot)
         pts, torn_key, n_pairs, cmodx_key = info
         if TORN not in self.found and pts:
-
-            def torn_goal(s: _ObserverSearch, j: int
-                          ) -> tuple[list[z3.BoolRef], tuple[z3.ArithRef, ...]]:
-                g = z3.Int(f"torn_g{j}")
-                return [s.in_window(j, slot, g, pts)], (g,)
-
-            m, gs = self._goal_model(i, cand, TORN, torn_key, torn_goal, any_word=True)
+            m, gs = self._goal_model(i, cand, TORN, torn_key, self._goal_fns(slot)[0],
+                                     any_word=True)
             if m is not None and self._path_sat(st, TORN):
                 self.found[TORN] = counterexample(self, TORN, here, m, None, gs)
-        if CMODX not in self.found:
-            others = enc.by_slot[cand.slot]
-            if n_pairs:
-                def cmodx_goal(s: _ObserverSearch, j: int
-                               ) -> tuple[list[z3.BoolRef], tuple[z3.ArithRef, ...]]:
-                    g, h = z3.Int(f"cmodx_g{j}"), z3.Int(f"cmodx_h{j}")
-                    if n_pairs <= MAX_CMODX_PAIRS:
-                        goal = z3.Or(*[z3.And(s.in_window(j, slot, g, a.points),
-                                              s.in_window(j, slot, h, b.points))
-                                       for a in others for b in others
-                                       if a.idx < b.idx and not (a.cmodx and b.cmodx)])
-                    else:
-                        # The same goal in size linear in the words: g at a word outside
-                        # the CMODX set, h at any other word of the slot (hostile specs
-                        # give slots hundreds of words, and pairs grow as their square).
-                        goal = z3.Or(*[z3.And(s.in_window(j, slot, g, a.points),
-                                              s.in_window(j, slot, h, [(0, enc.n)]),
-                                              z3.Not(z3.Or(*[z3.And(lo <= h, h <= hi)
-                                                             for lo, hi in a.points])))
-                                       for a in others if not a.cmodx and a.points])
-                    return [goal], (g, h)
-
-                m, gh = self._goal_model(i, cand, CMODX, cmodx_key, cmodx_goal, any_word=True)
-                if m is not None and self._path_sat(st, CMODX):
-                    self.found[CMODX] = counterexample(self, CMODX, here, m, None, gh)
+        if CMODX not in self.found and n_pairs:
+            m, gh = self._goal_model(i, cand, CMODX, cmodx_key, self._goal_fns(slot)[1],
+                                     any_word=True)
+            if m is not None and self._path_sat(st, CMODX):
+                self.found[CMODX] = counterexample(self, CMODX, here, m, None, gh)
         if cand.stmts is None and UNDEFINED not in self.found and self._path_sat(st, UNDEFINED):
             self._materialize()
             m = self._timing_model([], UNDEFINED)

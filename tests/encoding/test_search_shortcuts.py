@@ -1,6 +1,7 @@
 """The SMT search's shortcuts (issue 10 item 3) change how many queries are asked,
-never an answer: witnesses, relaxations, Python evaluation of a level's constraints,
-deferred register-only steps. Speed is measured in bench/bench.py, not here."""
+never an answer (verdict, violations, reasons): witnesses, relaxations, Python
+evaluation of a level's constraints, deferred register-only steps, pruning a subtree
+that can add nothing. Speed is measured in bench/bench.py, not here."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from fpatch.verdict import Result
 SPECS = sorted((Path(__file__).parents[2] / "specs").glob("*.yaml"))
 
 
-def rewrite(k: int, preemptible: bool, nmi: bool = True) -> Spec:
+def rewrite(k: int, preemptible: bool, nmi: bool = True, max_insns: int | None = None
+            ) -> Spec:
     """k slots rewritten at once inside stop_machine (bench/bench.py's rewrite_spec,
     which has no NMI)."""
     lines = ["fpatch: 1", f"env: {{preemptible: {str(preemptible).lower()}, "
@@ -32,12 +34,13 @@ def rewrite(k: int, preemptible: bool, nmi: bool = True) -> Spec:
     lines += ["        - nop"] * k + ["      ON:"] + ['        - "add x0, x0, #1"'] * k
     lines += ["    initial: OFF", "steps:", "  - stop_machine:",
               f"      - write: {{slots: {list(range(k))}, as: ON}}", "      - sync_icache: f"]
+    lines += [f"max_insns: {max_insns}"] if max_insns else []
     return parse_text("\n".join(lines) + "\n", "rewrite.yaml")
 
 
-def answers(r: Result) -> list[tuple[str, str, str, tuple[str, ...]]]:
-    return [(o.site, o.observer, o.status, tuple(c.violation for c in o.counterexamples))
-            for o in r.observers]
+def answers(r: Result) -> list[tuple[str, str, str, tuple[str, ...], frozenset[str]]]:
+    return [(o.site, o.observer, o.status, tuple(c.violation for c in o.counterexamples),
+             frozenset(o.reasons)) for o in r.observers]
 
 
 def without_shortcuts(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,9 +49,11 @@ def without_shortcuts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(smt._ObserverSearch, "_extend", lambda *a, **k: None)
     monkeypatch.setattr(smt._ObserverSearch, "_refuted", lambda *a, **k: False)
     monkeypatch.setattr(smt.SiteEncoder, "deferrable", lambda *a, **k: False)
+    monkeypatch.setattr(smt._ObserverSearch, "_nothing_left", lambda *a, **k: False)
 
 
 @pytest.mark.parametrize("spec", [rewrite(k, pre) for k in (3, 7) for pre in (False, True)]
+                         + [rewrite(7, True, nmi=False), rewrite(7, True, max_insns=6)]
                          + [parse_file(p) for p in SPECS[::3]],
                          ids=lambda s: Path(s.path).name + (f"-{s.sites[0].nslots}"
                                                            if s.path == "rewrite.yaml" else ""))
@@ -130,3 +135,24 @@ def test_deferred_register_steps_compute_the_same_state() -> None:
     forced = srch.force(lazy)
     assert all(forced.regs[r].eq(direct.regs[r]) for r in direct.regs)
     assert forced is srch.force(lazy)  # computed once
+
+
+def test_pruning_happens_only_when_nothing_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The preemptible rewrite is pruned once its inequivalence is found (the tree
+    shrinks from O(k^2) nodes to O(k)); a bound it could reach, or a loop, stops it."""
+    pruned: list[int] = []
+    real = smt._ObserverSearch._nothing_left
+
+    def spy(self: Any, i: int, slot: int, with_stale: bool) -> bool:
+        out = real(self, i, slot, with_stale)
+        if out:
+            pruned.append(i)
+        return out
+
+    monkeypatch.setattr(smt._ObserverSearch, "_nothing_left", spy)
+    assert check_spec(rewrite(10, True, nmi=False)).verdict == "unsafe"
+    assert pruned
+    pruned.clear()
+    r = check_spec(rewrite(10, True, nmi=False, max_insns=9))
+    assert not pruned and r.verdict == "unknown"
+    assert any("max_insns=9" in why for o in r.observers for why in o.reasons)
