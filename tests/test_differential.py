@@ -20,6 +20,12 @@ frame push/pop, ``sp`` adjustments, ``mov`` from ``x30``, ``isb``, traps,
 ``ret``, an undefined word) behaves the same for every initial state, up to
 renaming of the initial values, so the family decides it exactly.
 
+BTI and PAC (issue 9.4): the pool also holds landing pads (``bti c``/``j``/``jc``),
+``paciasp``/``autiasp`` and the B-key forms, and ``adr x16/x17/x9, .+N`` with
+``br``/``blr`` through those registers (a target the site computes itself, or a free
+one: then both engines answer unknown); specs draw ``env.bti``, ``env.pac`` and the
+site's ``enter``.
+
 ``FPATCH_FUZZ_EXAMPLES`` sets the number of random specs (default 300; ``make
 fuzz`` uses 3000). The run is derandomized, so CI is deterministic; a failing
 example's YAML is printed through hypothesis' ``note``.
@@ -121,6 +127,9 @@ PLAIN = [
     '"add sp, sp, #16"', '"sub sp, sp, #16"', "isb", '"brk #0"', "ret",
     '"str x0, [sp, #8]"', "00000000",
 ]
+# BTI and PAC (issue 9.4): landing pads, signing, and indirect branches inside the site.
+PADS = ['"bti c"', '"bti j"', '"bti jc"', "paciasp", "autiasp", "pacibsp", "autibsp"]
+INDIRECT = ["br x16", "br x9", "blr x17", "br x17"]
 HELPER_CONTRACTS = [
     "{address: 0x9000}",
     "{address: 0x9000, inputs: [x9, x30, sp], restores: {x30: x9}, clobbers: [x9]}",
@@ -131,19 +140,41 @@ HELPER_CONTRACTS = [
 ]
 
 
-def insn(ch: Chooser, slot: int, nslots: int) -> str:
-    kind = ch.int(0, 9)
+# Loads of the data word `d` at BASE-8 (MODEL.md 6.7): by name, by address (`.-8` hits it
+# only from slot 0, else it overlaps it or the slots: unknown) and through a register
+# (the entry x30 is free: unknown; x30 set by a `bl` is exact).
+DATA_INSNS = ['"ldr x0, d"', '"ldr x1, .-8"', '"ldur x2, [x30, #-8]"']
+DATA_VALUES = ["0x9000", "0x100009100", "0xffff000000009000"]
+READS_CONTRACTS = [
+    "{address: 0x9000, inputs: [x30], reads: [{base: x30, align: 8, offset: -16}], "
+    "clobbers: [x0]}",
+    "{address: 0x9000, inputs: [x9, x30, sp], restores: {x30: x9}, clobbers: [x9], "
+    "reads: [{base: x30, align: 8, offset: -16, size: 8}]}",
+]
+
+
+def insn(ch: Chooser, slot: int, nslots: int, data: bool = False) -> str:
+    kind = ch.int(0, 11 if data else 9)
+    if kind >= 10:
+        return ch.pick(DATA_INSNS)
     if kind == 0:
         return f"b .+{4 * ch.int(1, nslots - slot)}"  # forward, at most just past the site
     if kind == 1:
         return "bl h"
+    if kind == 2:
+        return ch.pick(PADS)
+    if kind == 3 and ch.bool():
+        return ch.pick(INDIRECT)
+    if kind == 3:  # a target the site computes itself, forward inside or just past it
+        return f'"adr {ch.pick(["x16", "x17", "x9"])}, .+{4 * ch.int(1, nslots - slot)}"'
     return ch.pick(PLAIN)
 
 
 def gen_spec(ch: Chooser) -> str:
     nslots = ch.int(1, 3)
     names = ["A", "B", "C"][: ch.int(2, 3)]
-    states = {n: [insn(ch, i, nslots) for i in range(nslots)] for n in names}
+    data = ch.int(0, 2) == 0
+    states = {n: [insn(ch, i, nslots, data) for i in range(nslots)] for n in names}
     valid = [n for n in names if ch.bool()] or [names[0]]
     initial = ch.pick(names)
 
@@ -163,10 +194,15 @@ def gen_spec(ch: Chooser) -> str:
                         "ic_iallu", "isb", "sync_icache: f", "ic_ialluis", "dmb: ish",
                         "dsb: ld", "dsb: osh"])
 
+    def data_write() -> str:
+        return f"write: {{data: d, value: {ch.pick(DATA_VALUES)}, width: {ch.pick([4, 8, 8])}}}"
+
     steps: list[str] = []
     for _ in range(ch.int(1, 5)):
         kind = ch.int(0, 9)
-        if kind <= 3:
+        if data and kind <= 1:
+            steps.append(data_write())
+        elif kind <= 3:
             steps.append(write())
         elif kind <= 6:
             steps.append(maintenance())
@@ -177,6 +213,8 @@ def gen_spec(ch: Chooser) -> str:
             steps.append(ch.pick(["ipi_sync", "wait_tasks"]))
     idc, dic, preempt, nmi = ch.bool(), ch.bool(), ch.bool(), ch.bool()
     cmodx = ch.pick(["", "", "", ", cmodx: linux"])
+    cmodx += ch.pick(["", ", bti: true", ", bti: true"]) + ch.pick(["", ", pac: true"])
+    enter = ch.pick(["", "", "indirect", "both", "direct"])
     observers = ch.pick(["", "observers: [thread]"] + (["observers: [nmi]"] if nmi else []))
     max_insns = ch.pick(["", "", "", "", "max_insns: 2"])  # small bounds: unknown answers
     lines = [
@@ -184,15 +222,24 @@ def gen_spec(ch: Chooser) -> str:
         "name: fuzz",
         f"cache: {{idc: {str(idc).lower()}, dic: {str(dic).lower()}}}",
         f"env: {{preemptible: {str(preempt).lower()}, nmi: {str(nmi).lower()}{cmodx}}}",
-        f"helpers: {{h: {ch.pick(HELPER_CONTRACTS)}}}",
+        f"helpers: {{h: {ch.pick(HELPER_CONTRACTS + (READS_CONTRACTS if data else []))}}}",
         "sites:",
         "  f:",
         f"    base: {BASE:#x}",
         f"    slots: {nslots}",
+    ]
+    lines += [f"    enter: {enter}"] if enter else []
+    lines += [
         "    states:",
     ]
     lines += [f"      {n}: [{', '.join(ws)}]" for n, ws in states.items()]
-    lines += [f"    initial: {initial}", f"    valid: [{', '.join(valid)}]", "steps:"]
+    lines += [f"    initial: {initial}", f"    valid: [{', '.join(valid)}]"]
+    if data:
+        lines.append(f"    data: {{d: {{offset: -8, size: 8, value: {ch.pick(DATA_VALUES)}}}}}")
+        if ch.bool():
+            listed = [v for v in DATA_VALUES if ch.bool()] or [DATA_VALUES[0]]
+            lines.append(f"    valid_data: {{{ch.pick(valid)}: {{d: [{', '.join(listed)}]}}}}")
+    lines.append("steps:")
     # Drawn last, so the specs above stay what they were: step marks, `complete:` (MODEL.md
     # 6.5, violation incomplete) and the Neoverse-N1 erratum (a switch on the axioms).
     marked: list[str] = []
@@ -336,3 +383,49 @@ def test_regression_stack_wraps_at_the_top() -> None:
         steps: [{dsb: ish}]
     """):
         assert r.violations() == set() and r.verdict == "safe"
+
+
+def both_bti(text: str) -> tuple[Result, Result]:
+    """``both`` with env.bti on (HEAD's env has no bti)."""
+    spec = parse_text(textwrap.dedent(HEAD).replace("nmi: false}", "nmi: false, bti: true}")
+                      + textwrap.dedent(text), "<regression>")
+    assert spec.bti
+    assert_agree(spec)
+    return compare(spec)
+
+
+def test_regression_bti_cut_keeps_stale_of_the_landing_fetch() -> None:
+    """A Branch Target exception ends the run, but the landing fetch itself may still be
+    stale: the SMT engine checked BTI before the stale goal (and skipped it), the
+    enumerator's stale walk knew nothing of BTI. Both now check stale first, then cut."""
+    for r in both_bti("""
+        helpers: {h: {address: 0x9000}}
+        sites:
+          f:
+            base: 0x1000
+            slots: 2
+            enter: indirect
+            states: {A: [b .+4, bl h], B: [bl h, bl h]}
+            initial: A
+            valid: [A]
+        steps: [{write: {slots: [0], as: B, width: 4}}]
+    """):
+        assert {c.violation for c in r.counterexamples} == {"bti", "stale"}
+
+
+def test_regression_undefined_word_at_a_landing_is_both() -> None:
+    """A torn word at an indirect entry is no landing pad and no instruction: the
+    enumerator reported only bti, the SMT engine bti and undefined. Both report both."""
+    for r in both_bti("""
+        helpers: {h: {address: 0x9000}}
+        sites:
+          f:
+            base: 0x1000
+            slots: 1
+            enter: indirect
+            states: {A: [bl h], B: ["bti c"]}
+            initial: B
+            valid: [A]
+        steps: [{write: {slots: [0], as: A, width: 1}}]
+    """):
+        assert {"bti", "undefined"} <= {c.violation for c in r.counterexamples}

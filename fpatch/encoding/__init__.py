@@ -33,6 +33,8 @@ def check_spec(spec: Spec, timeout: float | None = None, max_time: float | None 
         return deadline is not None and time.monotonic() >= deadline
 
     for site in spec.sites:
+        if site.enter == "none":
+            continue  # no observer run starts here (only branches from other sites reach it)
         if spent():  # not even the site's encoding: every observer is unknown
             results += [ObserverResult(site.name, kind, UNKNOWN, reasons=(BUDGET_SPENT,))
                         for kind in kinds]

@@ -42,6 +42,10 @@ RULES: tuple[tuple[str, str, str, str], ...] = (
      "set: the fetched instruction is CONSTRAINED UNPREDICTABLE."),
     ("undefined", "UndefinedInstruction", "An observer can execute an undefined encoding.",
      "An observer executes an encoding that is not a valid instruction of the supported set."),
+    ("bti", "BranchTargetException", "An indirect branch can land on a non-landing pad.",
+     "With BTI-guarded pages (env.bti), an observer entering the site indirectly, or a br/blr "
+     "of the run, can fetch a word at its target that is not a landing pad for the branch "
+     "(bti c/j/jc, paciasp, pacibsp as the Arm ARM lists): a Branch Target exception."),
     ("inequivalent", "InequivalentEffect", "An interleaving has an effect of no valid state.",
      "Some run's effect (exit, live registers, memory, helper calls) differs from every valid "
      "state's complete execution from the same initial state."),
@@ -54,6 +58,10 @@ RULES: tuple[tuple[str, str, str, str], ...] = (
      "as they are there, but an observer that took no context synchronization event since the "
      "write was published can still fetch a word from before the mark (an ipi_sync or the end "
      "of a stop_machine is missing)."),
+    ("data", "DataValue", "A load can return a data word value the state does not accept.",
+     "Site code or a helper loads a data word (e.g. an ftrace_ops literal) while the patcher "
+     "writes it and can read a value not valid with the state the run matches, such as a "
+     "torn half-written pointer."),
     ("unknown", "Unknown", "The checker could not decide the spec.",
      "A solver query timed out, the max_insns bound could be reached, or a construct is not "
      "modelled; the answer is unknown, never safe."),
@@ -70,9 +78,11 @@ RULE_DOCS: dict[str, tuple[str, str]] = {
     "torn": ("docs/model.md", "Torn words"),
     "cmodx": ("docs/model.md", "CMODX"),
     "undefined": ("docs/model.md", "Execution and effects"),
+    "bti": ("docs/model.md", "BTI and PAC"),
     "inequivalent": ("docs/model.md", "Execution and effects"),
     "stale": ("docs/model.md", "Publication"),
     "incomplete": ("docs/model.md", "Completion at return"),
+    "data": ("docs/model.md", "Data words"),
     "unknown": ("docs/model.md", "Verdicts"),
     "expectation": ("docs/ci.md", "fpatch in CI"),
     "invalid-spec": ("docs/spec-format.md", "The fpatch spec format (version 1)"),

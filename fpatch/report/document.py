@@ -155,6 +155,25 @@ def _cmodx_words(c: Counterexample, spec: Spec, site: Site,
     return out
 
 
+READ_HEAD: list[object] = ["#", "data word", "address", "loaded at", "value", "value of point", "write",
+             "window", "torn", "valid"]
+
+
+def read_rows(cx: dict[str, Any]) -> list[list[object]]:
+    """The table of a counterexample's data loads (Markdown and HTML)."""
+    return [[r["index"] + 1, r["word"], r["addr"], r["point"], r["value"], r["source"],
+             r["write"], f"{r['window'][0]}..{r['window'][1]}", "yes" if r["torn"] else "",
+             "yes" if r["valid"] else "NO"] for r in cx.get("reads", [])]
+
+
+def read_text(r: dict[str, Any]) -> str:
+    """One data load, said once for every report kind."""
+    torn = ", torn" if r["torn"] else ""
+    bad = "" if r["valid"] else ", NOT VALID"
+    return (f"#{r['index'] + 1} loads data word {r['word']} = {r['value']} (the value of point "
+            f"{r['source']}, {r['write']}{torn}; window {r['window'][0]}..{r['window'][1]}){bad}")
+
+
 def _exec_doc(x: Exec, hist: SlotHistory, spec: Spec, site: Site) -> dict[str, Any]:
     return {
         "index": x.index, "slot": x.slot, "addr": _hex(x.addr), "point": x.point, "cse": x.cse,
@@ -195,6 +214,9 @@ def _events(cx: dict[str, Any]) -> list[dict[str, Any]]:
             fetched = f", fetched as at point {x['fetched_at']} ({src})"
         ev.append({"point": x["point"], "kind": "exec",
                    "text": f"#{n} executes slot {x['slot']}: `{x['text']}` [{states}]{fetched}"})
+        for r in cx.get("reads", []):
+            if r["index"] == k:
+                ev.append({"point": r["point"], "kind": "load", "text": read_text(r)})
     if execs:
         ev.append({"point": execs[-1]["point"], "kind": "exit", "text": f"-> {cx['exit']}"})
     order = {id(e): i for i, e in enumerate(ev)}
@@ -257,6 +279,10 @@ def needs(c: Counterexample, tl: Timeline, hist: tuple[SlotHistory, ...]) -> lis
             add(f"the run spans the write(s) at point(s) {pts}: no task may be inside the site "
                 f"while it changes: stop_machine in a non-preemptible kernel, or wait_tasks "
                 f"before the next write")
+    if c.violation == "bti":
+        add("every word an indirect branch can land on must be a landing pad for it: keep "
+            "`bti c` (or `paciasp`) at the entry of an indirectly entered site in every state "
+            "and patch only the slots after it")
     if c.violation == "cmodx":
         add("or: no CPU may run the site while it changes (stop_machine in a non-preemptible "
             "kernel), or both words must be in the CMODX set (b, bl, nop, ...)")
@@ -289,7 +315,7 @@ def _merge(cxs: tuple[Counterexample, ...]) -> list[tuple[Counterexample, list[s
     groups: dict[tuple[Any, ...], tuple[Counterexample, list[str]]] = {}
     for c in cxs:
         key = (c.site, c.violation, c.execs, c.exit, c.diffs, c.initial, c.detail,
-               c.nearest_valid, c.loc, c.replayed)
+               c.nearest_valid, c.loc, c.replayed, c.reads)
         if key in groups:
             groups[key][1].append(c.observer)
         else:
@@ -314,6 +340,10 @@ def _cx_doc(k: int, c: Counterexample, spec: Spec, tl: Timeline,
         "diffs": [{"what": d.what, "category": diff_category(d.what), "run": d.run,
                    "valid": d.valid} for d in c.diffs],
         "needs": needs(c, tl, hist),
+        "reads": [{"index": r.index, "word": r.word, "addr": _hex(r.addr), "point": r.point,
+                   "value": _hex(r.value), "source": r.source,
+                   "window": [r.window[0], r.window[1]], "write": r.write, "torn": r.torn,
+                   "valid": r.valid} for r in c.reads],
         "cmodx_words": _cmodx_words(c, spec, site, hist),
     }
     doc["events"] = _events(doc)
@@ -338,6 +368,7 @@ def build_report(spec: Spec, tl: Timeline, result: Result) -> dict[str, Any]:
             "cache": {"idc": spec.idc, "dic": spec.dic, "line": spec.line_size},
             "preemptible": spec.preemptible, "nmi": spec.nmi,
             "cmodx": "linux" if spec.cmodx_linux else "manual",
+            "bti": spec.bti, "pac": spec.pac,
             "errata": list(spec.errata),
             "complete": [{"name": name, "point": point} for name, point in tl.complete_points()],
             "observers": list(spec.observers), "max_insns": spec.max_insns,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from fpatch.report.document import READ_HEAD, read_rows
 from fpatch.textsafe import markdown, markdown_code, markdown_lines
 
 _CATEGORY = {"register": "register", "memory": "memory/stack byte", "call": "helper call",
@@ -68,7 +69,10 @@ def environment_lines(doc: dict[str, Any], code: Callable[[str], str] = _code) -
     lines = [
         f"- cache: IDC={int(c['idc'])} DIC={int(c['dic'])}, line {c['line']} bytes",
         f"- kernel: preemptible={str(env['preemptible']).lower()}, "
-        f"nmi={str(env['nmi']).lower()}, CMODX set: {env['cmodx']}",
+        f"nmi={str(env['nmi']).lower()}, CMODX set: {env['cmodx']}"
+        + (f", BTI guarded pages: {str(env.get('bti', False)).lower()}, "
+           f"PAC: {str(env.get('pac', False)).lower()}"
+           if env.get("bti") or env.get("pac") else ""),
         f"- observers: {', '.join(env['observers'])}; at most {env['max_insns']} instructions "
         f"per run",
     ]
@@ -253,6 +257,10 @@ def _cx_section(doc: dict[str, Any], cx: dict[str, Any]) -> list[str]:
           f"{x['window'][0]}..{x['window'][1]}", x["cse"],
           "yes" if x["interrupted_before"] else ""] for k, x in enumerate(cx["execs"])])
     out += ["", f"Exit: {_spans(cx['exit'])}", ""]
+    if cx.get("reads"):
+        out += ["### Data words the run loaded", ""]
+        out += _table(READ_HEAD, read_rows(cx))
+        out.append("")
     if cx.get("needs"):
         out += ["### What is missing", ""]
         out += [f"- {_spans(n)}" for n in cx["needs"]]

@@ -16,7 +16,7 @@ from rich.text import Text
 from fpatch.errors import Loc
 from fpatch.isa import decode
 from fpatch.model.graph import graph_lines, transition_graph
-from fpatch.model.timeline import Timeline
+from fpatch.model.timeline import Timeline, data_histories
 from fpatch.report.document import symbolize
 from fpatch.report.explain import render_counterexample
 from fpatch.spec.types import Spec
@@ -67,6 +67,12 @@ def render_result(console: Console, result: Result, doc: dict[str, Any],
         console.print(f"    (the full counterexamples: fpatch explain {result.path})")
 
 
+def _value(spec: Spec, v: int) -> str:
+    """A data word value, with the symbol it points at."""
+    names = {a: k for k, a in spec.symbols}
+    return f"{names[v]} (0x{v:x})" if v in names else f"0x{v:x}"
+
+
 def render_show(console: Console, spec: Spec, tl: Timeline) -> None:
     console.print(Text(f"{spec.path}: {spec.name}", style="bold"))
     if spec.description:
@@ -75,14 +81,18 @@ def render_show(console: Console, spec: Spec, tl: Timeline) -> None:
                   f"preemptible={spec.preemptible}, nmi={spec.nmi}, "
                   f"cmodx={'linux' if spec.cmodx_linux else 'manual'}; "
                   + (f"errata: {', '.join(spec.errata)}; " if spec.errata else "") +
-                  f"observers: {', '.join(spec.observers)}; max_insns {spec.max_insns}")
+                  f"observers: {', '.join(spec.observers)}; max_insns {spec.max_insns}"
+                  + (f"; bti={spec.bti}, pac={spec.pac}" if spec.bti or spec.pac else ""))
     for h in spec.helpers:
         console.print(f"helper {h.name} @0x{h.address:x}: inputs {', '.join(h.inputs)}; returns to "
                       f"{h.returns_to} at entry; restores "
                       f"{', '.join(f'{d}<-{s}' for d, s in h.restores) or 'nothing'}; clobbers "
-                      f"{', '.join(h.clobbers) or 'nothing'}")
+                      f"{', '.join(h.clobbers) or 'nothing'}"
+                      + "".join(f"; reads {r.size} bytes at ({r.base} & ~{r.align - 1}) "
+                                f"{r.offset:+d}" for r in h.reads))
     for site in spec.sites:
-        table = Table(title=f"site {site.name} @0x{site.base:x} (entry slot {site.entry})",
+        enter = f", entered {site.enter}" if site.enter != "direct" else ""
+        table = Table(title=f"site {site.name} @0x{site.base:x} (entry slot {site.entry}{enter})",
                       header_style="bold")
         table.add_column("slot")
         table.add_column("addr")
@@ -104,9 +114,18 @@ def render_show(console: Console, spec: Spec, tl: Timeline) -> None:
             table.add_row(str(i), f"0x{site.slot_addr(i):x}", *cells,
                           "*" if len(words) > 1 else "")
         console.print(table)
+        hist = data_histories(tl, site) if site.data else {}
         for dw in site.data:
             console.print(f"  data {dw.name}: {dw.size} bytes at base{dw.offset:+d}, "
-                          f"initially 0x{dw.value:x}")
+                          f"initially {_value(spec, dw.value)}")
+            for w, done in hist[dw.name].writes:
+                console.print(f"    written at point {w}, complete (visible to every later "
+                              f"load) at " + (f"point {done}" if done is not None else "no point"))
+            for st in site.states:
+                ok = site.valid_values(st.name, dw.name)
+                if st.name in site.valid and ok is not None:
+                    console.print(f"    valid with {st.name}: "
+                                  + ", ".join(_value(spec, v) for v in ok))
         console.print(Text("state transitions:", style="bold"))
         for line in graph_lines(transition_graph(tl, site)):
             console.print(f"  {line}")

@@ -21,6 +21,7 @@ from fpatch.spec.types import (
     Dmb,
     Dsb,
     Helper,
+    HelperRead,
     IpiSync,
     Isb,
     Mark,
@@ -302,11 +303,16 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
                 line_size = size
 
     preemptible, nmi, cmodx_linux = True, True, False
+    bti = pac = False
     errata: list[str] = []
     env = ctx.mapping(root.get("env"), "env")
     if env is not None:
-        ctx.keys(env, ("preemptible", "nmi", "cmodx", "errata"), "env")
+        ctx.keys(env, ("preemptible", "nmi", "cmodx", "errata", "bti", "pac"), "env")
         errata = _errata(ctx, env.get("errata"))
+        if (b := ctx.boolean(env.get("bti"), "env.bti")) is not None:
+            bti = b
+        if (b := ctx.boolean(env.get("pac"), "env.pac")) is not None:
+            pac = b
         if (b := ctx.boolean(env.get("preemptible"), "env.preemptible")) is not None:
             preemptible = b
         if (b := ctx.boolean(env.get("nmi"), "env.nmi")) is not None:
@@ -339,6 +345,10 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
             if site is not None:
                 sites.append(site)
     _check_overlaps(ctx, sites)
+    if sites and all(s.enter == "none" for s in sites):
+        ctx.err(sites_node.loc if sites_node is not None else root.loc,
+                "sites: every site has 'enter: none', so no observer enters any of them "
+                "(at least one site must be entered: direct, indirect or both)")
 
     steps_node = ctx.seq(ctx.required(root, "steps", "spec"), "steps")
     steps: list[Step] = []
@@ -408,6 +418,8 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
         timeout=timeout,
         loc=root.loc,
         key_locs=key_locs,
+        bti=bti,
+        pac=pac,
         complete=complete,
         errata=tuple(errata),
     )
@@ -476,7 +488,7 @@ def _helpers(ctx: _Ctx, node: Map | None, symbols: dict[str, int]) -> list[Helpe
         m = ctx.mapping(value, what)
         if m is None:
             continue
-        ctx.keys(m, ("address", "inputs", "returns_to", "restores", "clobbers"), what)
+        ctx.keys(m, ("address", "inputs", "returns_to", "restores", "clobbers", "reads"), what)
         anode = ctx.required(m, "address", what)
         if isinstance(anode, Scalar) and _parse_int(anode) is None and anode.value in symbols:
             addr: int | None = symbols[anode.value]  # a name from `symbols:`
@@ -504,17 +516,67 @@ def _helpers(ctx: _Ctx, node: Map | None, symbols: dict[str, int]) -> list[Helpe
         for dst, _ in restores:
             if dst in clobbers:
                 ctx.err(m.key_loc("restores"), f"{what}: '{dst}' is both restored and clobbered")
+        reads = _helper_reads(ctx, m.get("reads"), what)
         if addr is not None:
             out.append(
                 Helper(key.value, addr, tuple(inputs), returns_to, tuple(restores),
-                       tuple(clobbers), key.loc)
+                       tuple(clobbers), key.loc, reads)
             )
     return out
 
 
+def _helper_reads(ctx: _Ctx, node: Node | None, what: str) -> tuple[HelperRead, ...]:
+    """``reads: [{base, align, offset, size}]``: data words the helper loads at the call."""
+    seq = ctx.seq(node, f"{what}.reads")
+    out: list[HelperRead] = []
+    if seq is None:
+        return ()
+    for item in seq.items:
+        w = f"{what}.reads"
+        rm = ctx.mapping(item, w)
+        if rm is None:
+            continue
+        ctx.keys(rm, ("base", "align", "offset", "size"), w)
+        base = ctx.register(ctx.required(rm, "base", w), f"{w}.base")
+        align = 1
+        if rm.get("align") is not None:
+            align = ctx.integer(rm.get("align"), f"{w}.align", 1, 4096) or 0
+            if align and align & (align - 1):
+                ctx.err(rm.key_loc("align"), f"{w}.align: expected a power of two, got {align}")
+                align = 0
+        off = ctx.integer(ctx.required(rm, "offset", w), f"{w}.offset", -4096, 4096)
+        size = 8
+        if rm.get("size") is not None:
+            size = ctx.integer(rm.get("size"), f"{w}.size") or 0
+            if size and size not in (4, 8):
+                ctx.err(rm.key_loc("size"), f"{w}.size: expected 4 or 8, got {size}")
+                size = 0
+        if base and align and off is not None and size:
+            out.append(HelperRead(base, align, off, size, item.loc))
+    return tuple(out)
+
+
+def _value(ctx: _Ctx, node: Node | None, what: str, size: int) -> int | None:
+    """An integer or a name from ``symbols:``/``helpers:`` (a pointer value)."""
+    if isinstance(node, Scalar) and _parse_int(node) is None and node.tag != "null" \
+            and re.fullmatch(r"[A-Za-z_.$][\w.$]*", node.value):
+        if node.value in ctx.symbols:
+            v = ctx.symbols[node.value]
+            if v >= 1 << (8 * size):
+                ctx.err(node.loc, f"{what}: symbol '{node.value}' = 0x{v:x} does not fit "
+                                  f"in {size} bytes")
+                return None
+            return v
+        ctx.err(node.loc, f"{what}: unknown symbol '{node.value}'")
+        return None
+    return ctx.integer(node, what, 0, (1 << (8 * size)) - 1)
+
+
 # ----------------------------------------------------------------------- sites
 
-_SITE_KEYS = ("base", "slots", "entry", "data", "states", "initial", "valid", "live")
+_SITE_KEYS = ("base", "slots", "entry", "enter", "data", "states", "initial", "valid", "live",
+              "valid_data")
+ENTER_KINDS = ("direct", "indirect", "both", "none")
 
 
 def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site | None:
@@ -541,7 +603,9 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
         if not states_node.items:
             ctx.err(states_node.loc, f"{what}.states: expected at least one state")
         for skey, svalue in states_node.items:
-            st = _state(ctx, skey, svalue, f"{what}.states.{skey.value}", base, nslots, symbols)
+            # `ldr Xt, NAME` loads the data word NAME (a literal by name)
+            syms = symbols | {d.name: base + d.offset for d in data}
+            st = _state(ctx, skey, svalue, f"{what}.states.{skey.value}", base, nslots, syms)
             if st is not None:
                 states.append(st)
     names = [s.name for s in states]
@@ -581,6 +645,9 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
         if not vn.items:  # fix: was `not chosen and vn.items`, so `valid: []` passed
             ctx.err(vn.loc, f"{what}.valid: expected at least one valid state")
         valid = tuple(dict.fromkeys(chosen))
+    enter = "direct"
+    if m.get("enter") is not None:
+        enter = ctx.choice(m.get("enter"), f"{what}.enter", ENTER_KINDS) or "direct"
     live = DEFAULT_LIVE
     if m.get("live") is not None:
         live = ctx.registers(m.get("live"), f"{what}.live") or ()
@@ -588,8 +655,44 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
         # Keep the site so that steps are still checked (all problems at once);
         # writes naming a broken state are not reported a second time.
         ctx.broken_states |= {(key.value, n) for n in state_names if n not in names}
+    valid_data = _valid_data(ctx, m.get("valid_data"), what, state_names, data)
     return Site(key.value, base, nslots, entry, tuple(states), initial, valid,
-                tuple(dict.fromkeys(live)), tuple(data), key.loc)
+                tuple(dict.fromkeys(live)), tuple(data), key.loc, enter, valid_data)
+
+
+def _valid_data(ctx: _Ctx, node: Node | None, what: str, state_names: tuple[str, ...],
+                data: list[DataWord]
+                ) -> tuple[tuple[str, tuple[tuple[str, tuple[int, ...]], ...]], ...]:
+    """``valid_data: {STATE: {WORD: [values or symbols]}}`` (MODEL.md 6.7)."""
+    m = ctx.mapping(node, f"{what}.valid_data")
+    out: list[tuple[str, tuple[tuple[str, tuple[int, ...]], ...]]] = []
+    if m is None:
+        return ()
+    words = {d.name: d for d in data}
+    for skey, svalue in m.items:
+        w = f"{what}.valid_data.{skey.value}"
+        if skey.value not in state_names:
+            ctx.err(skey.loc, f"{what}.valid_data: unknown state '{skey.value}' "
+                              f"(states: {_names(state_names)})")
+        sm = ctx.mapping(svalue, w)
+        if sm is None:
+            continue
+        per: list[tuple[str, tuple[int, ...]]] = []
+        for wkey, wvalue in sm.items:
+            dw = words.get(wkey.value)
+            if dw is None:
+                ctx.err(wkey.loc, f"{w}: no data word '{wkey.value}' "
+                                  f"(data words: {_names(tuple(words))})")
+                continue
+            seq = ctx.seq(wvalue, f"{w}.{wkey.value}")
+            if seq is None:
+                continue
+            if not seq.items:
+                ctx.err(seq.loc, f"{w}.{wkey.value}: expected at least one value")
+            vals = [_value(ctx, it, f"{w}.{wkey.value}", dw.size) for it in seq.items]
+            per.append((wkey.value, tuple(dict.fromkeys(v for v in vals if v is not None))))
+        out.append((skey.value, tuple(per)))
+    return tuple(out)
 
 
 def _data_words(ctx: _Ctx, node: Node | None, what: str, base: int, nslots: int) -> list[DataWord]:
@@ -616,7 +719,7 @@ def _data_words(ctx: _Ctx, node: Node | None, what: str, base: int, nslots: int)
                 continue
         val = 0
         if dm.get("value") is not None:
-            val = ctx.integer(dm.get("value"), f"{w}.value", 0, (1 << (8 * size)) - 1) or 0
+            val = _value(ctx, dm.get("value"), f"{w}.value", size) or 0
         if off is None:
             continue
         if (base + off) % size:
@@ -1081,7 +1184,7 @@ def _write_data(
     if node is None:
         ctx.err(m.loc, "write: a data write needs 'value'")
         return None
-    v = ctx.integer(node, "write.value", 0, (1 << (8 * dw.size)) - 1)
+    v = _value(ctx, node, "write.value", dw.size)
     if v is None:
         return None
     data = v.to_bytes(dw.size, "little")

@@ -21,6 +21,18 @@ DEFAULT_LIVE: tuple[str, ...] = tuple(f"x{i}" for i in range(9)) + tuple(
 
 
 @dataclass(frozen=True)
+class HelperRead:
+    """A data word a helper loads at the call (docs/spec-format.md, ``reads``): the
+    address is ((entry value of ``base``) & ~(align - 1)) + offset."""
+
+    base: str
+    align: int
+    offset: int
+    size: int
+    loc: Loc
+
+
+@dataclass(frozen=True)
 class Helper:
     """A function the site calls with ``bl``, reduced to its contract."""
 
@@ -31,6 +43,7 @@ class Helper:
     restores: tuple[tuple[str, str], ...]  # (dst, src): dst <- entry value of src
     clobbers: tuple[str, ...]
     loc: Loc
+    reads: tuple[HelperRead, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,30 @@ class Site:
     live: tuple[str, ...]
     data: tuple[DataWord, ...]
     loc: Loc
+    # How observers reach the entry slot (CONTEXT s.4): "direct" (b/bl, the v1 meaning),
+    # "indirect" (blr: a BTI landing-pad check with env.bti), "both", or "none" (only
+    # branches from other sites reach it: no observer run starts here).
+    enter: str = "direct"
+    # state -> ((data word, acceptable values), ...); a word not listed accepts every
+    # value it holds when no write to it is in progress (MODEL.md 6.7)
+    valid_data: tuple[tuple[str, tuple[tuple[str, tuple[int, ...]], ...]], ...] = ()
+
+    def data_word_at(self, addr: int, size: int) -> tuple[DataWord | None, bool]:
+        """(the data word [addr, addr+size) is exactly, whether it touches any data word)."""
+        for d in self.data:
+            lo = self.base + d.offset
+            if addr < lo + d.size and lo < addr + size:
+                return (d if (addr, size) == (lo, d.size) else None), True
+        return None, False
+
+    def valid_values(self, state: str, word: str) -> tuple[int, ...] | None:
+        """The values of ``word`` listed for ``state``; None: not listed (default)."""
+        for st, words in self.valid_data:
+            if st == state:
+                for w, vals in words:
+                    if w == word:
+                        return vals
+        return None
 
     def slot_addr(self, i: int) -> int:
         return self.base + 4 * i
@@ -189,6 +226,8 @@ class Spec:
     timeout: float | None
     loc: Loc
     key_locs: dict[str, Loc] = field(default_factory=dict, compare=False, hash=False)
+    bti: bool = False  # env.bti: the sites are guarded pages (MODEL.md s.6.6)
+    pac: bool = False  # env.pac: pac*/aut* sign and authenticate x30 (else hints)
     # complete: marks (or END) after which every CPU must run the site's words (MODEL 6.5)
     complete: tuple[tuple[str, Loc], ...] = ()
     errata: tuple[str, ...] = ()  # ids of fpatch.arch.errata.ERRATA, e.g. neoverse-n1-1542419

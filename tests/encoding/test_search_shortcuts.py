@@ -131,7 +131,7 @@ def test_deferred_register_steps_compute_the_same_state() -> None:
         (cand,) = enc.by_slot[slot]
         assert enc.deferrable(cand)
         [(direct, _, _)] = enc.step(cand, direct)
-        lazy = smt.Pending(lazy, cand, lazy.cond)
+        lazy = smt.Pending(lazy, cand, lazy.cond, lazy.reads)
     forced = srch.force(lazy)
     assert all(forced.regs[r].eq(direct.regs[r]) for r in direct.regs)
     assert forced is srch.force(lazy)  # computed once
