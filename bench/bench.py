@@ -60,12 +60,15 @@ def rewrite_spec(k: int, preemptible: bool) -> str:
 
 def _timed(engine: str, text: str, q: mp.Queue) -> None:  # type: ignore[type-arg]
     spec = parse_text(text, "bench.yaml")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     r = check_spec(spec) if engine == "smt" else enum_check(spec)
-    q.put((time.perf_counter() - t0, r.verdict))
+    q.put((time.perf_counter() - t0, time.process_time() - c0, r.verdict))
 
 
-def run_limited(engine: str, text: str, limit: float) -> str:
+def run_timed(engine: str, text: str, limit: float
+              ) -> tuple[str, float | None, float | None]:
+    """One check in a child process, killed after ``limit`` seconds: (cell, wall and
+    CPU seconds, None when killed)."""
     q: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     p = mp.Process(target=_timed, args=(engine, text, q))
     p.start()
@@ -73,9 +76,47 @@ def run_limited(engine: str, text: str, limit: float) -> str:
     if p.is_alive():
         p.kill()
         p.join()
-        return f">{limit:.0f}s"
-    secs, verdict = q.get()
-    return f"{secs:.2f}s {verdict}"
+        return f">{limit:.0f}s", None, None
+    secs, cpu, verdict = q.get()
+    return f"{secs:.2f}s {verdict}", secs, cpu
+
+
+def run_limited(engine: str, text: str, limit: float) -> str:
+    return run_timed(engine, text, limit)[0]
+
+
+REWRITE_KS = (8, 16, 32, 64, 128, 256)
+REWRITE_TARGET = (256, 10.0)  # issue 10: the SMT engine, preemptible, k=256 in < 10 s
+
+
+def rewrite_scaling(limit: float) -> None:
+    """The preemptible k-slot stop_machine rewrite (issue 10, item 3): both engines.
+    Preemptible is the hard case (a thread preempted before the block resumes after
+    it: O(k^2) fetched-word prefixes); non-preemptible is linear."""
+    import os
+
+    load = os.getloadavg()[0]
+    print(f"\nscaling: k slots rewritten in one stop_machine block (rewrite_spec; "
+          f"wall time; load average {load:.1f} on {os.cpu_count()} CPUs)")
+    print(f"{'k':>6} {'smt (pre)':>16} {'enum (pre)':>16} {'smt (non-pre)':>16} "
+          f"{'enum (non-pre)':>16}")
+    smt_at: dict[int, tuple[float | None, float | None]] = {}
+    for k in REWRITE_KS:
+        cells = []
+        for pre in (True, False):
+            for engine in ("smt", "enum"):
+                cell, secs, cpu = run_timed(engine, rewrite_spec(k, pre), limit)
+                cells.append(cell)
+                if engine == "smt" and pre:
+                    smt_at[k] = (secs, cpu)
+        print(f"{k:6} " + " ".join(f"{c:>16}" for c in cells))
+    k, target = REWRITE_TARGET
+    secs, cpu = smt_at.get(k, (None, None))
+    met = secs is not None and secs < target
+    took = (f"{secs:.2f}s wall, {cpu:.2f}s CPU" if secs is not None and cpu is not None
+            else f"more than {limit:.0f}s")
+    print(f"target: smt, preemptible, k={k} in < {target:.0f}s: "
+          f"{'MET' if met else 'NOT MET'} ({took})")
 
 
 def per_spec(repeat: int) -> None:
@@ -265,6 +306,8 @@ def main() -> None:
     ap.add_argument("--litmus-only", action="store_true")
     ap.add_argument("--batches-only", action="store_true",
                     help="only the kernel-scale batch targets (issue 10)")
+    ap.add_argument("--rewrite-only", action="store_true",
+                    help="only the k-slot stop_machine rewrite table")
     a = ap.parse_args()
     if a.litmus_only:
         litmus(a.repeat)
@@ -272,11 +315,15 @@ def main() -> None:
     if a.batches_only:
         batches()
         return
+    if a.rewrite_only:
+        rewrite_scaling(a.limit)
+        return
     per_spec(a.repeat)
     litmus(a.repeat)
     batches()
     if not a.no_scaling:
         scaling(a.limit)
+        rewrite_scaling(a.limit)
 
 
 if __name__ == "__main__":

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -79,14 +80,24 @@ from fpatch.verdict import (
     STALE,
     TORN,
     UNDEFINED,
+    VIOLATION_KINDS,
     Counterexample,
     ObserverResult,
 )
 
 BV: TypeAlias = z3.BitVecRef
+# The values (e_i, c_i, max(w_0..w_i), e_0, c_0) of one timing of a search prefix:
+# all that the constraints of the next fetch read (see ``timing``).
+PointWitness: TypeAlias = tuple[int, int, int, int, int]
+# A goal on the fetch at a level: (constraints, point variables a counterexample shows),
+# built for a given search object and level so the shortcuts can ask it of a scratch one.
+GoalFn: TypeAlias = "Callable[[_ObserverSearch, int], tuple[list[z3.BoolRef], tuple[z3.ArithRef, ...]]]"
 MAX_SEARCH_STEPS = 100_000  # fetched-word choices per observer search, then unknown
 MAX_VALID_PATHS = 10_000  # paths of one valid state's execution, then unknown
 MAX_CMODX_PAIRS = 256  # word pairs of one slot in a CMODX goal; beyond, a linear encoding
+# The kinds ``_ObserverSearch._nothing_left`` knows how to rule out (a new kind: no pruning).
+KNOWN_KINDS = frozenset({TORN, CMODX, UNDEFINED, INEQUIVALENT, STALE, INCOMPLETE, BTI, DATA})
+SHORTCUT_DEPTH = 3  # shallower, the whole prefix is as small as a shortcut's query
 MINIMIZE_MS = 500  # per query spent making a counterexample simpler; never affects the verdict
 SP_MIN = 1 << 32
 SP_MAX = (1 << 64) - (1 << 32) - 16
@@ -164,6 +175,21 @@ class PathEnd:
     cands: tuple[Candidate, ...]
 
 
+@dataclass
+class Pending:
+    """A state not computed yet: ``base`` after ``cand``, an instruction whose only
+    effect is on registers (see ``SiteEncoder.deferrable``). The search computes it
+    (``_ObserverSearch.force``) only when a question reads the data; most nodes of a
+    big search never need it once their violations are found. ``cond`` is the
+    base's: such an instruction adds no path condition."""
+
+    base: SymState | Pending
+    cand: Candidate
+    cond: list[z3.BoolRef]
+    reads: list[tuple[int, str, int]]  # the base's too: such an instruction loads nothing
+    done: SymState | None = None
+
+
 def _intervals(points: list[int]) -> tuple[tuple[int, int], ...]:
     out: list[list[int]] = []
     for p in sorted(points):
@@ -236,6 +262,9 @@ class SiteEncoder:
                 mine.append(self._candidate(j, word, _intervals(pts)))
             self.by_slot.append(mine)
         self.uf: dict[tuple[str, str], z3.FuncDeclRef] = {}
+        self._deferrable: dict[int, bool] = {}
+        self._next_pc: dict[int, BV] = {}
+        self._forward: bool | None = None
         self.regs0 = {r: z3.BitVec(f"init_{r}", 64) for r in REGISTERS}
         # PAC pseudo-registers start empty: no signature before the run (env.pac).
         self.regs0.update({r: z3.BitVecVal(0, 64) for r in PAC_STATE})
@@ -490,6 +519,51 @@ class SiteEncoder:
             result.append((cur, z3.simplify(nxt), None))
         return result
 
+    def deferrable(self, cand: Candidate) -> bool:
+        """Only registers change, by plain computation (no load, store, call, trap,
+        branch): one outcome, falling through to the next slot, with no new path
+        condition, so its effect can be computed later (``Pending``)."""
+        hit = self._deferrable.get(cand.idx)
+        if hit is None:
+            hit = cand.stmts is not None and all(
+                isinstance(s, (Barrier, Maintenance))
+                or (isinstance(s, SetReg) and not any(True for _ in _loads(s)))
+                for s in cand.stmts)
+            self._deferrable[cand.idx] = hit
+        return hit
+
+    @property
+    def forward_only(self) -> bool:
+        """Every word of every slot either falls through or branches to a constant
+        address later in the site or outside it (no loop, no branch through a
+        register, no helper call), and the spec has this one site: every run visits
+        slots in increasing order. Computed once."""
+        if self._forward is None:
+            site = self.site
+
+            def forward(c: Candidate) -> bool:
+                pc = site.slot_addr(c.slot)
+                for s in c.stmts or ():
+                    if isinstance(s, (Jump, CondJump)):
+                        t = s.target
+                        if not isinstance(t, Const) or (isinstance(s, Jump) and s.link
+                                                        and t.value in self.helpers):
+                            return False
+                        if site.base <= t.value < site.end and t.value <= pc:
+                            return False
+                return True
+
+            self._forward = len(self.spec.sites) == 1 and all(forward(c) for c in self.cands)
+        return self._forward
+
+    def fall_through(self, cand: Candidate) -> BV:
+        """The address after ``cand`` (a constant, made once)."""
+        pc = self._next_pc.get(cand.slot)
+        if pc is None:
+            pc = self._next_pc[cand.slot] = z3.BitVecVal(
+                (self.site.slot_addr(cand.slot) + 4) & MASK64, 64)
+        return pc
+
     def slot_of(self, pc: BV) -> int | None | str:
         """Slot index of a constant PC, None if outside the site, "dynamic" if symbolic."""
         if not z3.is_bv_value(pc):
@@ -670,6 +744,97 @@ def _loads(s: Stmt) -> Iterator[Load]:
     yield from walk(s)
 
 
+Evaluator: TypeAlias = Callable[[dict[str, int]], "int | bool"]
+_OPS: dict[str, Callable[[list[int]], int | bool]] = {
+    "+": sum, "-": lambda xs: -xs[0] if len(xs) == 1 else xs[0] - sum(xs[1:]),
+    "<=": lambda xs: xs[0] <= xs[1], "<": lambda xs: xs[0] < xs[1],
+    ">=": lambda xs: xs[0] >= xs[1], ">": lambda xs: xs[0] > xs[1],
+    "=": lambda xs: xs[0] == xs[1], "not": lambda xs: not xs[0],
+    "distinct": lambda xs: len(set(xs)) == len(xs), "=>": lambda xs: (not xs[0]) or xs[1]}
+_TOKEN = re.compile(r"[()]|[^\s()]+")
+
+
+def compile_int(t: z3.ExprRef) -> Evaluator | None:
+    """``t`` (integer and Boolean connectives over integer constants) as a Python
+    function of the constants' values, or None if it uses anything else. It lets the
+    search *check* a candidate timing in microseconds; a check proves only what it
+    evaluates (a satisfying assignment), never an impossibility. Read from the
+    term's SMT-LIB text: one call into z3, not one per node."""
+    tokens = _TOKEN.findall(t.sexpr())
+    pos = 0
+
+    def parse() -> object:
+        nonlocal pos
+        tok = tokens[pos]
+        pos += 1
+        if tok != "(":
+            return tok
+        items = []
+        while tokens[pos] != ")":
+            items.append(parse())
+        pos += 1
+        return items
+
+    def comp(x: object, scope: dict[str, Evaluator]) -> Evaluator | None:
+        if isinstance(x, str):
+            if x in scope:
+                return scope[x]
+            if x.isdigit():
+                v = int(x)
+                return lambda env: v
+            if x in ("true", "false"):
+                truth = x == "true"
+                return lambda env: truth
+            if x.replace("_", "").isalnum():
+                return lambda env: env[x]
+            return None
+        assert isinstance(x, list)
+        if not x or not isinstance(x[0], str):
+            return None
+        head, args = x[0], x[1:]
+        if head == "let":
+            inner = dict(scope)
+            for binding in args[0]:  # type: ignore[union-attr]
+                f = comp(binding[1], scope)  # type: ignore[index]
+                if f is None:
+                    return None
+                inner[binding[0]] = f  # type: ignore[index]
+            return comp(args[1], inner)
+        fs = [comp(a, scope) for a in args]
+        if any(f is None for f in fs):
+            return None
+        gs = [f for f in fs if f is not None]
+        if head == "and":
+            return lambda env: all(g(env) for g in gs)
+        if head == "or":
+            return lambda env: any(g(env) for g in gs)
+        if head == "ite" and len(gs) == 3:
+            cond, yes, no = gs
+            return lambda env: yes(env) if cond(env) else no(env)
+        op = _OPS.get(head)
+        if op is None:
+            return None
+        return lambda env: op([g(env) for g in gs])  # type: ignore[arg-type]
+
+    try:
+        return comp(parse(), {})
+    except (IndexError, TypeError):  # text of a form not foreseen: no evaluation
+        return None
+
+
+def _stale_goal(s: _ObserverSearch, j: int) -> tuple[list[z3.BoolRef], tuple[z3.ArithRef, ...]]:
+    """The observer's first CSE is after the patcher's last step (docs/model.md, stale)."""
+    return [s.c[0] >= s.enc.n], ()
+
+
+def _incomplete_goal(mark: int) -> GoalFn:
+    """Fetch executed at or after point ``mark`` of a word fetched from before it."""
+    def goal(s: _ObserverSearch, j: int) -> tuple[list[z3.BoolRef], tuple[z3.ArithRef, ...]]:
+        return [s.e[j] >= mark, s.f[j] < mark], ()
+
+    return goal
+
+
 class _ObserverSearch:
     """One observer kind on one site: DFS over fetched words, timing in Z3."""
 
@@ -688,6 +853,25 @@ class _ObserverSearch:
         self.queries = 0
         self.seconds = 0.0
         self.steps = 0  # fetched-word choices tried (bounded by MAX_SEARCH_STEPS)
+        # The search path (fetched candidates) and, per level, a witness: the values of
+        # the point variables later levels read, from one timing of the whole prefix.
+        # Only the first ``self.mat`` levels are asserted in ``self.solver`` (lazily:
+        # most nodes are decided by the shortcuts below, without the whole prefix).
+        self.levels: list[Candidate] = []
+        self.wit: list[PointWitness] = []
+        self.mat = 0
+        self._sigs: dict[int, int] = {}  # candidate -> number of its signature
+        self._sig_ids: dict[tuple[object, ...], int] = {}
+        self._ext: dict[tuple[object, ...], PointWitness | None] = {}
+        self._rel: dict[tuple[object, ...], bool] = {}
+        self._lvl: dict[tuple[object, ...], z3.BoolRef] = {}
+        self._lvl_eval: dict[tuple[object, ...], Evaluator | None] = {}
+        self._guessed: set[tuple[object, ...]] = set()
+        self._pseudo: dict[int, Candidate] = {}
+        self._goal_info: dict[int, tuple[tuple[tuple[int, int], ...], int, int, int]] = {}
+        self._nevers: dict[str, bool] = {}
+        self._pinned = 0  # data-load timing pushed on the solver: no shortcut below
+        self._sh: _ObserverSearch | None = None
 
     # -- timing constraints ----------------------------------------------------
 
@@ -725,7 +909,12 @@ class _ObserverSearch:
                       z3.Or(*[z3.And(a <= pt, pt <= b) for a, b in intervals]))
 
     def timing(self, i: int, cand: Candidate, prev: Candidate | None) -> list[z3.BoolRef]:
-        """Constraints for fetching ``cand`` as the i-th instruction (docs/model.md)."""
+        """Constraints for fetching ``cand`` as the i-th instruction (docs/model.md).
+
+        They read only the variables of levels ``i-1`` and ``0`` (e, c, w, wmax): the
+        search's shortcuts (``_extend``, ``_refuted``) rely on it, so a new rule that
+        reads other levels must extend ``PointWitness`` and those two.
+        """
         e, c, f = z3.Int(f"e{i}"), z3.Int(f"c{i}"), z3.Int(f"f{i}")
         self.e.append(e)
         self.c.append(c)
@@ -785,7 +974,7 @@ class _ObserverSearch:
             return f"unknown: {why}", None
         return r, model
 
-    def _path_sat(self, st: SymState, query: str) -> bool:
+    def _path_sat(self, st: SymState | Pending, query: str) -> bool:
         """The path to a violation can be taken; an unknown is a reason, not a yes."""
         r, why = self.enc.data_sat(st.cond)
         if r == "unknown":
@@ -807,24 +996,370 @@ class _ObserverSearch:
             measure = z3.Sum(*[z3.If(self.c[i] != self.c[i - 1], 1, 0)
                                for i in range(1, len(self.c))])
             current = model.eval(measure, model_completion=True).as_long()
-            for bound in range(current):
-                # Only a simpler counterexample is at stake: an unknown keeps the first.
-                r2, better = self._check(goal + [measure <= bound], "minimize",
-                                         min(MINIMIZE_MS, self.enc.timeout_ms))
-                if better is not None:
-                    model, current = better, bound
-                    break
+            model, current = self._least(goal, measure, current, model)
             fixed.append(measure <= current)
         if self.e:
             last = self.e[-1]
             end = model.eval(last, model_completion=True).as_long()
-            for bound in range(end):
-                # Only a simpler counterexample is at stake: an unknown keeps the first.
-                r2, better = self._check(fixed + [last <= bound], "minimize",
-                                         min(MINIMIZE_MS, self.enc.timeout_ms))
-                if better is not None:
-                    return better
+            model, _ = self._least(fixed, last, end, model)
         return model
+
+    def _least(self, goal: list[z3.BoolRef], term: z3.ArithRef, hi: int, model: z3.ModelRef
+               ) -> tuple[z3.ModelRef, int]:
+        """The least bound ``term <= b`` (b <= hi, which ``model`` satisfies) the solver
+        proves satisfiable with ``goal``, and its model: bisection, since a bound
+        that holds holds for every greater one. Only a simpler counterexample is at
+        stake: an unknown counts as no (the bound found is then less tight)."""
+        lo = 0
+        while lo < hi:
+            mid = (lo + hi) // 2
+            r, better = self._check(goal + [term <= mid], "minimize",
+                                    min(MINIMIZE_MS, self.enc.timeout_ms))
+            if better is not None:
+                model, hi = better, mid
+            else:
+                lo = mid + 1
+        return model, hi
+
+    # -- shortcuts: exact answers without the whole prefix's constraints --------
+    #
+    # The search tree has one node per feasible prefix of fetched words, and a
+    # rewrite of k slots has O(k^2) of them. Asking the incremental solver at
+    # every node costs O(depth) each (the stack holds every level), so two exact
+    # shortcuts come first, each cached on what it reads:
+    # - ``_extend`` (a *sat* proof): the constraints of level i read only levels
+    #   i-1 and 0, so a timing of the parent prefix (its ``PointWitness``) plus a
+    #   solution of level i's constraints with those values fixed is a timing of
+    #   the whole prefix.
+    # - ``_refuted`` (an *unsat* proof): level 0, levels i-1 and i and the goal,
+    #   with levels 1..i-2 dropped (only facts every prefix implies kept), is a
+    #   relaxation; no solution there means none for the whole prefix.
+    # Anything they do not settle (or an unknown) goes to the incremental solver
+    # as before, so the answers are the same; only the number of queries shrinks.
+
+    def _sig(self, cand: Candidate) -> int:
+        """What ``timing`` reads of a candidate (its slot's writes, its points, isb),
+        numbered: equal numbers, equal constraints up to the level's variables."""
+        sig = self._sigs.get(cand.idx)
+        if sig is None:
+            full = (self.enc.hist[cand.slot].writes, cand.points, cand.isb)
+            sig = self._sigs[cand.idx] = self._sig_ids.setdefault(full, len(self._sig_ids))
+        return sig
+
+    def _scratch(self) -> _ObserverSearch:
+        """The search object of the shortcut queries: its own solver, and the
+        variables of levels 0..3 under their usual names."""
+        if self._sh is None:
+            sh = _ObserverSearch.__new__(_ObserverSearch)
+            sh.enc, sh.kind, sh.tl = self.enc, self.kind, self.tl
+            sh.solver = z3.SimpleSolver()  # one check per push: no incremental solving
+            sh.solver.set("random_seed", 0)
+            sh.e, sh.c, sh.f, sh.w, sh.wmax, sh._L = [], [], [], [], {}, self._L
+            for j in range(4):
+                sh._level_vars(j)
+            self._sh = sh
+        return self._sh
+
+    def _level_vars(self, i: int) -> None:
+        """The variables of level ``i`` with no constraint (the scratch object's)."""
+        self.e.append(z3.Int(f"e{i}"))
+        self.c.append(z3.Int(f"c{i}"))
+        self.f.append(z3.Int(f"f{i}"))
+        self.w.append(z3.Int(f"w{i}"))
+        if i > 0:
+            self.wmax[i] = z3.Int(f"wmax{i}")
+
+    def _level(self, j: int, cand: Candidate, prev: Candidate | None) -> z3.BoolRef:
+        """``timing(j, cand, prev)`` over the scratch variables, built once (it reads
+        of ``prev`` only whether it is an isb)."""
+        key = (j, cand.idx, prev.isb if prev else None)
+        hit = self._lvl.get(key)
+        if hit is None:
+            sh = self._scratch()
+            for lst in (sh.e, sh.c, sh.f, sh.w):
+                del lst[j:]
+            # One term: asserting it costs one call, not one per constraint.
+            hit = self._lvl[key] = z3.And(*sh.timing(j, cand, prev))
+            while len(sh.e) < 4:
+                sh._level_vars(len(sh.e))
+        return hit
+
+    def _ask(self, cons: list[z3.BoolRef], query: str) -> tuple[str, z3.ModelRef | None]:
+        """One shortcut query on the scratch solver."""
+        sh = self._scratch()
+        sh.solver.push()
+        sh.solver.add(*cons)
+        r, _ = solve(sh.solver, query, self.enc.timeout_ms, self.enc.deadline)
+        m = sh.solver.model() if r == "sat" else None
+        sh.solver.pop()
+        return r, m
+
+    def _witness(self, m: z3.ModelRef, vars_of: _ObserverSearch, j: int) -> PointWitness:
+        """The values the next level reads; w and wmax only through their maximum."""
+        def v(x: z3.ArithRef) -> int:
+            return m.eval(x, model_completion=True).as_long()  # type: ignore[no-any-return]
+
+        top = max(v(vars_of.w[j]), v(vars_of.wmax[j])) if j > 0 else v(vars_of.w[0])
+        return (v(vars_of.e[j]), v(vars_of.c[j]), top, v(vars_of.e[0]), v(vars_of.c[0]))
+
+    def _extend(self, i: int, cand: Candidate, ask: bool) -> PointWitness | None:
+        """A timing of the path plus ``cand`` at level ``i`` that keeps the parent's
+        witness: known, or found by evaluating a few stories, or (``ask``) asked of
+        the solver. None when none is known of that form."""
+        prev = self.levels[i - 1] if i else None
+        pw = self.wit[i - 1] if i else None
+        j = min(i, 2)
+        key = (pw, prev.isb if prev else None, self._sig(cand), j)
+        if key in self._ext:
+            return self._ext[key]
+        level = self._level(j, cand, prev)
+        if pw is not None and key not in self._guessed:
+            self._guessed.add(key)
+            out = self._guess(j, pw, cand, prev)
+            if out is not None:
+                self._ext[key] = out
+                return out
+        if not ask:
+            return None
+        sh = self._scratch()
+        cons: list[z3.BoolRef] = []
+        if pw is not None:
+            cons += [sh.e[0] == pw[3], sh.c[0] == pw[4]]
+            if j == 1:
+                cons.append(sh.w[0] == pw[2])
+            else:
+                # The next level reads w and wmax only as max(w, wmax) (the fetch floor).
+                cons += [sh.e[1] == pw[0], sh.c[1] == pw[1], sh.w[1] == pw[2],
+                         sh.wmax[1] == pw[2]]
+        r, m = self._ask(cons + [level], "timing")
+        if r == "unknown":
+            return None  # not cached: the whole prefix is asked (and says why)
+        out = self._witness(m, sh, j) if m is not None else None
+        self._ext[key] = out
+        return out
+
+    def _guess(self, j: int, pw: PointWitness, cand: Candidate, prev: Candidate | None
+               ) -> PointWitness | None:
+        """Simple stories checked by evaluation, not search: the observer goes on at
+        the parent's point or jumps to a point where something changes (a block's end,
+        a forced CSE, the word's write, the end), keeps its CSE or takes one there,
+        and fetches the word as late as its window allows. The first that satisfies
+        the level's constraints is a witness; finding none proves nothing."""
+        key = (j, cand.idx, prev.isb if prev else None)
+        if key not in self._lvl_eval:
+            self._lvl_eval[key] = compile_int(self._level(j, cand, prev))
+        fn = self._lvl_eval[key]
+        if fn is None:
+            return None
+        e, c, top, e0, c0 = pw
+        tl, n = self.tl, self.enc.n
+        marks = {n} | {b.last for b in tl.blocks} | set(tl.forced_cse_points())
+        marks |= {a for a, _ in cand.points}
+        pubs = {p for _, p in self.enc.hist[cand.slot].writes if p is not None}
+        env = {"e0": e0, "c0": c0}
+        if j == 1:
+            env |= {"w0": top, "wmax1": top}
+        else:
+            env |= {"e1": e, "c1": c, "w1": top, "wmax1": top, "wmax2": top}
+        for e2 in sorted({e} | {p for p in marks if e <= p <= n}):
+            cses = [c] + sorted({e, e2} | {p for p in marks | pubs if e <= p <= e2} - {c})
+            for c2 in cses:
+                for a, b in reversed(cand.points):
+                    if a > e2:
+                        continue
+                    env |= {f"e{j}": e2, f"c{j}": c2, f"f{j}": min(b, e2), f"w{j}": a}
+                    try:
+                        ok = fn(env)
+                    except KeyError:  # a variable these stories do not set
+                        return None
+                    if ok:
+                        return (e2, c2, max(a, top), e0, c0)
+        return None
+
+    def _any_word(self, cand: Candidate) -> Candidate:
+        """A candidate of ``cand``'s slot that may be fetched at any point: its level
+        is a relaxation of every word's of the slot (goals about the window only)."""
+        key = -1 - cand.slot
+        hit = self._pseudo.get(key)
+        if hit is None:
+            hit = self._pseudo[key] = dataclasses.replace(cand, idx=key,
+                                                          points=((0, self.enc.n),))
+        return hit
+
+    def _refuted(self, i: int, cand: Candidate, query: str, goal_key: object,
+                 goal: GoalFn | None, any_word: bool = False) -> bool:
+        """Proved impossible on a relaxation of the path: level 0, the fetch of ``cand``
+        at level ``i`` with ``goal`` on it, and (first without it) level i-1; the
+        levels between are left out, keeping only what every prefix implies of them."""
+        lv = self.levels
+        # (level i-1 kept, level 0 kept): the cheapest and most shared first (level 0
+        # differs between paths that reach the same fetch).
+        tries: list[tuple[int, bool]] = []
+        if goal is not None and i >= 1 and any_word:
+            tries.append((-1, False))  # a fetch of any word of the slot: one per slot
+        if goal is not None and i >= 1:
+            tries.append((0, False))
+        if goal is not None and i >= 2:
+            tries.append((0, True))
+        if i >= 3:
+            tries += [(1, False), (1, True)]
+        for width, with0 in tries:
+            if self._relaxed(query, goal_key, goal, width,
+                             self._any_word(cand) if width < 0 else cand, lv[i - 1],
+                             lv[0] if with0 else None, lv[i - 2] if width > 0 else None):
+                return True
+        return False
+
+    def _relaxed(self, query: str, goal_key: object, goal: GoalFn | None, width: int,
+                 fetch: Candidate, prev: Candidate, lv0: Candidate | None,
+                 before: Candidate | None) -> bool:
+        """One relaxation of ``_refuted`` is unsatisfiable (cached; an unknown is no).
+        ``width`` 1 keeps ``prev`` (preceded by ``before``) as a level, 0 and -1 (a
+        fetch of any word) only its isb; ``lv0``: level 0's constraints are kept."""
+        key = (query, goal_key, width, self._sig(lv0) if lv0 else None, prev.isb,
+               self._sig(fetch), (before.isb, self._sig(prev)) if before else None)
+        hit = self._rel.get(key)
+        if hit is None:
+            sh = self._scratch()
+            j = max(width, 0) + 2
+            # Shadow level 1 stands for level i-1 (width 0, -1) or i-2 (width 1), and
+            # shadow level 0 for level 0 (its constraints left out without lv0):
+            # e and c never go back, c <= e, e <= n, true of every level of a path.
+            cons = [0 <= sh.c[0], sh.c[0] <= sh.e[0], sh.e[0] <= sh.e[1],
+                    sh.c[0] <= sh.c[1], sh.c[1] <= sh.e[1], sh.e[1] <= self.enc.n]
+            if lv0 is not None:
+                cons.append(self._level(0, lv0, None))
+            if width > 0:
+                cons.append(self._level(2, prev, before))
+            cons.append(self._level(j, fetch, prev))
+            if goal is not None:
+                cons += goal(sh, j)[0]
+            r, _ = self._ask(cons, query)
+            if r == "unknown":
+                return False  # not cached: the whole prefix is asked (and says why)
+            hit = self._rel[key] = r == "unsat"
+        return hit
+
+    def _never(self, kind: str, i: int) -> bool:
+        """No fetch at depth >= 1 of any path can show ``kind``: each word of each slot,
+        after an instruction that is or is not an isb, is refuted path-independently
+        (``_relaxed`` without levels before the fetch). Cached: it is about the spec."""
+        hit = self._nevers.get(kind)
+        if hit is not None:
+            return hit
+        enc = self.enc
+        after = list({c.isb: c for c in enc.cands}.values())  # a previous word of each kind
+        ok = True
+        for cand in enc.cands:
+            if not ok:
+                break
+            slot = cand.slot
+            pts, torn_key, n_pairs, cmodx_key = self._slot_goals(slot)
+            goals: list[tuple[object, GoalFn, bool]] = []
+            if kind == UNDEFINED:
+                ok = cand.stmts is not None
+            elif kind == BTI:
+                ok = not enc.spec.bti  # without guarded pages no fetch is a BTI violation
+            elif kind == DATA:
+                ok = not enc._may_load(cand)  # nothing read, nothing torn
+            elif kind == TORN and pts:
+                goals.append((torn_key, self._goal_fns(slot)[0], True))
+            elif kind == CMODX and n_pairs:
+                goals.append((cmodx_key, self._goal_fns(slot)[1], True))
+            elif kind == STALE and cand.word != enc.hist[slot].values[enc.n]:
+                goals.append(("stale", _stale_goal, False))
+            elif kind == INCOMPLETE:
+                at = enc.hist[slot].values
+                goals += [((INCOMPLETE, m), _incomplete_goal(m), False)
+                          for _, m in enc.complete if cand.word != at[m]]
+            for key, fn, any_word in goals:
+                fetch = self._any_word(cand) if any_word else cand
+                if not all(self._relaxed(kind, key, fn, -1 if any_word else 0, fetch, p, None,
+                                         None) for p in after):
+                    ok = False
+                    break
+        self._nevers[kind] = ok
+        return ok
+
+    def _nothing_left(self, i: int, slot: int, with_stale: bool) -> bool:
+        """Exact pruning: no node of the subtree at (depth ``i`` >= 1, ``slot``) can add
+        a violation or a reason. Inequivalence is found; every other kind is found or
+        impossible at any depth >= 1 (``_never``); the code only goes forward inside
+        the site (no loop, no branch through a register, no call), so no path below
+        reaches ``max_insns``. A kind this does not know (a new one) stops it."""
+        enc = self.enc
+        if INEQUIVALENT not in self.found or not enc.forward_only:
+            return False
+        if i + enc.site.nslots - slot > enc.k or set(VIOLATION_KINDS) - KNOWN_KINDS:
+            return False
+        kinds = [k for k in KNOWN_KINDS - {INEQUIVALENT} if k not in self.found
+                 and (k != STALE or with_stale)]
+        return all(self._never(k, i) for k in sorted(kinds))
+
+    def _materialize(self) -> None:
+        """Assert every level of the path in the incremental solver."""
+        while self.mat < len(self.levels):
+            j = self.mat
+            self.solver.push()
+            self.solver.add(*self.timing(j, self.levels[j], self.levels[j - 1] if j else None))
+            self.mat += 1
+
+    def _feasible(self, i: int, cand: Candidate) -> bool:
+        """Can the path go on with ``cand`` at level ``i``? On yes, the level is pushed."""
+        cut = i >= SHORTCUT_DEPTH and not self._pinned
+        wit = self._extend(i, cand, ask=False) if cut else None
+        if wit is None and cut:
+            if self._refuted(i, cand, "timing", "timing", None):
+                return False
+            wit = self._extend(i, cand, ask=True)
+        if wit is None:
+            self._materialize()
+            self.levels.append(cand)
+            self._materialize()
+            r, m = self._check([], "timing")
+            if m is None:  # an unknown is recorded by _check
+                self._leave()
+                return False
+            wit = self._witness(m, self, i)
+        else:
+            self.levels.append(cand)
+        self.wit.append(wit)
+        return True
+
+    def _leave(self) -> None:
+        """Back out of the deepest level of the path."""
+        self.levels.pop()
+        if len(self.wit) > len(self.levels):
+            self.wit.pop()
+        if self.mat > len(self.levels):
+            self._pop_step()
+            self.mat -= 1
+
+    def _goal_model(self, i: int, cand: Candidate, query: str, goal_key: object,
+                    goal: GoalFn, any_word: bool = False
+                    ) -> tuple[z3.ModelRef | None, tuple[z3.ArithRef, ...]]:
+        """``_timing_model`` of the path with ``goal`` on its last fetch (level ``i``);
+        ``any_word``: the goal is about the fetch's window, not the word fetched."""
+        if i >= SHORTCUT_DEPTH and not self._pinned and self._refuted(
+                i, cand, query, goal_key, goal, any_word):
+            return None, ()
+        self._materialize()
+        cons, pts = goal(self, i)
+        return self._timing_model(cons, query), pts
+
+    def force(self, st: SymState | Pending) -> SymState:
+        """The state itself, computing deferred instructions (each once)."""
+        chain: list[Pending] = []
+        cur = st
+        while isinstance(cur, Pending) and cur.done is None:
+            chain.append(cur)
+            cur = cur.base
+        done = cur.done if isinstance(cur, Pending) else cur
+        assert done is not None
+        for p in reversed(chain):
+            [(nst, _, _)] = self.enc.step(p.cand, done)
+            p.done = done = nst
+        return done
 
     # -- the search ------------------------------------------------------------
 
@@ -839,28 +1374,32 @@ class _ObserverSearch:
         return ObserverResult(enc.site.name, self.kind, status, found, reasons,
                               self.queries, round(self.seconds, 4))
 
-    def _dfs(self, i: int, slot: int, st: SymState, path: tuple[Candidate, ...],
+    def _dfs(self, i: int, slot: int, st: SymState | Pending, path: tuple[Candidate, ...],
              with_stale: bool) -> None:
         from fpatch.encoding.extract import counterexample
 
         enc = self.enc
+        if i >= 1 and self._nothing_left(i, slot, with_stale):
+            return
         if i >= enc.k:
+            self._materialize()
             r, _ = self._check([], "bound")
             if r != "unsat":
                 self.reasons.append(f"a run may execute more than max_insns={enc.k} "
                                     f"instructions inside the site; raise max_insns")
             return
         for cand in enc.by_slot[slot]:
+            # The run's budget: most nodes are decided without a query (which would
+            # notice it), so the search looks at the clock itself.
+            if enc.deadline is not None and time.monotonic() >= enc.deadline:
+                self.reasons.append(BUDGET_SPENT)
+                return
             self.steps += 1
             if self.steps > MAX_SEARCH_STEPS:
                 self.reasons.append(f"the search tried more than {MAX_SEARCH_STEPS} fetched "
                                     f"instructions for this observer (too many paths)")
                 return
-            self.solver.push()
-            self.solver.add(*self.timing(i, cand, path[-1] if path else None))
-            r, _ = self._check([], "timing")
-            if r != "sat":  # an unknown is recorded by _check
-                self._pop_step()
+            if not self._feasible(i, cand):
                 continue
             here = path + (cand,)
             self._window_goals(i, cand, here, st)
@@ -868,32 +1407,44 @@ class _ObserverSearch:
             if with_stale and STALE not in self.found:
                 final = enc.hist[cand.slot].values[enc.n]
                 if cand.word != final and self._path_sat(st, STALE):
-                    m = self._timing_model([self.c[0] >= enc.n], STALE)
+                    m, _ = self._goal_model(i, cand, STALE, "stale", _stale_goal)
                     if m is not None:
                         self.found[STALE] = counterexample(self, STALE, here, m, None, None)
             if self._bti_landing(i, cand, here, st) and not (
                     i == 0 and enc.site.enter == "both"):
                 # A Branch Target exception: the run stops at this fetch. With `enter: both`
                 # the direct entry's run goes on from the same first fetch.
-                self._pop_step()
+                self._leave()
                 continue
-            needs, unmodelled = enc.probe(cand, st)
+            if enc.deferrable(cand):  # no load, one outcome: computed when read (Pending)
+                self._outcomes(i, cand, here, [(Pending(st, cand, st.cond, st.reads),
+                                                enc.fall_through(cand), None)], with_stale)
+                self._leave()
+                continue
+            now = self.force(st)
+            needs, unmodelled = enc.probe(cand, now)
             if unmodelled:
                 self.reasons += [f"slot {cand.slot} `{cand.insn.text}`: {u}" for u in unmodelled]
-                self._pop_step()
+                self._leave()
                 continue
-            for vals, goal in self._data_choices(i, needs, st):
+            if needs:
+                self._materialize()
+            for vals, goal in self._data_choices(i, needs, now):
                 if goal:
+                    # The load's timing constrains this level: the shortcuts (which read a
+                    # level's own constraints only) stay off below it.
                     self.solver.push()
                     self.solver.add(*goal)
                     if self._check([], "timing")[0] != "sat":
                         self.solver.pop()
                         continue
-                outs = enc.step(cand, st, _DataIO(vals, i) if needs else None)
-                self._outcomes(i, cand, here, outs, with_stale)
+                    self._pinned += 1
+                outs = enc.step(cand, now, _DataIO(vals, i) if needs else None)
+                self._outcomes(i, cand, here, list(outs), with_stale)
                 if goal:
+                    self._pinned -= 1
                     self.solver.pop()
-            self._pop_step()
+            self._leave()
 
     def _data_choices(self, i: int, needs: tuple[str, ...], st: SymState
                       ) -> list[tuple[dict[str, int], list[z3.BoolRef]]]:
@@ -939,7 +1490,8 @@ class _ObserverSearch:
         return expr
 
     def _outcomes(self, i: int, cand: Candidate, here: tuple[Candidate, ...],
-                  outs: list[tuple[SymState, BV | None, Exit | None]], with_stale: bool) -> None:
+                  outs: list[tuple[SymState | Pending, BV | None, Exit | None]],
+                  with_stale: bool) -> None:
         """Follow every outcome of executing ``cand`` as the i-th instruction."""
         enc = self.enc
         for nst, nxt, ex in outs:
@@ -962,7 +1514,7 @@ class _ObserverSearch:
                         self._dfs(i + 1, where, nst, here, with_stale)
                     continue
             assert ex is not None
-            self._at_exit(i, PathEnd(nst, ex, here))
+            self._at_exit(i, nst, ex, here)
     def _btype(self, i: int, path: tuple[Candidate, ...]) -> str | None:
         """The BTYPE fetch ``i`` must be a landing pad for (env.bti, MODEL.md 6.6): an
         indirect entry is a call (blr); a br/blr of the run sets its own."""
@@ -975,7 +1527,7 @@ class _ObserverSearch:
         return branch_type(prev) if isinstance(prev, Insn) else None
 
     def _bti_landing(self, i: int, cand: Candidate, here: tuple[Candidate, ...],
-                     st: SymState) -> bool:
+                     st: SymState | Pending) -> bool:
         """Is this fetch a branch target whose word is not a landing pad? (then a BTI
         violation when the path can be taken; the run stops here either way)."""
         from fpatch.encoding.extract import counterexample
@@ -984,6 +1536,7 @@ class _ObserverSearch:
         if btype is None or landing_ok(cand.word, btype, self.enc.site.slot_addr(cand.slot)):
             return False
         if BTI not in self.found and self._path_sat(st, BTI):
+            self._materialize()
             m = self._timing_model([], BTI)
             if m is not None:
                 self.found[BTI] = counterexample(self, BTI, here, m, None, None)
@@ -996,49 +1549,77 @@ class _ObserverSearch:
         self.f.pop()
         self.w.pop()
 
+    def _slot_goals(self, slot: int) -> tuple[tuple[tuple[int, int], ...], int, int, int]:
+        """Per slot, once: its torn points, the number of its word pairs a CMODX goal
+        looks at, and numbers naming the two goals (keys of the shortcut caches)."""
+        hist, others = self.enc.hist[slot], self.enc.by_slot[slot]
+        pts = _intervals([t for t, torn in enumerate(hist.torn) if torn])
+        k, plain = len(others), sum(1 for a in others if a.cmodx)
+        n_pairs = k * (k - 1) // 2 - plain * (plain - 1) // 2  # not both in the CMODX set
+        ids = self._sig_ids
+        torn_key = ids.setdefault((TORN, pts), len(ids))
+        cmodx_key = ids.setdefault((CMODX, tuple((a.points, a.cmodx) for a in others)), len(ids))
+        return pts, torn_key, n_pairs, cmodx_key
+
+    def _goal_fns(self, slot: int) -> tuple[GoalFn, GoalFn]:
+        """The torn and CMODX goals on a fetch of ``slot`` (its window)."""
+        enc = self.enc
+        pts, _, n_pairs, _ = self._slot_goals(slot)
+        others = enc.by_slot[slot]
+
+        def torn_goal(s: _ObserverSearch, j: int
+                      ) -> tuple[list[z3.BoolRef], tuple[z3.ArithRef, ...]]:
+            g = z3.Int(f"torn_g{j}")
+            return [s.in_window(j, slot, g, pts)], (g,)
+
+        def cmodx_goal(s: _ObserverSearch, j: int
+                       ) -> tuple[list[z3.BoolRef], tuple[z3.ArithRef, ...]]:
+            g, h = z3.Int(f"cmodx_g{j}"), z3.Int(f"cmodx_h{j}")
+            if n_pairs <= MAX_CMODX_PAIRS:
+                goal = z3.Or(*[z3.And(s.in_window(j, slot, g, a.points),
+                                      s.in_window(j, slot, h, b.points))
+                               for a in others for b in others
+                               if a.idx < b.idx and not (a.cmodx and b.cmodx)])
+            else:
+                # The same goal in size linear in the words: g at a word outside the
+                # CMODX set, h at any other word of the slot (hostile specs give slots
+                # hundreds of words, and pairs grow as their square).
+                goal = z3.Or(*[z3.And(s.in_window(j, slot, g, a.points),
+                                      s.in_window(j, slot, h, [(0, enc.n)]),
+                                      z3.Not(z3.Or(*[z3.And(lo <= h, h <= hi)
+                                                     for lo, hi in a.points])))
+                               for a in others if not a.cmodx and a.points])
+            return [goal], (g, h)
+
+        return torn_goal, cmodx_goal
+
     def _window_goals(self, i: int, cand: Candidate, here: tuple[Candidate, ...],
-                      st: SymState) -> None:
+                      st: SymState | Pending) -> None:
         from fpatch.encoding.extract import counterexample
 
-        enc = self.enc
-        hist = enc.hist[cand.slot]
-        if (TORN not in self.found) and any(hist.torn):
-            g = z3.Int(f"torn_g{i}")
-            pts = _intervals([t for t, torn in enumerate(hist.torn) if torn])
-            m = self._timing_model([self.in_window(i, cand.slot, g, pts)], TORN)
+        slot = cand.slot
+        info = self._goal_info.get(slot)
+        if info is None:
+            info = self._goal_info[slot] = self._slot_goals(slot)
+        pts, torn_key, n_pairs, cmodx_key = info
+        if TORN not in self.found and pts:
+            m, gs = self._goal_model(i, cand, TORN, torn_key, self._goal_fns(slot)[0],
+                                     any_word=True)
             if m is not None and self._path_sat(st, TORN):
-                self.found[TORN] = counterexample(self, TORN, here, m, None, (g,))
-        if CMODX not in self.found:
-            others = enc.by_slot[cand.slot]
-            k, plain = len(others), sum(1 for a in others if a.cmodx)
-            n_pairs = k * (k - 1) // 2 - plain * (plain - 1) // 2  # not both in the CMODX set
-            if n_pairs:
-                g, h = z3.Int(f"cmodx_g{i}"), z3.Int(f"cmodx_h{i}")
-                slot = cand.slot
-                if n_pairs <= MAX_CMODX_PAIRS:
-                    goal = z3.Or(*[z3.And(self.in_window(i, slot, g, a.points),
-                                          self.in_window(i, slot, h, b.points))
-                                   for a in others for b in others
-                                   if a.idx < b.idx and not (a.cmodx and b.cmodx)])
-                else:
-                    # The same goal in size linear in the words: g at a word outside the
-                    # CMODX set, h at any other word of the slot (hostile specs give
-                    # slots hundreds of words, and pairs grow as their square).
-                    goal = z3.Or(*[z3.And(self.in_window(i, slot, g, a.points),
-                                          self.in_window(i, slot, h, [(0, enc.n)]),
-                                          z3.Not(z3.Or(*[z3.And(lo <= h, h <= hi)
-                                                         for lo, hi in a.points])))
-                                   for a in others if not a.cmodx and a.points])
-                m = self._timing_model([goal], CMODX)
-                if m is not None and self._path_sat(st, CMODX):
-                    self.found[CMODX] = counterexample(self, CMODX, here, m, None, (g, h))
+                self.found[TORN] = counterexample(self, TORN, here, m, None, gs)
+        if CMODX not in self.found and n_pairs:
+            m, gh = self._goal_model(i, cand, CMODX, cmodx_key, self._goal_fns(slot)[1],
+                                     any_word=True)
+            if m is not None and self._path_sat(st, CMODX):
+                self.found[CMODX] = counterexample(self, CMODX, here, m, None, gh)
         if cand.stmts is None and UNDEFINED not in self.found and self._path_sat(st, UNDEFINED):
+            self._materialize()
             m = self._timing_model([], UNDEFINED)
             if m is not None:
                 self.found[UNDEFINED] = counterexample(self, UNDEFINED, here, m, None, None)
 
     def _incomplete_goal(self, i: int, cand: Candidate, here: tuple[Candidate, ...],
-                         st: SymState) -> None:
+                         st: SymState | Pending) -> None:
         """MODEL.md 6.5: fetch ``i`` executes at or after a `complete:` mark ``m`` a word
         fetched from before ``m`` that the slot no longer holds at ``m``."""
         from fpatch.encoding.extract import counterexample
@@ -1049,18 +1630,21 @@ class _ObserverSearch:
         for name, m in self.enc.complete:
             if cand.word == at[m]:
                 continue
-            model = self._timing_model([self.e[i] >= m, self.f[i] < m], INCOMPLETE)
+            model, _ = self._goal_model(i, cand, INCOMPLETE, (INCOMPLETE, m),
+                                        _incomplete_goal(m))
             if model is not None and self._path_sat(st, INCOMPLETE):
                 self.found[INCOMPLETE] = counterexample(self, INCOMPLETE, here, model, None,
                                                         None, mark=(name, m))
                 return
 
-    def _at_exit(self, i: int, end: PathEnd) -> None:
+    def _at_exit(self, i: int, st: SymState | Pending, ex: Exit,
+                 here: tuple[Candidate, ...]) -> None:
         from fpatch.encoding.extract import counterexample
 
-        if end.exit.undefined or self.enc.valid_unknown or (INEQUIVALENT in self.found
-                                  and (not end.state.reads or DATA in self.found)):
+        if ex.undefined or self.enc.valid_unknown or (INEQUIVALENT in self.found
+                                                      and (not st.reads or DATA in self.found)):
             return
+        end = PathEnd(self.force(st), ex, here)
         got = self.enc.classify(end)
         if isinstance(got, str):
             self.reasons.append(got)
@@ -1068,6 +1652,7 @@ class _ObserverSearch:
         if got is None or got[0] in self.found:
             return
         kind, data, state = got
+        self._materialize()
         m = self._timing_model([], kind)
         if m is not None:
             self.found[kind] = counterexample(self, kind, end.cands, m, data, None, end,

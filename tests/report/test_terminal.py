@@ -43,10 +43,14 @@ def test_one_run_shared_by_three_observer_kinds_is_printed_once() -> None:
     out = _render(160, BYTEWISE)
     assert out.count("CMODX — site func") == 1
     assert "observers thread, nmi-local, nmi-remote (the same run)" in out
-    # runs that differ stay apart
-    _, doc = _doc(BOTH_SLOTS)
-    assert [c["observers"] for c in doc["counterexamples"]] == [
-        ["thread", "nmi-local", "nmi-remote"], ["thread", "nmi-local"], ["nmi-remote"]]
+    # runs that differ stay apart, the same run is shared (which timing the solver picks
+    # for each observer kind, among equally simple ones, is not fixed)
+    for path in (BOTH_SLOTS, SPECS / "seed-q2-disable-stop-machine-nonpreemptible-nmi.yaml"):
+        result, doc = _doc(path)
+        runs: dict[Any, list[str]] = {}
+        for c in result.counterexamples:
+            runs.setdefault((c.violation, c.execs, c.exit, c.diffs), []).append(c.observer)
+        assert [c["observers"] for c in doc["counterexamples"]] == list(runs.values())
 
 
 def test_events_are_in_time_order_and_enter_comes_first() -> None:
