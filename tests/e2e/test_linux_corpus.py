@@ -42,7 +42,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "ftrace-call-ops-literal-two-halves.yaml": (BTI, DATA, LR),
     "jump-label-ipi.yaml": (MARKS,),
     "jump-label-nosync-no-ipi.yaml": (MARKS,),
-    "livepatch-call-site.yaml": (BTI, DATA, LR, MARKS),
+    "livepatch-call-site.yaml": (BTI, DATA, LR),
     "module-plt-ftrace-flush-icache.yaml": (GRAPH, MARKS),
     "module-plt-ftrace-smp-wmb.yaml": (GRAPH, MARKS),
     "module-plt-init-at-load.yaml": (GRAPH, MARKS),
