@@ -90,7 +90,7 @@ def fpatch(*args: str) -> subprocess.CompletedProcess[str]:
 def skip_reason(path: Path) -> str | None:
     """None if this tree accepts the spec; the missing v2 features if it rejects it only
     for them; fails for any other validation error."""
-    p = fpatch("validate", str(path.relative_to(ROOT)))
+    p = fpatch("validate", str(path))
     if p.returncode == 0:
         return None
     errors = [e for e in p.stderr.splitlines() if ": error: " in e]
@@ -139,6 +139,15 @@ def test_check_gives_the_cited_verdict(path: Path, engine: str) -> None:
     if kind is not None:
         found = {c["violation"] for c in res["counterexamples"]}
         assert kind in found, found
+
+
+def test_a_typo_in_a_v2_spec_fails_instead_of_skipping(tmp_path: Path) -> None:
+    src = CORPUS / "jump-label-nosync-no-ipi.yaml"
+    bad = tmp_path / src.name
+    bad.write_text(src.read_text().replace("        - nop\n", "        - nopp\n", 1))
+    assert bad.read_text() != src.read_text()
+    with pytest.raises(AssertionError, match="nopp"):
+        skip_reason(bad)
 
 
 def test_the_doc_lists_every_corpus_spec() -> None:
