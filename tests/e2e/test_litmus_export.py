@@ -26,8 +26,9 @@ FORGOT = ROOT / "specs" / "ftrace-forgot-ic-ivau.yaml"
 
 
 def test_exported_stale_counterexamples_are_allowed(tmp_path: Path) -> None:
-    r = CliRunner().invoke(main, ["check", "-q", "--litmus-out", str(tmp_path),
-                                  str(ROOT / "specs")])
+    # the top-level bundled specs (specs/linux/ has its own gate, test_linux_corpus.py)
+    tops = [str(p) for p in sorted((ROOT / "specs").glob("*.yaml"))]
+    r = CliRunner().invoke(main, ["check", "-q", "--litmus-out", str(tmp_path), *tops])
     assert r.exit_code == 0, r.output
     files = sorted(tmp_path.glob("*.litmus"))
     # exactly the bundled specs whose counterexamples include a stale fetch
