@@ -138,12 +138,12 @@ def test_loads_the_model_cannot_decide_are_unknown(insn: str, why: str) -> None:
 
 
 def test_call_ops_literal_written_with_one_store_is_safe() -> None:
-    spec = parse_file(LINUX / "ftrace-call-ops-literal-u64.yaml")
+    spec = parse_file(LINUX / "ftrace-modify-call-ops-literal-u64.yaml")
     assert check_spec(spec, timeout=30).verdict == enum_check(spec).verdict == "safe"
 
 
 def test_call_ops_literal_written_in_halves_is_a_torn_pointer() -> None:
-    spec = parse_file(LINUX / "ftrace-call-ops-literal-torn.yaml")
+    spec = parse_file(LINUX / "ftrace-modify-call-ops-literal-torn.yaml")
     smt, enum = check_spec(spec, timeout=30), enum_check(spec)
     kinds = {("func", k, DATA) for k in ("thread", "nmi-local", "nmi-remote")}
     assert smt.violations() == enum.violations() == kinds
@@ -162,7 +162,7 @@ def test_every_report_kind_shows_the_load(tmp_path: object) -> None:
     from pathlib import Path
 
     out = Path(str(tmp_path))
-    path = str(LINUX / "ftrace-call-ops-literal-torn.yaml")
+    path = str(LINUX / "ftrace-modify-call-ops-literal-torn.yaml")
     run = [sys.executable, "-m", "fpatch.cli", "check"]
     p = subprocess.run(run + ["--report-dir", str(out), "--sarif", str(out / "r.sarif"),
                               "--junit-xml", str(out / "r.xml"), path],
@@ -186,7 +186,7 @@ def test_show_lists_reads_completion_and_valid_values() -> None:
     import sys
 
     p = subprocess.run([sys.executable, "-m", "fpatch.cli", "show", "--no-color",
-                        str(LINUX / "ftrace-call-ops-literal-u64.yaml")],
+                        str(LINUX / "ftrace-modify-call-ops-literal-u64.yaml")],
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     text = " ".join(p.stdout.split())

@@ -37,17 +37,11 @@ MARKS = "step marks and completion at return (- mark, complete)"
 GRAPH = "sites as one code graph (enter: none, reachable_after) and adrp + :lo12:"
 ERRATA = "errata (env.errata: [neoverse-n1-1542419])"
 NEEDS: dict[str, tuple[str, ...]] = {
-    "ftrace-bti-landing-pad-overwritten.yaml": (BTI, LR),
-    "ftrace-call-ops-bti.yaml": (BTI, DATA, LR),
-    "ftrace-call-ops-literal-two-halves.yaml": (BTI, DATA, LR),
-    "jump-label-ipi.yaml": (MARKS,),
-    "jump-label-nosync-no-ipi.yaml": (MARKS,),
-    "livepatch-call-site.yaml": (BTI, DATA, LR),
-    "module-plt-ftrace-flush-icache.yaml": (GRAPH, MARKS),
-    "module-plt-ftrace-smp-wmb.yaml": (GRAPH, MARKS),
-    "module-plt-init-at-load.yaml": (GRAPH, MARKS),
-    "module-plt-neoverse-n1-1542419.yaml": (GRAPH, MARKS, ERRATA),
-    "module-plt-neoverse-n1-1542419-workaround.yaml": (GRAPH, MARKS, ERRATA),
+    "module-plt-ftrace-flush-icache.yaml": (GRAPH,),
+    "module-plt-ftrace-smp-wmb.yaml": (GRAPH,),
+    "module-plt-init-at-load.yaml": (GRAPH,),
+    "module-plt-neoverse-n1-1542419.yaml": (GRAPH,),
+    "module-plt-neoverse-n1-1542419-workaround.yaml": (GRAPH,),
 }
 # How this tree's validator rejects those features (nothing else is excused).
 V2_ERRORS = (
