@@ -78,7 +78,7 @@ def counterexample(
     if violation == TORN:
         assert points is not None
         g = _int(tm, points[0])
-        detail = (f"slot {x.slot} is fetched at point {x.point} with last CSE at {x.cse}; its "
+        detail = (f"{site.slot_name(x.slot)} is fetched at point {x.point} with last CSE at {x.cse}; its "
                   f"window [{lo}, {hi}] includes point {g}, where the word is torn "
                   f"({_h(hist.values[g])}: part old, part new bytes of a non-atomic write)")
         loc = _write_loc(srch, x.slot, g)
@@ -86,19 +86,19 @@ def counterexample(
         assert points is not None
         g, h = _int(tm, points[0]), _int(tm, points[1])
         a, b = _word_desc(srch, x.slot, hist.values[g]), _word_desc(srch, x.slot, hist.values[h])
-        detail = (f"slot {x.slot} is fetched at point {x.point} with last CSE at {x.cse}; its "
+        detail = (f"{site.slot_name(x.slot)} is fetched at point {x.point} with last CSE at {x.cse}; its "
                   f"window [{lo}, {hi}] holds both {a} (point {g}) and {b} (point {h}), and not "
                   f"both are in the CMODX set: the fetched instruction is CONSTRAINED "
                   f"UNPREDICTABLE")
         loc = _write_loc(srch, x.slot, max(g, h))
     elif violation == UNDEFINED:
-        detail = (f"slot {x.slot} was fetched as {_h(x.word)}, which is not an instruction of "
+        detail = (f"{site.slot_name(x.slot)} was fetched as {_h(x.word)}, which is not an instruction of "
                   f"the supported set (executing it is undefined)")
         exit_text = "undefined instruction"
         loc = _write_loc(srch, x.slot, x.fetched_at)
     elif violation == STALE:
         final = hist.values[enc.n]
-        detail = (f"after the last step (point {enc.n}) and a CSE, slot {x.slot} can still be "
+        detail = (f"after the last step (point {enc.n}) and a CSE, {site.slot_name(x.slot)} can still be "
                   f"fetched as `{x.text}` ({_h(x.word)}) instead of the final {_h(final)}: "
                   f"the write is never published to instruction fetch")
         exit_text = "(the stale instruction runs)"

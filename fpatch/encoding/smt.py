@@ -360,14 +360,24 @@ class SiteEncoder:
         """Slot index of a constant PC, None if outside the site, "dynamic" if symbolic."""
         if not z3.is_bv_value(pc):
             return "dynamic"
-        v = pc.as_long()
-        site = self.site
-        if site.base <= v < site.end and (v - site.base) % 4 == 0:
-            return (v - site.base) // 4
-        return None
+        return self.site.slot_at(pc.as_long())
 
     def inside(self, pc: BV) -> z3.BoolRef:
         return z3.Or(*[pc == self.site.slot_addr(j) for j in range(self.site.nslots)])
+
+    def foreign(self, pc: BV, cond: list[z3.BoolRef]) -> str | None:
+        """Why an exit to ``pc`` is unknown: it may enter a declared site that the code
+        graph (fpatch/region.py) did not connect to this region, which is not followed."""
+        addrs = sorted(getattr(self.site, "foreign", ()))
+        if not addrs:
+            return None
+        if z3.is_bv_value(pc):
+            if pc.as_long() not in addrs:
+                return None
+        elif self.data_sat(cond + [z3.Or(*[pc == a for a in addrs])])[0] == "unsat":
+            return None
+        return (f"a run may branch from site {self.site.name}'s code graph into another "
+                f"declared site through a target the graph did not find (not modelled)")
 
     def _valid_paths(self, fixed: list[Candidate]) -> tuple[list[PathEnd], bool]:
         """Every path of a valid state's complete execution (forks on data only)."""
@@ -407,6 +417,8 @@ class SiteEncoder:
                         self.unknowns.append(gave_up("path", why))
                 elif where is None:
                     ends.append(PathEnd(nst, Exit(nxt, 0), cands + (cand,)))
+                    if (away := self.foreign(nxt, nst.cond)) is not None:
+                        self.unknowns.append(away)
                 else:
                     assert isinstance(where, int)
                     todo.append((nst, where, cands + (cand,)))
@@ -577,6 +589,9 @@ class _ObserverSearch:
                 out.append(c == (self.e[i - 1] if prev.isb else self.c[i - 1]))
             out += [z3.Not(z3.And(self.c[0] < p, e >= p)) for p in tl.forced_cse_points()]
         out.append(self.in_window(i, cand.slot, f, cand.points))
+        reach = getattr(self.enc.site, "reach", ())
+        if reach and reach[cand.slot]:  # reachable_after: not executed before the mark
+            out.append(e >= reach[cand.slot])
         w = z3.Int(f"w{i}")
         self.w.append(w)
         out.append(z3.Or(*[z3.And(a <= f, f <= b, w == a) for a, b in cand.points]))
@@ -705,6 +720,9 @@ class _ObserverSearch:
                             self._dfs(i + 1, where, nst, here, with_stale)
                         continue
                 assert ex is not None
+                if ex.code == 0 and not ex.undefined and (
+                        away := enc.foreign(ex.pc, nst.cond)) is not None:
+                    self.reasons.append(away)
                 self._at_exit(i, PathEnd(nst, ex, here))
             self._pop_step()
 

@@ -12,12 +12,14 @@ never a reason to answer ``safe``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from fpatch.isa import Insn, Unsupported, decode, is_cmodx, semantics
 from fpatch.isa.interp import Machine, execute
 from fpatch.isa.ir import MASK64, REGISTERS, Const, Jump
 from fpatch.model.timeline import Timeline, fetch_floor
+from fpatch.region import Region, globalize, region
 from fpatch.spec.types import Site, Spec
 from fpatch.verdict import CMODX, INEQUIVALENT, STALE, TORN, UNDEFINED, Counterexample, Witness
 
@@ -32,7 +34,11 @@ class Effect:
 
 
 def replays(spec: Spec, tl: Timeline, cx: Counterexample) -> bool:
-    site = spec.site(cx.site)
+    # The run is checked on the code graph region the observer entered (fpatch/region.py),
+    # with the engines' region slot numbers.
+    site = region(spec, tl.marks, cx.site)
+    cx = dataclasses.replace(cx, execs=tuple(
+        dataclasses.replace(x, slot=globalize(site, x), site="") for x in cx.execs))
     if not _fetches_legal(tl, site, cx):
         return False
     hist = tl.history(site)
@@ -54,7 +60,7 @@ def replays(spec: Spec, tl: Timeline, cx: Counterexample) -> bool:
     return False
 
 
-def _fetches_legal(tl: Timeline, site: Site, cx: Counterexample) -> bool:
+def _fetches_legal(tl: Timeline, site: Region, cx: Counterexample) -> bool:
     hist = tl.history(site)
     if not cx.execs or cx.execs[0].slot != site.entry:
         return False
@@ -64,7 +70,8 @@ def _fetches_legal(tl: Timeline, site: Site, cx: Counterexample) -> bool:
         earlier = [(y.slot, y.fetched_at) for y in cx.execs[:k]]
         lo = max(h.newest_published(x.cse), fetch_floor(hist, earlier, x.slot))
         ok = (x.window == (lo, x.point) and lo <= x.fetched_at <= x.point
-              and h.values[x.fetched_at] == x.word and x.cse <= x.point and x.point >= prev)
+              and h.values[x.fetched_at] == x.word and x.cse <= x.point and x.point >= prev
+              and x.point >= site.reach[x.slot])
         if not ok:
             return False
         prev = x.point
@@ -103,7 +110,7 @@ def _execute(spec: Spec, site: Site, w: Witness, fetch: object, length: int | No
     pc = site.slot_addr(site.entry)
     calls: list[tuple[str, tuple[int, ...]]] = []
     for i in range(spec.max_insns):
-        slot = (pc - site.base) // 4
+        slot = site.slot_at(pc)
         got = fetch(i, slot)  # type: ignore[operator]
         if got is None or got[0] != slot:
             return None
@@ -131,7 +138,7 @@ def _execute(spec: Spec, site: Site, w: Witness, fetch: object, length: int | No
                 m.regs[dst] = entry[src]
             nxt = entry[helper.returns_to]
         pc = nxt & MASK64
-        if not (site.base <= pc < site.end and (pc - site.base) % 4 == 0):
+        if site.slot_at(pc) is None:
             if length is not None and i + 1 != length:
                 return None  # the counterexample says the run went on (or stopped earlier)
             return Effect(("exit", pc), m.regs, m.mem, m.stack_bytes, calls)

@@ -22,6 +22,7 @@ from fpatch.spec.types import (
     Dsb,
     IpiSync,
     Isb,
+    Mark,
     Site,
     Spec,
     Step,
@@ -98,6 +99,7 @@ class Timeline:
     steps: tuple[PStep, ...]
     blocks: tuple[Block, ...]
     cache: CacheType
+    marks: tuple[tuple[str, int], ...] = ()  # (- mark: NAME, the point it names)
 
     @property
     def n(self) -> int:
@@ -121,6 +123,9 @@ class Timeline:
         return max((p for p in self.forced_cse_points() if p <= e), default=0)
 
     def history(self, site: Site) -> tuple[SlotHistory, ...]:
+        parts = getattr(site, "parts", ())
+        if parts:  # a region (fpatch/region.py): its sites' histories, in slot order
+            return tuple(h for part in parts for h in _histories(self, part))
         return _histories(self, site)
 
     def step_at(self, point: int) -> PStep | None:
@@ -131,6 +136,7 @@ def build(spec: Spec) -> Timeline:
     cache = CacheType(spec.idc, spec.dic)
     out: list[PStep] = []
     blocks: list[Block] = []
+    marks: list[tuple[str, int]] = []
 
     def emit(kind: str, label: str, loc: Loc, block: int | None, **kw: object) -> None:
         out.append(PStep(len(out) + 1, kind, label, loc, block, **kw))  # type: ignore[arg-type]
@@ -166,6 +172,8 @@ def build(spec: Spec) -> Timeline:
             emit("dsb", f"dsb {step.option}", step.loc, block, option=step.option)
         elif isinstance(step, Dmb):
             emit("dmb", f"dmb {step.option}", step.loc, block, option=step.option)
+        elif isinstance(step, Mark):
+            marks.append((step.name, len(out)))
         elif isinstance(step, Isb):
             emit("isb", "isb (patching CPU)", step.loc, block)
         elif isinstance(step, IpiSync):
@@ -188,7 +196,7 @@ def build(spec: Spec) -> Timeline:
 
     for s in spec.steps:
         flatten(s, None)
-    return Timeline(spec, tuple(out), tuple(blocks), cache)
+    return Timeline(spec, tuple(out), tuple(blocks), cache, tuple(marks))
 
 
 def model_op(step: PStep, line: int) -> Op | None:

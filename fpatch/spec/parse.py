@@ -22,6 +22,7 @@ from fpatch.spec.types import (
     Helper,
     IpiSync,
     Isb,
+    Mark,
     Site,
     Spec,
     State,
@@ -64,6 +65,8 @@ class _Ctx:
         self.symbols: dict[str, int] = {}  # symbols and helpers, for write.insn
         self.broken_states: set[tuple[str, str]] = set()  # (site, state) that failed to parse
         self.muted: set[Loc] = set()  # places the YAML layer already reported
+        self.marks: dict[str, Loc] = {}  # step marks (- mark: NAME), for reachable_after
+        self.reach_refs: list[tuple[str, str, Loc]] = []  # (site, mark, loc) to resolve
 
     def comment_hint(self, loc: Loc, value: str) -> str:
         """YAML drops ``#...`` after a space: say so when an operand went missing."""
@@ -357,6 +360,14 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
                                             f"are {site.nslots * (points + 1)} slot values; at "
                                             f"most {MAX_SLOT_POINTS} are supported")
 
+    for site_name, mark, mloc in ctx.reach_refs:
+        if mark not in ctx.marks:
+            ctx.err(mloc, f"sites.{site_name}.reachable_after: unknown mark '{mark}' "
+                          f"(marks: {_names(ctx.marks) or 'none; add a step - mark: NAME'})")
+    if sites and all(s.enter == "none" for s in sites):
+        ctx.err(sites_node.loc if sites_node is not None else root.loc,
+                "sites: every site has enter: none, so no observer enters any")
+
     observers: tuple[str, ...] = ("thread", "nmi") if nmi else ("thread",)
     obs_node = ctx.seq(root.get("observers"), "observers")
     if obs_node is not None:
@@ -452,7 +463,9 @@ def _helpers(ctx: _Ctx, node: Map | None, symbols: dict[str, int]) -> list[Helpe
 
 # ----------------------------------------------------------------------- sites
 
-_SITE_KEYS = ("base", "slots", "entry", "data", "states", "initial", "valid", "live")
+_SITE_KEYS = ("base", "slots", "entry", "data", "states", "initial", "valid", "live", "enter",
+              "reachable_after")
+_ENTER = ("direct", "indirect", "both", "none")
 
 
 def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site | None:
@@ -526,8 +539,23 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
         # Keep the site so that steps are still checked (all problems at once);
         # writes naming a broken state are not reported a second time.
         ctx.broken_states |= {(key.value, n) for n in state_names if n not in names}
+    enter, reachable_after = _graph_keys(ctx, m, key.value, what)
     return Site(key.value, base, nslots, entry, tuple(states), initial, valid,
-                tuple(dict.fromkeys(live)), tuple(data), key.loc)
+                tuple(dict.fromkeys(live)), tuple(data), key.loc, enter, reachable_after)
+
+
+def _graph_keys(ctx: _Ctx, m: Map, name: str, what: str) -> tuple[str, str | None]:
+    """The code-graph keys of a site: ``enter`` and ``reachable_after`` (a mark name,
+    resolved once the steps are read)."""
+    enter = "direct"
+    if m.get("enter") is not None:
+        enter = ctx.choice(m.get("enter"), f"{what}.enter", _ENTER) or "direct"
+    reach = None
+    if (rn := m.get("reachable_after")) is not None:
+        reach = ctx.string(rn, f"{what}.reachable_after")
+        if reach is not None:
+            ctx.reach_refs.append((name, reach, rn.loc))
+    return enter, reach
 
 
 def _data_words(ctx: _Ctx, node: Node | None, what: str, base: int, nslots: int) -> list[DataWord]:
@@ -685,7 +713,7 @@ def _check_overlaps(ctx: _Ctx, sites: list[Site]) -> None:
 
 _STEP_KINDS = (
     "write", "dc_cvau", "dsb", "dmb", "ic_ivau", "ic_iallu", "ic_ialluis", "isb",
-    "sync_icache", "stop_machine", "ipi_sync", "wait_tasks",
+    "sync_icache", "stop_machine", "ipi_sync", "wait_tasks", "mark",
 )
 _BARE = ("isb", "ipi_sync", "wait_tasks", "ic_iallu", "ic_ialluis", "dsb", "dmb")
 _DSB_OPTIONS = ("ish", "sy", "ishst", "st", "ishld", "ld", "osh", "oshst", "oshld", "nsh",
@@ -702,6 +730,8 @@ def _count_points(steps: list[Step] | tuple[Step, ...]) -> int:
             total += -(-len(s.data) // max(s.width, 1))
         elif isinstance(s, SyncIcache):
             total += SYNC_ICACHE_MAX_STEPS
+        elif isinstance(s, Mark):
+            continue
         else:
             total += 1
     return total
@@ -744,6 +774,8 @@ def _step(ctx: _Ctx, item: Node, sites: list[Site], in_block: bool) -> Step | No
         # Fix: `- isb: sy` or `- ipi_sync: {cpus: 1}` had their argument silently ignored.
         ctx.err(arg.loc, f"step '{kind}' takes no arguments")
         return None
+    if kind == "mark":
+        return _mark(ctx, arg, loc)
     if kind == "isb":
         return Isb(loc)
     if kind == "ipi_sync":
@@ -782,6 +814,26 @@ def _step(ctx: _Ctx, item: Node, sites: list[Site], in_block: bool) -> Step | No
         return CacheOp(kind, addrs, what, loc)
     assert kind == "write"
     return _write(ctx, arg, sites, loc)
+
+
+def _mark(ctx: _Ctx, arg: Node | None, loc: Loc) -> Mark | None:
+    """``- mark: NAME`` names the point after the previous step; names are unique."""
+    name = ctx.string(arg, "mark") if arg is not None else None
+    if arg is None or name is None:
+        if arg is None:
+            ctx.err(loc, "step 'mark' needs a name")
+        return None
+    if not _LABEL.match(name) or name == "end":
+        ctx.err(arg.loc, f"mark: '{name}' is not a mark name (a name such as after_plt; "
+                         f"'end' is reserved)")
+        return None
+    if name in ctx.marks:
+        first = ctx.marks[name]
+        ctx.err(arg.loc, f"mark: '{name}' is already a mark (line {first.line}, column "
+                         f"{first.col})")
+        return None
+    ctx.marks[name] = arg.loc
+    return Mark(name, loc)
 
 
 def _pick_site(ctx: _Ctx, m: Map | None, sites: list[Site], what: str, loc: Loc) -> Site | None:

@@ -63,9 +63,23 @@ class Site:
     live: tuple[str, ...]
     data: tuple[DataWord, ...]
     loc: Loc
+    # Code graph (docs/model.md, "Sites as one code graph"): how observers enter the site
+    # (direct | indirect | both | none) and the mark before which no CPU executes its slots.
+    enter: str = "direct"
+    reachable_after: str | None = None
 
     def slot_addr(self, i: int) -> int:
         return self.base + 4 * i
+
+    def slot_at(self, pc: int) -> int | None:
+        """The slot at address ``pc`` (None: not a slot of this site)."""
+        if self.base <= pc < self.end and (pc - self.base) % 4 == 0:
+            return (pc - self.base) // 4
+        return None
+
+    def slot_name(self, i: int) -> str:
+        """How reports name slot ``i`` ("slot 1"; a region says which site)."""
+        return f"slot {i}"
 
     @property
     def end(self) -> int:
@@ -148,12 +162,21 @@ class SyncIcache:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """``- mark: NAME``: names the point after the previous step (adds no point)."""
+
+    name: str
+    loc: Loc
+
+
+@dataclass(frozen=True)
 class StopMachine:
     body: tuple[Step, ...]
     loc: Loc
 
 
-Step = Write | CacheOp | Dsb | Dmb | Isb | IpiSync | WaitTasks | SyncIcache | StopMachine
+Step = (Write | CacheOp | Dsb | Dmb | Isb | IpiSync | WaitTasks | SyncIcache | StopMachine
+        | Mark)
 
 
 @dataclass(frozen=True)

@@ -427,7 +427,7 @@ def test_unknown_step() -> None:
     text = edit("  - sync_icache:", "  - sync_cache:")
     assert only(text) == (22, 5, "unknown step 'sync_cache' (expected one of write, dc_cvau, dsb, "
                                  "dmb, ic_ivau, ic_iallu, ic_ialluis, isb, sync_icache, "
-                                 "stop_machine, ipi_sync, wait_tasks)")
+                                 "stop_machine, ipi_sync, wait_tasks, mark)")
     text = edit("  - sync_icache: {slots: [1]}", "  - flush")
     line, col, msg = only(text)
     assert (line, col) == (22, 5) and msg.startswith("unknown step 'flush'")
