@@ -700,7 +700,7 @@ class SiteChecker:
     # -- reporting helpers ------------------------------------------------------
 
     def _states_of(self, s: int, word: int) -> tuple[str, ...]:
-        return tuple(st.name for st in self.site.states if st.words[s] == word)
+        return self.site.states_holding(s, word)
 
     def _exec(self, index: int, s: int, e: int, c: int, lo: int, word: int,
               interrupted: bool, torn: bool = False) -> Exec:

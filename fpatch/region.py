@@ -64,6 +64,13 @@ class Region(Site):
         site, local = self.owners[i]
         return f"{site} slot {local}"
 
+    def states_holding(self, i: int, word: int) -> tuple[str, ...]:
+        if not self.multi:
+            return super().states_holding(i, word)
+        name, local = self.owners[i]
+        part = next(p for p in self.parts if p.name == name)
+        return part.states_holding(local, word)
+
     def index_of(self, site: str, local: int) -> int:
         """The region slot of slot ``local`` of ``site``."""
         return self.owners.index((site, local))

@@ -49,6 +49,7 @@ T = TypeVar("T")
 EXAMPLES = int(os.environ.get("FPATCH_FUZZ_EXAMPLES", "300"))
 SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.yaml"))
 BASE = 0x1000
+BASE2 = 0x2000  # the second site of a code graph (docs/model.md, Sites as one code graph)
 HELPER = 0x9000
 
 
@@ -131,37 +132,54 @@ HELPER_CONTRACTS = [
 ]
 
 
-def insn(ch: Chooser, slot: int, nslots: int) -> str:
-    kind = ch.int(0, 9)
+def insn(ch: Chooser, slot: int, nslots: int, other: tuple[int, int] | None = None) -> str:
+    """One instruction; ``other`` (base, slots) is another site it may branch into."""
+    kind = ch.int(0, 11 if other else 9)
     if kind == 0:
         return f"b .+{4 * ch.int(1, nslots - slot)}"  # forward, at most just past the site
     if kind == 1:
         return "bl h"
+    if kind >= 10 and other is not None:  # into the other site: the code graph
+        op = ch.pick(["b", "b", "bl"])
+        return f"{op} {other[0] + 4 * ch.int(0, other[1] - 1):#x}"
     return ch.pick(PLAIN)
 
 
 def gen_spec(ch: Chooser) -> str:
     nslots = ch.int(1, 3)
+    graph = ch.int(0, 2) == 0  # a second site g that f branches into (code graph)
+    nslots2 = ch.int(1, 2) if graph else 0
     names = ["A", "B", "C"][: ch.int(2, 3)]
-    states = {n: [insn(ch, i, nslots) for i in range(nslots)] for n in names}
+    g_to = (BASE2, nslots2) if graph else None
+    states = {n: [insn(ch, i, nslots, g_to) for i in range(nslots)] for n in names}
     valid = [n for n in names if ch.bool()] or [names[0]]
     initial = ch.pick(names)
+    names2 = ["P", "Q"]
+    # g branches back into f rarely (loops end at max_insns: unknown for both engines)
+    back = (BASE, nslots) if ch.int(0, 3) == 0 else None
+    states2 = {n: [insn(ch, i, nslots2, back) for i in range(nslots2)] for n in names2}
+    valid2 = [n for n in names2 if ch.bool()] or [names2[-1]]
+    sites = ["f", "g"] if graph else ["f"]
 
     def write() -> str:
-        first = ch.int(0, nslots - 1)
-        count = ch.int(1, nslots - first)
+        site = ch.pick(sites)
+        ns, base, nm = (nslots, BASE, names) if site == "f" else (nslots2, BASE2, names2)
+        first = ch.int(0, ns - 1)
+        count = ch.int(1, ns - first)
         slots = list(range(first, first + count))
         widths = [4, 4, 4, 1, 2]
-        if count == 2 and (BASE + 4 * first) % 8 == 0:
+        if count == 2 and (base + 4 * first) % 8 == 0:
             widths += [8, 8]
         width = ch.pick(widths)
         order = ", order: descending" if width < 4 and ch.int(0, 2) == 0 else ""
-        return f"write: {{slots: {slots}, as: {ch.pick(names)}, width: {width}{order}}}"
+        where = f"site: {site}, " if graph else ""
+        return f"write: {{{where}slots: {slots}, as: {ch.pick(nm)}, width: {width}{order}}}"
 
     def maintenance() -> str:
-        return ch.pick(["dc_cvau: f", "dsb: ish", "dsb: sy", "dsb: ishst", "dsb: st", "ic_ivau: f",
-                        "ic_iallu", "isb", "sync_icache: f", "ic_ialluis", "dmb: ish",
-                        "dsb: ld", "dsb: osh"])
+        site = ch.pick(sites)
+        return ch.pick([f"dc_cvau: {site}", "dsb: ish", "dsb: sy", "dsb: ishst", "dsb: st",
+                        f"ic_ivau: {site}", "ic_iallu", "isb", f"sync_icache: {site}",
+                        "ic_ialluis", "dmb: ish", "dsb: ld", "dsb: osh"])
 
     steps: list[str] = []
     for _ in range(ch.int(1, 5)):
@@ -175,6 +193,10 @@ def gen_spec(ch: Chooser) -> str:
             steps.append("stop_machine: [" + ", ".join("{" + b + "}" for b in body) + "]")
         else:
             steps.append(ch.pick(["ipi_sync", "wait_tasks"]))
+    reach = ""
+    if graph and ch.bool():  # g is fresh code: nothing executes it before the mark
+        steps.insert(ch.int(0, len(steps)), "mark: ready")
+        reach = "    reachable_after: ready"
     idc, dic, preempt, nmi = ch.bool(), ch.bool(), ch.bool(), ch.bool()
     cmodx = ch.pick(["", "", "", ", cmodx: linux"])
     observers = ch.pick(["", "observers: [thread]"] + (["observers: [nmi]"] if nmi else []))
@@ -192,7 +214,14 @@ def gen_spec(ch: Chooser) -> str:
         "    states:",
     ]
     lines += [f"      {n}: [{', '.join(ws)}]" for n, ws in states.items()]
-    lines += [f"    initial: {initial}", f"    valid: [{', '.join(valid)}]", "steps:"]
+    lines += [f"    initial: {initial}", f"    valid: [{', '.join(valid)}]"]
+    if graph:
+        lines += ["  g:", f"    base: {BASE2:#x}", f"    slots: {nslots2}",
+                  f"    enter: {ch.pick(['none', 'none', 'direct'])}", "    states:"]
+        lines += [f"      {n}: [{', '.join(ws)}]" for n, ws in states2.items()]
+        lines += [f"    initial: {ch.pick(names2)}", f"    valid: [{', '.join(valid2)}]"]
+        lines += [reach] if reach else []
+    lines += ["steps:"]
     lines += [f"  - {s}" for s in steps]
     lines += [x for x in (observers, max_insns) if x]
     return "\n".join(lines) + "\n"

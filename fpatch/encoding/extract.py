@@ -256,7 +256,7 @@ def _diffs(srch: _ObserverSearch, dm: z3.ModelRef, run: PathEnd, v: PathEnd,
 
 def _word_desc(srch: _ObserverSearch, slot: int, word: int) -> str:
     insn = decode(word, srch.enc.site.slot_addr(slot))
-    states = [s.name for s in srch.enc.site.states if s.words[slot] == word]
+    states = srch.enc.site.states_holding(slot, word)
     where = f" [{', '.join(states)}]" if states else ""
     return f"`{insn.text}`{where}"
 

@@ -81,6 +81,10 @@ class Site:
         """How reports name slot ``i`` ("slot 1"; a region says which site)."""
         return f"slot {i}"
 
+    def states_holding(self, i: int, word: int) -> tuple[str, ...]:
+        """Names of the states whose slot ``i`` holds ``word`` (a region: its site's)."""
+        return tuple(st.name for st in self.states if st.words[i] == word)
+
     @property
     def end(self) -> int:
         return self.base + 4 * self.nslots
