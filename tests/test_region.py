@@ -224,3 +224,17 @@ def test_reports_name_the_site_of_each_instruction(fmt: str, tmp_path) -> None: 
     assert "| plt 0 |" in md and "executes slot plt 0" in md
     html = next((tmp_path / "rep").glob("*/report.html")).read_text()
     assert "plt.s0" in html and "plt 0" in html
+
+
+def test_doc_example_answers_as_documented() -> None:
+    """docs/spec-format.md's code-graph example: safe; unsafe without the PLT's
+    maintenance (the schema test parses it; this checks what the page says of it)."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "spec-format.md").read_text()
+    text = next(b for b in doc.split("```yaml\n") if "name: module-plt" in b).split("```")[0]
+    for r in both(parse_text(text, "<doc>")):
+        assert r.verdict == "safe"
+    bad = text.replace("  - sync_icache: plt\n", "  - dsb: ish\n")
+    for r in both(parse_text(bad, "<doc>")):
+        assert r.verdict == "unsafe"
