@@ -199,12 +199,14 @@ def _count(parts: tuple[Site, ...]) -> int:
 def build_region(spec: Spec, entry: Site, marks: dict[str, int],
                  graph: list[tuple[str, str]]) -> Region:
     """The region an observer entering ``entry`` runs in (``marks``: mark -> point)."""
-    import networkx as nx
+    members = {entry.name}
+    if graph:  # networkx costs ~0.1 s to import: only for a spec whose sites branch
+        import networkx as nx
 
-    g: nx.DiGraph = nx.DiGraph()
-    g.add_nodes_from(s.name for s in spec.sites)
-    g.add_edges_from(graph)
-    members = {entry.name} | nx.descendants(g, entry.name)
+        g: nx.DiGraph = nx.DiGraph()
+        g.add_nodes_from(s.name for s in spec.sites)
+        g.add_edges_from(graph)
+        members |= nx.descendants(g, entry.name)
     parts = tuple(s for s in spec.sites if s.name in members)
     unmodelled: tuple[str, ...] = ()
     if _count(parts) > MAX_REGION_STATES:
