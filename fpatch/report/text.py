@@ -80,8 +80,11 @@ def render_show(console: Console, spec: Spec, tl: Timeline) -> None:
                       f"{', '.join(f'{d}<-{s}' for d, s in h.restores) or 'nothing'}; clobbers "
                       f"{', '.join(h.clobbers) or 'nothing'}")
     for site in spec.sites:
-        table = Table(title=f"site {site.name} @0x{site.base:x} (entry slot {site.entry})",
-                      header_style="bold")
+        how = (f"entry slot {site.entry}" if site.enter != "none"
+               else "enter: none, reached through other sites")
+        if site.reachable_after:
+            how += f", reachable after mark {site.reachable_after}"
+        table = Table(title=f"site {site.name} @0x{site.base:x} ({how})", header_style="bold")
         table.add_column("slot")
         table.add_column("addr")
         for st in site.states:
