@@ -224,6 +224,16 @@ def test_reports_name_the_site_of_each_instruction(fmt: str, tmp_path) -> None: 
     assert "| plt 0 |" in md and "executes slot plt 0" in md
     html = next((tmp_path / "rep").glob("*/report.html")).read_text()
     assert "plt.s0" in html and "plt 0" in html
+    # report.json (one document per spec) keeps to the report schema with the new key
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(resources.files("fpatch.report").joinpath("report.schema.json")
+                        .read_text())
+    doc = json.loads(next((tmp_path / "rep").glob("*/report.json")).read_text())
+    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+    assert any(x.get("site") == "plt" for c in doc["counterexamples"] for x in c["execs"])
 
 
 def test_doc_example_answers_as_documented() -> None:
