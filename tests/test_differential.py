@@ -20,6 +20,11 @@ frame push/pop, ``sp`` adjustments, ``mov`` from ``x30``, ``isb``, traps,
 ``ret``, an undefined word) behaves the same for every initial state, up to
 renaming of the initial values, so the family decides it exactly.
 
+A third of the specs are code graphs: a second site ``g`` (``enter: none`` or
+``direct``, sometimes ``reachable_after`` a ``- mark``) that ``f`` branches into
+with ``b``/``bl`` and that rarely branches back (docs/model.md, Sites as one code
+graph).
+
 ``FPATCH_FUZZ_EXAMPLES`` sets the number of random specs (default 300; ``make
 fuzz`` uses 3000). The run is derandomized, so CI is deterministic; a failing
 example's YAML is printed through hypothesis' ``note``.
