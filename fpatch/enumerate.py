@@ -67,6 +67,7 @@ from fpatch.spec.types import (
 from fpatch.verdict import (
     BUDGET_SPENT,
     CMODX,
+    INCOMPLETE,
     INEQUIVALENT,
     SAFE,
     STALE,
@@ -107,7 +108,7 @@ class Timeline:
     blocks: tuple[tuple[int, int], ...]  # (a, b): points a..b-1 inside, b after
     forced: tuple[int, ...]  # forced CSE points (ipi_sync, end of stop_machine), sorted
     waits: tuple[int, ...]  # wait_tasks steps
-    marks: tuple[tuple[str, int], ...] = ()  # (- mark: NAME, the point after the step before)
+    marks: tuple[tuple[str, int], ...] = ()  # `- mark: NAME` -> the point after the previous step
 
     @property
     def n(self) -> int:
@@ -167,8 +168,6 @@ def flatten(spec: Spec) -> Timeline:
                 emit("dsb", option=st.option, loc=st.loc)
             elif isinstance(st, Dmb):
                 emit("dmb", option=st.option, loc=st.loc)
-            elif isinstance(st, Mark):
-                marks.append((st.name, len(prims)))
             elif isinstance(st, Isb):
                 emit("isb", loc=st.loc)
             elif isinstance(st, IpiSync):
@@ -177,6 +176,8 @@ def flatten(spec: Spec) -> Timeline:
             elif isinstance(st, WaitTasks):
                 emit("wait_tasks", loc=st.loc)
                 waits.append(len(prims))
+            elif isinstance(st, Mark):
+                marks.append((st.name, len(prims)))
             elif isinstance(st, SyncIcache):
                 for kind, option in _sync_icache_kinds(spec.idc, spec.dic):
                     if kind in ("dc_cvau", "ic_ivau"):
@@ -199,13 +200,15 @@ def flatten(spec: Spec) -> Timeline:
 
 
 def publication(
-    tl: Timeline, idc: bool, dic: bool, line_size: int, w: int, addr: int
+    tl: Timeline, idc: bool, dic: bool, line_size: int, w: int, addr: int,
+    errata: tuple[str, ...] = (),
 ) -> int | None:
     """pub(w) for the slot at ``addr``, from the architecture model (fpatch.arch): the
     one statement of the rule both engines read."""
     line = addr // line_size
     return derived_publication(
-        ArchCache(idc, dic), [(t, step_op(tl.step(t).kind, line in tl.step(t).lines, tl.step(t).option))
+        ArchCache(idc, dic, errata),
+        [(t, step_op(tl.step(t).kind, line in tl.step(t).lines, tl.step(t).option))
          for t in range(w + 1, tl.n + 1)])
 
 
@@ -250,7 +253,8 @@ class History:
             ws = []
             for t in range(1, n + 1):
                 if tl.step(t).kind == "write" and self.words[s][t] != self.words[s][t - 1]:
-                    pub = publication(tl, spec.idc, spec.dic, spec.line_size, t, site.slot_addr(s))
+                    pub = publication(tl, spec.idc, spec.dic, spec.line_size, t, site.slot_addr(s),
+                                      spec.errata)
                     ws.append((t, pub))
             self.writes.append(ws)
         # torn points: inside a multi-chunk write, neither the word before nor after it
@@ -682,6 +686,10 @@ class SiteChecker:
         self.max_runs = max_runs
         self.deadline = deadline
         self.runs = 0
+        # complete: (mark name, point): every CPU runs the site's words from there on
+        marks = dict(tl.marks)
+        self.complete = tuple((name, tl.n if name == "end" else marks[name])
+                              for name, _ in spec.complete)
         self.site_reasons: list[str] = []
         self.valid: dict[str, list[tuple[str, Effect]]] = {}
         for mem in FAMILY:
@@ -709,8 +717,8 @@ class SiteChecker:
                   and (h.torn[s][p] or not torn)), lo)
         addr = self.site.slot_addr(s)
         d = decode(word, addr)
-        return Exec(index, s, addr, e, c, f, (lo, e), word, d.text, self._states_of(s, word),
-                    h.torn[s][f], interrupted)
+        return Exec(index, s, addr, e, c, f, (lo, e), word, self.spec.named(d.text),
+                    self._states_of(s, word), h.torn[s][f], interrupted)
 
     def _path(self, node: Node, t: TState | None) -> list[Exec]:
         """The executed instructions leading to node, for timing state t at node."""
@@ -751,13 +759,29 @@ class SiteChecker:
         try:
             for member in FAMILY:
                 self._search(kind, member, timing, found, reasons)
-                if {TORN, CMODX, UNDEFINED, INEQUIVALENT} <= set(found):
+                if set(self.kinds_sought()) <= set(found):
                     break
         except _Budget as b:
             reasons.append(b.reason or f"enumeration stopped after max_runs={self.max_runs} "
                                        f"run prefixes")
             return found, reasons, False
         return found, reasons, True
+
+    def kinds_sought(self) -> tuple[str, ...]:
+        """The violation kinds one observer search looks for (stale is separate)."""
+        return (TORN, CMODX, UNDEFINED, INEQUIVALENT) + ((INCOMPLETE,) if self.complete else ())
+
+    def _incomplete(self, s: int, lo: int, e: int) -> tuple[str, int, int] | None:
+        """MODEL.md 6.5: a fetch at ``e`` with window ``[lo, e]`` that may return a word from
+        a point before a `complete:` mark at ``m <= e`` differing from the word at ``m``:
+        (mark, m, that older point)."""
+        words = self.hist.words[s]
+        for name, m in self.complete:
+            if lo < m <= e:
+                old = next((p for p in range(lo, m) if words[p] != words[m]), None)
+                if old is not None:
+                    return name, m, old
+        return None
 
     def _search(self, kind: str, member: Member, timing: Timing,
                 found: dict[str, Counterexample], reasons: list[str]) -> None:
@@ -788,6 +812,11 @@ class SiteChecker:
                     found[TORN] = self._fetch_cex(kind, TORN, node, t, s, e, c, disp, lo, win)
                 if win.cmodx and CMODX not in found:
                     found[CMODX] = self._fetch_cex(kind, CMODX, node, t, s, e, c, disp, lo, win)
+                if self.complete and INCOMPLETE not in found:
+                    hit = self._incomplete(s, lo, e)
+                    if hit is not None:
+                        found[INCOMPLETE] = self._incomplete_cex(kind, node, t, s, e, disp, lo,
+                                                                 hit)
                 for w in win.words:
                     # The earliest occurrence gives the lowest floor, which allows every
                     # future the later ones allow (monotone), so it is the only one kept.
@@ -865,6 +894,31 @@ class SiteChecker:
             summary=f"{violation}: {kind} fetches {sn} at point {e} with window [{lo}, {e}]",
             detail=detail, execs=tuple(execs) + (ex,), exit="(still inside the site)",
             loc=self._step_loc(s, lo, e))
+
+    def _incomplete_cex(self, kind: str, node: Node, t: TState | None, s: int, e: int,
+                        disp: int | None, lo: int, hit: tuple[str, int, int]
+                        ) -> Counterexample:
+        """The path so far plus a fetch, at or after a `complete:` mark, of a word from
+        before the mark that the site no longer holds there."""
+        name, m, old = hit
+        execs = self._path(node, t)
+        prev_c = execs[-1].cse if execs else 0
+        shown_c = prev_c if disp is None else disp
+        word, now = self.hist.words[s][old], self.hist.words[s][m]
+        ex = self._exec(len(execs), s, e, shown_c, lo, word, bool(execs) and shown_c != prev_c)
+        mark = "the end" if name == "end" else f"mark {name}"
+        return Counterexample(
+            site=self.site.name, observer=kind, violation=INCOMPLETE,
+            summary=(f"incomplete: at point {e} (>= {mark}, point {m}) {kind} with last CSE at "
+                     f"point {shown_c} can fetch slot {s} as 0x{word:08x} ({ex.text}) from "
+                     f"before the mark"),
+            detail=(f"after {mark} (point {m}) every CPU must execute the site's words as they "
+                    f"are there, but {kind}, whose last context synchronization event is at "
+                    f"point {shown_c}, fetches slot {s} at point {e} from window [{lo}, {e}], "
+                    f"which holds 0x{word:08x} (point {old}) besides 0x{now:08x}: it need not "
+                    f"have taken a CSE since the write was published"),
+            execs=tuple(execs) + (ex,), exit="(the old instruction runs after the mark)",
+            loc=self._step_loc(s, lo, m))
 
     def _undefined_cex(self, kind: str, node: Node, ts: dict[TState, Wit], t2: TState,
                        s: int, word: int) -> Counterexample:
@@ -1008,6 +1062,8 @@ def check(spec: Spec, max_runs: int = 2_000_000, max_time: float | None = None) 
                 reasons += stale_reason
                 if stale is not None:
                     cexs.append(stale)
+            if INCOMPLETE in found:
+                cexs.append(found[INCOMPLETE])
             cexs = [localize(site, c) for c in cexs]
             status = UNSAFE if cexs else (UNKNOWN if reasons else SAFE)
             results.append(ObserverResult(site.name, kind, status, tuple(cexs), tuple(reasons),

@@ -26,7 +26,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from fpatch.isa import Insn, decode, semantics
 from fpatch.isa.insn import Target
@@ -249,14 +251,16 @@ def _graph(spec: Spec) -> tuple[tuple[str, str], ...]:
     return tuple(edges(spec))
 
 
-def regions(spec: Spec, marks: tuple[tuple[str, int], ...]) -> tuple[Region, ...]:
-    """One region per site observers enter, in spec order."""
+def regions(spec: Spec, marks: Iterable[tuple[Any, ...]]) -> tuple[Region, ...]:
+    """One region per site observers enter, in spec order; ``marks`` are a timeline's
+    (name, point, ...) records."""
     graph = list(_graph(spec)) if len(spec.sites) > 1 else []
-    return tuple(build_region(spec, s, dict(marks), graph)
+    points = {m[0]: m[1] for m in marks}
+    return tuple(build_region(spec, s, points, graph)
                  for s in spec.sites if s.enter != "none")
 
 
-def region(spec: Spec, marks: tuple[tuple[str, int], ...], name: str) -> Region:
+def region(spec: Spec, marks: Iterable[tuple[Any, ...]], name: str) -> Region:
     """The region of entry site ``name`` (for replay and reports)."""
     return next(r for r in regions(spec, marks) if r.name == name)
 

@@ -16,7 +16,8 @@ CMODX = "cmodx"
 UNDEFINED = "undefined"
 INEQUIVALENT = "inequivalent"
 STALE = "stale"
-VIOLATION_KINDS = (TORN, CMODX, UNDEFINED, INEQUIVALENT, STALE)
+INCOMPLETE = "incomplete"  # MODEL.md 6.5: a CPU may run pre-mark words after a `complete:` mark
+VIOLATION_KINDS = (TORN, CMODX, UNDEFINED, INEQUIVALENT, STALE, INCOMPLETE)
 
 SAFE, UNSAFE, UNKNOWN = "safe", "unsafe", "unknown"
 # The reason of every answer left unknown because the whole run's budget ran out.

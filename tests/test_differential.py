@@ -227,8 +227,22 @@ def gen_spec(ch: Chooser) -> str:
         lines += [f"    initial: {ch.pick(names2)}", f"    valid: [{', '.join(valid2)}]"]
         lines += [reach] if reach else []
     lines += ["steps:"]
-    lines += [f"  - {s}" for s in steps]
+    # Drawn last, so the specs above stay what they were: step marks, `complete:` (MODEL.md
+    # 6.5, violation incomplete) and the Neoverse-N1 erratum (a switch on the axioms).
+    marked: list[str] = []
+    for k in range(len(steps) + 1):
+        if ch.int(0, 2) == 0:
+            marked.append(f"mark: m{k}")
+        if k < len(steps):
+            marked.append(steps[k])
+    names_m = [m.split()[1] for m in marked if m.startswith("mark:")]
+    complete = [n for n in names_m if ch.bool()] + (["end"] if ch.bool() else [])
+    if ch.int(0, 3) == 0:
+        lines[3] = lines[3][:-1] + ", errata: [neoverse-n1-1542419]}"
+    lines += [f"  - {s}" for s in marked]
     lines += [x for x in (observers, max_insns) if x]
+    if complete:
+        lines.append(f"complete: [{', '.join(complete)}]")
     return "\n".join(lines) + "\n"
 
 

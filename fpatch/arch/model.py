@@ -53,9 +53,19 @@ class CacheType:
 
     idc: bool = False
     dic: bool = False
+    errata: tuple[str, ...] = ()  # ids of fpatch/arch/errata.py ERRATA (off in litmus)
+
+    @property
+    def dic_effective(self) -> bool:
+        """DIC as the axioms read it: an erratum (fpatch/arch/errata.py) may take away the
+        instruction-side coherence that DIC=1 grants."""
+        from fpatch.arch.errata import ERRATA
+
+        return self.dic and not any(ERRATA[e].hides_dic for e in self.errata)
 
     def __str__(self) -> str:
-        return f"IDC={int(self.idc)} DIC={int(self.dic)}"
+        base = f"IDC={int(self.idc)} DIC={int(self.dic)}"
+        return base + (f" errata={','.join(self.errata)}" if self.errata else "")
 
 
 @dataclass
@@ -361,9 +371,10 @@ def axioms(a: Algebra[R], sk: Skeleton, st: Static, c: Choices[R]) -> Axioms[R]:
     f_w = a.restrict(ca, fetch, w)
     w_dc = a.restrict(c.dc_after, w, dcset)
     cache = sk.cache
-    if cache.dic and cache.idc:
+    dic = cache.dic_effective  # DIC=1 unless an erratum takes its guarantee away
+    if dic and cache.idc:
         ic_ca = f_w
-    elif cache.dic:
+    elif dic:
         # not a herd configuration (herd: DIC implies IDC); Linux treats the bits
         # separately: no IC needed, the clean to PoU still is (docs/model.md)
         ic_ca = a.seq(f_w, w_dc)
@@ -381,7 +392,7 @@ def axioms(a: Algebra[R], sk: Skeleton, st: Static, c: Choices[R]) -> Axioms[R]:
     # before every write the later fetch is coherence-before)
     ic_dsb_after = {(x, y) for x, y in st.ic_dsb_after}
     ifetch_ob = a.seq(a.restrict(c.ic_after, fetch, icset), a.const(ic_dsb_after))
-    if cache.dic:
+    if dic:
         ifetch_ob = a.union(ifetch_ob, f_w)
     ic_ob = a.seq(a.const(st.po_ff), ifetch_ob)
     ob = a.union(haz, ic_ob, exp_obs, ifetch_obs)

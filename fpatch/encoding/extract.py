@@ -18,6 +18,7 @@ from fpatch.isa.ir import MASK64, REGISTERS
 from fpatch.model.timeline import fetch_floor
 from fpatch.verdict import (
     CMODX,
+    INCOMPLETE,
     INEQUIVALENT,
     STALE,
     TORN,
@@ -51,7 +52,9 @@ def counterexample(
     dm: z3.ModelRef | None,
     points: tuple[z3.ArithRef, ...] | None,
     end: PathEnd | None = None,
+    mark: tuple[str, int] | None = None,
 ) -> Counterexample:
+    """``mark``: for an incomplete violation, the `complete:` mark (name, point) it breaks."""
     enc = srch.enc
     site = enc.site
     execs: list[Exec] = []
@@ -96,6 +99,18 @@ def counterexample(
                   f"the supported set (executing it is undefined)")
         exit_text = "undefined instruction"
         loc = _write_loc(srch, x.slot, x.fetched_at)
+    elif violation == INCOMPLETE:
+        assert mark is not None
+        name, m = mark
+        where = "the end" if name == "end" else f"mark {name}"
+        detail = (f"after {where} (point {m}) every CPU must execute the site's words as they "
+                  f"are there, but {srch.kind}, whose last context synchronization event is at "
+                  f"point {x.cse}, fetches slot {x.slot} at point {x.point} as `{x.text}` "
+                  f"({_h(x.word)}, the word at point {x.fetched_at}) instead of "
+                  f"{_h(hist.values[m])}: it need not have taken a CSE since the write was "
+                  f"published")
+        exit_text = "(the old instruction runs after the mark)"
+        loc = _write_loc(srch, x.slot, m)
     elif violation == STALE:
         final = hist.values[enc.n]
         detail = (f"after the last step (point {enc.n}) and a CSE, {site.slot_name(x.slot)} can still be "
@@ -129,6 +144,10 @@ def counterexample(
     summary = f"{violation}: {srch.kind} ran [{ran}]"
     if violation == INEQUIVALENT and diffs:
         summary += f" -> {exit_text}; {diffs[0].what} {diffs[0].run} vs {diffs[0].valid} in {nearest}"
+    if violation == INCOMPLETE and mark is not None:
+        summary += (f"; slot {x.slot} fetched from point {x.fetched_at}, before "
+                    f"{'the end' if mark[0] == 'end' else 'mark ' + mark[0]} (point {mark[1]}); "
+                    f"last CSE at point {x.cse}")
     return Counterexample(
         site=site.name, observer=srch.kind, violation=violation, summary=summary, detail=detail,
         execs=tuple(execs), exit=exit_text, nearest_valid=nearest, diffs=diffs, initial=initial,
@@ -165,9 +184,12 @@ def _witness(srch: _ObserverSearch, dm: z3.ModelRef, regs0: dict[str, int]) -> W
 
 
 def symbolize(text: str, symbols: tuple[tuple[str, int], ...]) -> str:
-    """``bl 0xffff800008010000`` -> ``bl ftrace_caller``: people know the names."""
+    """``bl 0xffff800008010000`` -> ``bl ftrace_caller``: people know the names. Whole
+    numbers only (``0x9000`` must not rename part of ``0x90000``)."""
+    import re
+
     for name, addr in symbols:
-        text = text.replace(_h(addr), name)
+        text = re.sub(rf"\b{_h(addr)}\b", name, text)
     return text
 
 

@@ -68,6 +68,7 @@ from fpatch.spec.types import Helper, Site, Spec
 from fpatch.verdict import (
     BUDGET_SPENT,
     CMODX,
+    INCOMPLETE,
     INEQUIVALENT,
     STALE,
     TORN,
@@ -198,6 +199,7 @@ class SiteEncoder:
         self.deadline = deadline
         self.hist: tuple[SlotHistory, ...] = tl.history(site)
         self.n = tl.n
+        self.complete = tl.complete_points()  # (mark, point) of `complete:` (MODEL.md 6.5)
         self.k = spec.max_insns
         self.helpers = {h.address: h for h in spec.helpers}
         self.cands: list[Candidate] = []
@@ -662,8 +664,8 @@ class _ObserverSearch:
         enc = self.enc
         start = SymState(dict(enc.regs0), enc.mem0)
         self._dfs(0, enc.site.entry, start, (), with_stale)
-        found = tuple(self.found[k] for k in (TORN, CMODX, UNDEFINED, INEQUIVALENT, STALE)
-                      if k in self.found)
+        found = tuple(self.found[k] for k in (TORN, CMODX, UNDEFINED, INEQUIVALENT, STALE,
+                                              INCOMPLETE) if k in self.found)
         reasons = tuple(dict.fromkeys(self.reasons))
         status = "unsafe" if found else ("unknown" if reasons else "safe")
         return ObserverResult(enc.site.name, self.kind, status, found, reasons,
@@ -694,6 +696,7 @@ class _ObserverSearch:
                 continue
             here = path + (cand,)
             self._window_goals(i, cand, here, st)
+            self._incomplete_goal(i, cand, here, st)
             if with_stale and STALE not in self.found:
                 final = enc.hist[cand.slot].values[enc.n]
                 if cand.word != final and self._path_sat(st, STALE):
@@ -773,6 +776,24 @@ class _ObserverSearch:
             m = self._timing_model([], UNDEFINED)
             if m is not None:
                 self.found[UNDEFINED] = counterexample(self, UNDEFINED, here, m, None, None)
+
+    def _incomplete_goal(self, i: int, cand: Candidate, here: tuple[Candidate, ...],
+                         st: SymState) -> None:
+        """MODEL.md 6.5: fetch ``i`` executes at or after a `complete:` mark ``m`` a word
+        fetched from before ``m`` that the slot no longer holds at ``m``."""
+        from fpatch.encoding.extract import counterexample
+
+        if INCOMPLETE in self.found:
+            return
+        at = self.enc.hist[cand.slot].values
+        for name, m in self.enc.complete:
+            if cand.word == at[m]:
+                continue
+            model = self._timing_model([self.e[i] >= m, self.f[i] < m], INCOMPLETE)
+            if model is not None and self._path_sat(st, INCOMPLETE):
+                self.found[INCOMPLETE] = counterexample(self, INCOMPLETE, here, model, None,
+                                                        None, mark=(name, m))
+                return
 
     def _at_exit(self, i: int, end: PathEnd) -> None:
         from fpatch.encoding.extract import counterexample

@@ -63,7 +63,7 @@ def _lex(text: str, end: int) -> list[_Tok]:
                 toks.append(_Tok("num", m.group(2), m.start(2), num))
         else:
             ch = m.group(3)
-            if ch not in "[],!#+-":
+            if ch not in "[],!#+-:":
                 raise AsmError(f"unexpected character {ch!r}", m.start(3))
             toks.append(_Tok(ch, ch, m.start(3)))
         pos = m.end()
@@ -91,6 +91,7 @@ _REG_RE = re.compile(r"([xw])([0-9]+)")
 def _reg_of(name: str) -> tuple[int, bool, bool, bool] | None:
     n = name.lower()
     special = {
+        "lr": (30, True, False, False),  # GNU as: the link register, x30
         "sp": (31, True, True, False),
         "wsp": (31, False, True, False),
         "xzr": (31, True, False, True),
@@ -119,6 +120,7 @@ class _Parser:
         self.end = end
         self.pc = pc
         self.symbols = symbols
+        self.lo12_used = False  # a :lo12: operand was parsed (only add, ldr, str take one)
 
     # -- primitives
     def peek(self) -> _Tok | None:
@@ -248,14 +250,38 @@ class _Parser:
             return t
         return None
 
+    def at_lo12(self) -> bool:
+        """The next operand is ``:lo12:SYM`` or ``#:lo12:SYM``."""
+        k = self.i + (1 if self.peek() is not None and self.peek().kind == "#" else 0)  # type: ignore[union-attr]
+        return k < len(self.toks) and self.toks[k].kind == ":"
+
+    def lo12(self) -> tuple[int, int]:
+        """``[#]:lo12:TARGET``: the low 12 bits of an address (GNU as, resolved here since
+        every symbol has its address); returns (value, column)."""
+        col = self.col()
+        self.take("#")
+        self.expect(":", "':lo12:'")
+        t = self.peek()
+        if t is None or t.kind != "word" or t.text.lower() != "lo12":
+            raise self.fail(f"expected 'lo12' (the only relocation operator supported), got "
+                            f"{self.desc()}")
+        self.i += 1
+        self.expect(":", "':' after 'lo12'")
+        addr, _ = self.target()
+        self.lo12_used = True
+        return addr & 0xFFF, col
+
     def mem(self) -> tuple[_R, int, str, int]:
-        """``[Xn|sp{, #imm}]``, ``[Xn|sp, #imm]!`` or ``[Xn|sp], #imm``:
-        returns (base, offset, mode, offset column)."""
+        """``[Xn|sp{, #imm}]``, ``[Xn|sp, #imm]!``, ``[Xn|sp], #imm`` or
+        ``[Xn|sp, :lo12:SYM]``: returns (base, offset, mode, offset column)."""
         self.expect("[", "'[' (memory operand)")
         base = self.reg("a base register (x0-x30 or sp)", sp=True)
         off, ocol, mode = 0, self.col(), "offset"
         if self.take(","):
-            off, ocol = self.imm("an offset immediate")
+            if self.at_lo12():
+                off, ocol = self.lo12()
+            else:
+                off, ocol = self.imm("an offset immediate")
             self.expect("]", "']'")
             if self.take("!"):
                 mode = "pre"
@@ -384,6 +410,12 @@ def _enc_add_sub(p: _Parser, m: str) -> int:
     rn = p.reg("a source register (x0-x30, w0-w30, sp, wsp)", w=True, sp=True)
     p.same_width(rd, rn)
     p.comma()
+    if p.at_lo12():
+        value, col = p.lo12()
+        p.done()
+        if m != "add":
+            raise AsmError(f"':lo12:' is not supported with {m} (only add, ldr and str)", col)
+        return _enc_addsub(rd, rn, value, 0, False)
     if not p.at_imm():
         if rd.sp or rn.sp:
             bad = rd if rd.sp else rn
@@ -541,6 +573,11 @@ def _enc_udf(p: _Parser, m: str) -> int:
     return value
 
 
+def _no_lo12(p: _Parser, m: str, col: int) -> None:
+    if p.lo12_used:
+        raise AsmError(f"':lo12:' is not supported with {m} (only add, ldr and str)", col)
+
+
 def _check_writeback(rt: _R, base: _R, mode: str) -> None:
     if mode != "offset" and not base.sp and base.num == rt.num:
         raise AsmError(f"unpredictable: writeback to base {base.name!r} that is also a "
@@ -555,6 +592,7 @@ def _enc_pair(p: _Parser, m: str) -> int:
     p.comma()
     base, off, mode, ocol = p.mem()
     p.done()
+    _no_lo12(p, m, ocol)
     load = m == "ldp"
     if off % 8 or not -512 <= off <= 504:
         raise AsmError(f"offset {off} out of range: expected a multiple of 8 in -512..504", ocol)
@@ -588,6 +626,14 @@ def _enc_ldst(p: _Parser, m: str) -> int:
     p.done()
     _check_writeback(rt, base, mode)
     scale = 8 if rt.wide else 4
+    if p.lo12_used:
+        if m not in ("ldr", "str"):
+            _no_lo12(p, m, ocol)
+        if mode != "offset":
+            raise AsmError("':lo12:' takes only a plain [base, :lo12:SYM] address", ocol)
+        if off % scale:
+            raise AsmError(f"misaligned ':lo12:' offset {off}: expected a multiple of {scale}",
+                           ocol)
     head = (size << 30) | (int(load) << 22) | (base.num << 5) | rt.num
     if m in ("ldur", "stur"):
         if mode != "offset":
@@ -614,6 +660,7 @@ def _enc_ordered(p: _Parser, m: str) -> int:
     p.comma()
     base, off, mode, ocol = p.mem()
     p.done()
+    _no_lo12(p, m, ocol)
     if mode != "offset" or off != 0:
         raise AsmError(f"{m} takes only a plain [base] address", ocol)
     size = (1 << 30) if rt.wide else 0

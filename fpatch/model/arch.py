@@ -14,6 +14,7 @@ from dataclasses import dataclass
 class CacheType:
     idc: bool
     dic: bool
+    errata: tuple[str, ...] = ()  # env.errata: switches on the axioms (fpatch/arch/errata.py)
 
     def sync_icache(self) -> tuple[tuple[str, str], ...]:
         """Linux's ``caches_clean_inval_pou`` for this cache type (arch/arm64/mm/cache.S)."""

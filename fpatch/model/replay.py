@@ -21,7 +21,16 @@ from fpatch.isa.ir import MASK64, REGISTERS, Const, Jump
 from fpatch.model.timeline import Timeline, fetch_floor
 from fpatch.region import Region, globalize, region
 from fpatch.spec.types import Site, Spec
-from fpatch.verdict import CMODX, INEQUIVALENT, STALE, TORN, UNDEFINED, Counterexample, Witness
+from fpatch.verdict import (
+    CMODX,
+    INCOMPLETE,
+    INEQUIVALENT,
+    STALE,
+    TORN,
+    UNDEFINED,
+    Counterexample,
+    Witness,
+)
 
 
 @dataclass
@@ -55,6 +64,11 @@ def replays(spec: Spec, tl: Timeline, cx: Counterexample) -> bool:
     if cx.violation == STALE:
         return cx.execs[0].cse >= tl.n and any(
             x.word != hist[x.slot].values[tl.n] for x in cx.execs)
+    if cx.violation == INCOMPLETE:
+        # MODEL.md 6.5: executed at or after a `complete:` mark, a word fetched from before
+        # the mark that the slot does not hold at the mark.
+        return any(last.fetched_at < m <= last.point and last.word != h.values[m]
+                   for _, m in tl.complete_points())
     if cx.violation == INEQUIVALENT and cx.witness is not None:
         return _inequivalent(spec, site, cx, cx.witness)
     return False

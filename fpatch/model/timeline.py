@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from fpatch.errors import Loc
 from fpatch.model.arch import CacheType
 from fpatch.spec.types import (
+    END,
     CacheOp,
     Dmb,
     Dsb,
@@ -99,7 +100,17 @@ class Timeline:
     steps: tuple[PStep, ...]
     blocks: tuple[Block, ...]
     cache: CacheType
-    marks: tuple[tuple[str, int], ...] = ()  # (- mark: NAME, the point it names)
+    marks: tuple[tuple[str, int, Loc], ...] = ()  # (name, point, loc) of each `- mark:`
+
+    def mark_point(self, name: str) -> int:
+        """The point a mark names (``end``: the last point)."""
+        if name == END:
+            return self.n
+        return next(p for m, p, _ in self.marks if m == name)
+
+    def complete_points(self) -> tuple[tuple[str, int], ...]:
+        """``complete:`` as (name, point), in the spec's order (MODEL.md 6.5)."""
+        return tuple((name, self.mark_point(name)) for name, _ in self.spec.complete)
 
     @property
     def n(self) -> int:
@@ -133,10 +144,10 @@ class Timeline:
 
 
 def build(spec: Spec) -> Timeline:
-    cache = CacheType(spec.idc, spec.dic)
+    cache = CacheType(spec.idc, spec.dic, spec.errata)
     out: list[PStep] = []
     blocks: list[Block] = []
-    marks: list[tuple[str, int]] = []
+    marks: list[tuple[str, int, Loc]] = []
 
     def emit(kind: str, label: str, loc: Loc, block: int | None, **kw: object) -> None:
         out.append(PStep(len(out) + 1, kind, label, loc, block, **kw))  # type: ignore[arg-type]
@@ -172,14 +183,14 @@ def build(spec: Spec) -> Timeline:
             emit("dsb", f"dsb {step.option}", step.loc, block, option=step.option)
         elif isinstance(step, Dmb):
             emit("dmb", f"dmb {step.option}", step.loc, block, option=step.option)
-        elif isinstance(step, Mark):
-            marks.append((step.name, len(out)))
         elif isinstance(step, Isb):
             emit("isb", "isb (patching CPU)", step.loc, block)
         elif isinstance(step, IpiSync):
             emit("ipi_sync", "ipi_sync (IPI to all CPUs: each takes a CSE)", step.loc, block)
         elif isinstance(step, WaitTasks):
             emit("wait_tasks", "wait_tasks (no task inside the site)", step.loc, block)
+        elif isinstance(step, Mark):
+            marks.append((step.name, len(out), step.loc))  # adds no point
         elif isinstance(step, SyncIcache):
             seq = cache.sync_icache()
             for k, (kind, opt) in enumerate(seq, 1):
@@ -214,7 +225,7 @@ def publication_point(tl: Timeline, w: int, addr: int) -> int | None:
     from fpatch.arch.publication import publication_point as derived_publication
 
     line = addr - addr % tl.spec.line_size
-    return derived_publication(ArchCache(tl.cache.idc, tl.cache.dic),
+    return derived_publication(ArchCache(tl.cache.idc, tl.cache.dic, tl.cache.errata),
                                [(s.index, model_op(s, line)) for s in tl.steps[w:]])
 
 

@@ -48,6 +48,12 @@ RULES: tuple[tuple[str, str, str, str], ...] = (
     ("stale", "StaleAfterCompletion", "New code may never run after the sequence.",
      "An observer whose last CSE is at or after the final point can still fetch a word that "
      "is not the final state's (missing or misordered cache maintenance)."),
+    ("incomplete", "IncompleteAtReturn", "A CPU may still run old code after a `complete:` "
+     "mark.",
+     "After a mark listed in `complete:` (or the end) every CPU must execute the site's words "
+     "as they are there, but an observer that took no context synchronization event since the "
+     "write was published can still fetch a word from before the mark (an ipi_sync or the end "
+     "of a stop_machine is missing)."),
     ("unknown", "Unknown", "The checker could not decide the spec.",
      "A solver query timed out, the max_insns bound could be reached, or a construct is not "
      "modelled; the answer is unknown, never safe."),
@@ -66,6 +72,7 @@ RULE_DOCS: dict[str, tuple[str, str]] = {
     "undefined": ("docs/model.md", "Execution and effects"),
     "inequivalent": ("docs/model.md", "Execution and effects"),
     "stale": ("docs/model.md", "Publication"),
+    "incomplete": ("docs/model.md", "Completion at return"),
     "unknown": ("docs/model.md", "Verdicts"),
     "expectation": ("docs/ci.md", "fpatch in CI"),
     "invalid-spec": ("docs/spec-format.md", "The fpatch spec format (version 1)"),

@@ -221,7 +221,7 @@ def chain_text(tl: Timeline) -> str:
     from fpatch.arch.model import CacheType
     from fpatch.arch.publication import publishing_sequence
 
-    return "; ".join(publishing_sequence(CacheType(tl.cache.idc, tl.cache.dic)))
+    return "; ".join(publishing_sequence(CacheType(tl.cache.idc, tl.cache.dic, tl.cache.errata)))
 
 
 def needs(c: Counterexample, tl: Timeline, hist: tuple[SlotHistory, ...],
@@ -362,6 +362,8 @@ def build_report(spec: Spec, tl: Timeline, result: Result) -> dict[str, Any]:
             "cache": {"idc": spec.idc, "dic": spec.dic, "line": spec.line_size},
             "preemptible": spec.preemptible, "nmi": spec.nmi,
             "cmodx": "linux" if spec.cmodx_linux else "manual",
+            "errata": list(spec.errata),
+            "complete": [{"name": name, "point": point} for name, point in tl.complete_points()],
             "observers": list(spec.observers), "max_insns": spec.max_insns,
             "helpers": [{"name": h.name, "address": _hex(h.address), "inputs": list(h.inputs),
                          "returns_to": h.returns_to,
@@ -373,6 +375,8 @@ def build_report(spec: Spec, tl: Timeline, result: Result) -> dict[str, Any]:
                   for s in tl.steps],
         "stop_machine_blocks": [{"first": b.first, "last": b.last, "line": b.loc.line}
                                 for b in tl.blocks],
+        "marks": [{"name": name, "point": point, "line": loc.line}
+                  for name, point, loc in tl.marks],
         "forced_cse_points": sorted(forced),
         "sites": [_site_doc(spec, tl, site, cxs) for site in spec.sites],
         "observers": [{"site": o.site, "observer": o.observer, "status": o.status,

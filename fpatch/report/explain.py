@@ -18,6 +18,7 @@ from fpatch.report.markdown import (
     environment_lines,
     observers_text,
     publications,
+    step_label,
     timeline_points,
 )
 
@@ -67,8 +68,8 @@ def render_explain(console: Console, doc: dict[str, Any]) -> None:
             marks.append(f"stop_machine {s['stop_machine']}")
         if s["forced_cse"]:
             marks.append("CSE on every CPU")
-        table.add_row(str(s["point"]), s["label"], ", ".join(marks), pubs.get(s["point"], ""),
-                      str(s["line"]))
+        table.add_row(str(s["point"]), step_label(doc, s), ", ".join(marks),
+                      pubs.get(s["point"], ""), str(s["line"]))
     console.print(table)
     for cx in doc["counterexamples"]:
         console.print()

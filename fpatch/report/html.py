@@ -18,6 +18,7 @@ from fpatch.report.markdown import (
     observers_text,
     publications,
     state_table,
+    step_label,
     timeline_points,
 )
 from fpatch.report.svg import states_svg, timeline_svg
@@ -105,7 +106,7 @@ def render_html(doc: dict[str, Any]) -> str:
     out.append("<h2>Patcher steps</h2>")
     pubs = publications(doc)
     out.append(_table(["point", "step", "stop_machine", "forced CSE", "publishes", "spec line"],
-                      [[s["point"], s["label"],
+                      [[s["point"], step_label(doc, s),
                         "" if s["stop_machine"] is None else f"block {s['stop_machine']}",
                         "yes" if s["forced_cse"] else "", pubs.get(s["point"], ""), s["line"]]
                        for s in doc["steps"]]))

@@ -92,7 +92,11 @@ def show_json(spec: Spec, tl: Timeline) -> dict[str, Any]:
         "name": spec.name,
         "cache": {"idc": spec.idc, "dic": spec.dic, "line": spec.line_size},
         "env": {"preemptible": spec.preemptible, "nmi": spec.nmi,
-                "cmodx": "linux" if spec.cmodx_linux else "manual"},
+                "cmodx": "linux" if spec.cmodx_linux else "manual",
+                "errata": list(spec.errata)},
+        "marks": [{"name": name, "point": point, "line": loc.line}
+                  for name, point, loc in tl.marks],
+        "complete": [{"name": name, "point": point} for name, point in tl.complete_points()],
         "observers": list(spec.observers),
         "max_insns": spec.max_insns,
         "expect": spec.expect,

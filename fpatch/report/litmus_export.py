@@ -41,6 +41,9 @@ def stale_litmus(tl: Timeline, site: Site, slot: int, stale_word: int, name: str
     spec = tl.spec
     if spec.dic and not spec.idc:
         raise NotExportable("IDC=0 with DIC=1 has no herd cache type (herd: DIC implies IDC)")
+    if spec.errata:
+        raise NotExportable(f"env.errata ({', '.join(spec.errata)}) weakens the architecture; "
+                            f"herd's model has no errata")
     hist = tl.history(site)[slot]
     words: list[int] = []
     for w in hist.values:

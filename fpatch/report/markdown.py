@@ -73,12 +73,25 @@ def environment_lines(doc: dict[str, Any], code: Callable[[str], str] = _code) -
         f"- observers: {', '.join(env['observers'])}; at most {env['max_insns']} instructions "
         f"per run",
     ]
+    if env.get("errata"):
+        lines.append(f"- CPU errata (weaken the architecture model): "
+                     f"{', '.join(code(e) for e in env['errata'])}")
+    if env.get("complete"):
+        at = ", ".join(("the end" if m["name"] == "end" else f"mark {code(m['name'])}")
+                       + f" (point {m['point']})" for m in env["complete"])
+        lines.append(f"- complete at return: every CPU runs the site's words from {at} on")
     for h in env["helpers"]:
         restores = ", ".join(f"{d}<-{s}" for d, s in h["restores"].items()) or "nothing"
         lines.append(f"- helper {code(h['name'])} at {h['address']}: inputs "
                      f"{', '.join(h['inputs'])}; returns to {h['returns_to']} (entry value); "
                      f"restores {restores}; clobbers {', '.join(h['clobbers']) or 'nothing'}")
     return lines
+
+
+def step_label(doc: dict[str, Any], s: dict[str, Any]) -> str:
+    """A step's label, followed by the marks (`- mark: NAME`) that name the point after it."""
+    names = [m["name"] for m in doc.get("marks", []) if m["point"] == s["point"]]
+    return s["label"] + (f" [mark {', '.join(names)}]" if names else "")
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
@@ -108,7 +121,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
     pubs = publications(doc)
     out += _table(
         ["point", "step", "stop_machine", "forced CSE", "publishes", "spec line"],
-        [[s["point"], s["label"],
+        [[s["point"], step_label(doc, s),
           "" if s["stop_machine"] is None else f"block {s['stop_machine']}",
           "yes" if s["forced_cse"] else "", pubs.get(s["point"], ""), s["line"]]
          for s in doc["steps"]])

@@ -279,6 +279,14 @@ def timeline_svg(doc: dict[str, Any]) -> str:
     for p in doc["forced_cse_points"]:
         svg.line(x(p), lane_top + 12, x(p), chart_bottom, C_CSE, 1.2, dash="5,3")
         svg.text(x(p) + 3, chart_bottom - 3, "CSE all CPUs", size=9, fill=C_CSE)
+    # step marks (`- mark: NAME`), named under the axis; `complete:` ones in bold
+    complete = {m["name"] for m in doc["environment"].get("complete", [])}
+    for m in doc.get("marks", []):
+        bold = m["name"] in complete
+        mx = x(m["point"]) + 3
+        svg.line(mx, lane_top, mx, chart_bottom, C_MAINT, 1.6 if bold else 0.8, dash="2,2")
+        svg.text(mx + 2, axis_y + 10, ("complete: " if bold else "mark ") + m["name"], size=9,
+                 fill=C_MAINT, weight="bold" if bold else "normal")
 
     # the patcher lane
     svg.add("rect", x=8.0, y=float(lane_top), width=width - 16, height=float(patcher_h),
@@ -399,6 +407,8 @@ def timeline_svg(doc: dict[str, Any]) -> str:
         ("forced", "┆  forced CSE on every CPU (end of stop_machine, ipi_sync)"),
         ("block", "   grey columns: steps inside stop_machine"),
     ]
+    if doc.get("marks"):
+        items.append(("mark", "┆  a step mark; bold: listed in complete: (every CPU runs its words)"))
     for i, (kind, text) in enumerate(items):
         yy = ly + 18 + 16 * i
         sx = 24.0
@@ -417,6 +427,8 @@ def timeline_svg(doc: dict[str, Any]) -> str:
             svg.add("circle", cx=sx, cy=float(yy - 4), r=4.0, fill=C_EXEC)
         elif kind == "forced":
             svg.line(sx, yy - 12, sx, yy + 3, C_CSE, 1.2, dash="5,3")
+        elif kind == "mark":
+            svg.line(sx, yy - 12, sx, yy + 3, C_MAINT, 1.6, dash="2,2")
         else:
             svg.add("rect", x=sx - 10, y=float(yy - 12), width=20.0, height=15.0, fill=C_BLOCK)
         svg.text(44, yy, text[3:], size=11)

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from fpatch.errors import Loc
 from fpatch.isa import decode
 from fpatch.model.graph import graph_lines, transition_graph
 from fpatch.model.timeline import Timeline
@@ -73,6 +74,7 @@ def render_show(console: Console, spec: Spec, tl: Timeline) -> None:
     console.print(f"cache: IDC={int(spec.idc)} DIC={int(spec.dic)}, line {spec.line_size} bytes; "
                   f"preemptible={spec.preemptible}, nmi={spec.nmi}, "
                   f"cmodx={'linux' if spec.cmodx_linux else 'manual'}; "
+                  + (f"errata: {', '.join(spec.errata)}; " if spec.errata else "") +
                   f"observers: {', '.join(spec.observers)}; max_insns {spec.max_insns}")
     for h in spec.helpers:
         console.print(f"helper {h.name} @0x{h.address:x}: inputs {', '.join(h.inputs)}; returns to "
@@ -112,6 +114,22 @@ def render_show(console: Console, spec: Spec, tl: Timeline) -> None:
         for line in graph_lines(transition_graph(tl, site)):
             console.print(f"  {line}")
     console.print(Text("steps (point: step):", style="bold"))
+    marks: dict[int, list[tuple[str, Loc]]] = {}
+    for name, point, loc in tl.marks:
+        marks.setdefault(point, []).append((name, loc))
+    complete = {name for name, _ in spec.complete}
+
+    def show_marks(point: int) -> None:
+        for name, loc in marks.get(point, []):
+            req = "  [complete: every CPU runs the words of this point from here on]" \
+                if name in complete else ""
+            console.print(f"       mark {name} = point {point}{req}   ({loc.line}:{loc.col})")
+
+    show_marks(0)
     for step in tl.steps:
         blk = "  [stop_machine]" if step.block is not None else ""
         console.print(f"  {step.index:3}: {step.label}{blk}   ({step.loc.line}:{step.loc.col})")
+        show_marks(step.index)
+    if "end" in complete:
+        console.print(f"       end = point {tl.n}  [complete: every CPU runs the final words "
+                      f"from here on]")

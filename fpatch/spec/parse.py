@@ -15,6 +15,7 @@ from fpatch.errors import Diagnostic, Loc, SpecError
 from fpatch.isa import AsmError, assemble
 from fpatch.spec.types import (
     DEFAULT_LIVE,
+    END,
     CacheOp,
     DataWord,
     Dmb,
@@ -65,7 +66,6 @@ class _Ctx:
         self.symbols: dict[str, int] = {}  # symbols and helpers, for write.insn
         self.broken_states: set[tuple[str, str]] = set()  # (site, state) that failed to parse
         self.muted: set[Loc] = set()  # places the YAML layer already reported
-        self.marks: dict[str, Loc] = {}  # step marks (- mark: NAME), for reachable_after
         self.reach_refs: list[tuple[str, str, Loc]] = []  # (site, mark, loc) to resolve
 
     def comment_hint(self, loc: Loc, value: str) -> str:
@@ -229,7 +229,7 @@ def _parse_int(node: Node) -> int | None:
 
 _TOP_KEYS = (
     "fpatch", "name", "description", "arch", "cache", "env", "symbols", "helpers",
-    "sites", "steps", "observers", "max_insns", "expect", "timeout",
+    "sites", "steps", "observers", "max_insns", "expect", "timeout", "complete",
 )
 
 
@@ -303,9 +303,11 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
                 line_size = size
 
     preemptible, nmi, cmodx_linux = True, True, False
+    errata: list[str] = []
     env = ctx.mapping(root.get("env"), "env")
     if env is not None:
-        ctx.keys(env, ("preemptible", "nmi", "cmodx"), "env")
+        ctx.keys(env, ("preemptible", "nmi", "cmodx", "errata"), "env")
+        errata = _errata(ctx, env.get("errata"))
         if (b := ctx.boolean(env.get("preemptible"), "env.preemptible")) is not None:
             preemptible = b
         if (b := ctx.boolean(env.get("nmi"), "env.nmi")) is not None:
@@ -360,10 +362,12 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
                                             f"are {site.nslots * (points + 1)} slot values; at "
                                             f"most {MAX_SLOT_POINTS} are supported")
 
+    complete = _complete(ctx, root.get("complete"), steps)
+    mark_names = [m.name for m in _marks(steps)]
     for site_name, mark, mloc in ctx.reach_refs:
-        if mark not in ctx.marks:
+        if mark not in mark_names:
             ctx.err(mloc, f"sites.{site_name}.reachable_after: unknown mark '{mark}' "
-                          f"(marks: {_names(ctx.marks) or 'none; add a step - mark: NAME'})")
+                          f"(marks: {_names(mark_names) or 'none; add a step - mark: NAME'})")
     if sites and all(s.enter == "none" for s in sites):
         ctx.err(sites_node.loc if sites_node is not None else root.loc,
                 "sites: every site has enter: none, so no observer enters any")
@@ -413,7 +417,63 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
         timeout=timeout,
         loc=root.loc,
         key_locs=key_locs,
+        complete=complete,
+        errata=tuple(errata),
     )
+
+
+def _errata(ctx: _Ctx, node: Node | None) -> list[str]:
+    """``env.errata``: ids of fpatch/arch/errata.py; an unknown id lists the known ones."""
+    from fpatch.arch.errata import ERRATA, known
+
+    seq = ctx.seq(node, "env.errata")
+    out: list[str] = []
+    if seq is None:
+        return out
+    for item in seq.items:
+        name = ctx.string(item, "env.errata")
+        if name is None:
+            continue
+        if name not in ERRATA:
+            ctx.err(item.loc, f"env.errata: unknown erratum '{one_line(name, 60)}' "
+                              f"(known: {known()})")
+        elif name in out:
+            ctx.err(item.loc, f"env.errata: '{name}' is listed twice")
+        else:
+            out.append(name)
+    return out
+
+
+def _marks(steps: list[Step] | tuple[Step, ...]) -> Iterator[Mark]:
+    for s in steps:
+        if isinstance(s, StopMachine):
+            yield from _marks(s.body)
+        elif isinstance(s, Mark):
+            yield s
+
+
+def _complete(ctx: _Ctx, node: Node | None, steps: list[Step]) -> tuple[tuple[str, Loc], ...]:
+    """``complete: [MARK..., end]`` (MODEL.md 6.5): names of marks, or ``end``."""
+    seq = ctx.seq(node, "complete")
+    if seq is None:
+        return ()
+    if not seq.items:
+        ctx.err(seq.loc, "complete: expected at least one mark name or 'end'")
+    names = [m.name for m in _marks(steps)]
+    out: list[tuple[str, Loc]] = []
+    for item in seq.items:
+        name = ctx.string(item, "complete")
+        if name is None:
+            continue
+        if name != END and name not in names:
+            have = _names(names + [END])
+            ctx.err(item.loc, f"complete: unknown mark '{one_line(name, 60)}' (expected one "
+                              f"of {have})")
+        elif any(n == name for n, _ in out):
+            ctx.err(item.loc, f"complete: '{name}' is listed twice")
+        else:
+            out.append((name, item.loc))
+    return tuple(out)
 
 
 def _helpers(ctx: _Ctx, node: Map | None, symbols: dict[str, int]) -> list[Helper]:
@@ -726,6 +786,8 @@ def _count_points(steps: list[Step] | tuple[Step, ...]) -> int:
     for s in steps:
         if isinstance(s, StopMachine):
             total += _count_points(s.body)
+        elif isinstance(s, Mark):
+            continue  # names a point, adds none
         elif isinstance(s, Write):
             total += -(-len(s.data) // max(s.width, 1))
         elif isinstance(s, SyncIcache):
@@ -747,6 +809,12 @@ def _steps(ctx: _Ctx, seq: Seq, sites: list[Site], in_block: bool) -> list[Step]
         step = _step(ctx, item, sites, in_block)
         if step is not None:
             out.append(step)
+    if not in_block:  # mark names are unique in the whole spec, blocks included
+        seen: set[str] = set()
+        for m in _marks(out):
+            if m.name in seen:
+                ctx.err(m.loc, f"mark: '{m.name}' is defined twice")
+            seen.add(m.name)
     return out
 
 
@@ -816,24 +884,24 @@ def _step(ctx: _Ctx, item: Node, sites: list[Site], in_block: bool) -> Step | No
     return _write(ctx, arg, sites, loc)
 
 
+_MARK_NAME = re.compile(r"^[A-Za-z_.$][A-Za-z0-9_.$-]*$")
+
+
 def _mark(ctx: _Ctx, arg: Node | None, loc: Loc) -> Mark | None:
-    """``- mark: NAME`` names the point after the previous step; names are unique."""
-    name = ctx.string(arg, "mark") if arg is not None else None
-    if arg is None or name is None:
-        if arg is None:
-            ctx.err(loc, "step 'mark' needs a name")
+    """``- mark: NAME``: a name for the point after the previous step."""
+    if not isinstance(arg, Scalar) or arg.tag == "null":
+        ctx.err(arg.loc if arg is not None else loc, "mark: expected a name, e.g. "
+                                                     "`- mark: enabled`")
         return None
-    if not _LABEL.match(name) or name == "end":
-        ctx.err(arg.loc, f"mark: '{name}' is not a mark name (a name such as after_plt; "
-                         f"'end' is reserved)")
+    name = arg.value
+    if not _MARK_NAME.match(name) or len(name) > 64:
+        ctx.err(arg.loc, f"mark: '{one_line(name, 60)}' is not a name (letters, digits, "
+                         f"'_', '.', '$', '-'; at most 64 characters; not starting with a digit)")
         return None
-    if name in ctx.marks:
-        first = ctx.marks[name]
-        ctx.err(arg.loc, f"mark: '{name}' is already a mark (line {first.line}, column "
-                         f"{first.col})")
+    if name == END:
+        ctx.err(arg.loc, "mark: 'end' is reserved (in `complete:` it means after the last step)")
         return None
-    ctx.marks[name] = arg.loc
-    return Mark(name, loc)
+    return Mark(name, arg.loc)
 
 
 def _pick_site(ctx: _Ctx, m: Map | None, sites: list[Site], what: str, loc: Loc) -> Site | None:

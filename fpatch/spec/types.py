@@ -8,9 +8,12 @@ are byte strings at addresses, slots are indices. Each record keeps the
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 
 from fpatch.errors import Loc
+
+END = "end"  # in ``complete:``, the point after the last step
 
 DEFAULT_LIVE: tuple[str, ...] = tuple(f"x{i}" for i in range(9)) + tuple(
     f"x{i}" for i in range(18, 31)
@@ -167,7 +170,7 @@ class SyncIcache:
 
 @dataclass(frozen=True)
 class Mark:
-    """``- mark: NAME``: names the point after the previous step (adds no point)."""
+    """``- mark: NAME``: names the point after the previous step; adds no point."""
 
     name: str
     loc: Loc
@@ -204,12 +207,22 @@ class Spec:
     timeout: float | None
     loc: Loc
     key_locs: dict[str, Loc] = field(default_factory=dict, compare=False, hash=False)
+    # complete: marks (or END) after which every CPU must run the site's words (MODEL 6.5)
+    complete: tuple[tuple[str, Loc], ...] = ()
+    errata: tuple[str, ...] = ()  # ids of fpatch.arch.errata.ERRATA, e.g. neoverse-n1-1542419
 
     def site(self, name: str) -> Site:
         for s in self.sites:
             if s.name == name:
                 return s
         raise KeyError(name)
+
+    def named(self, text: str) -> str:
+        """Disassembly with every symbol's or helper's address written as its name
+        (``bl 0xffff800008010000`` -> ``bl ftrace_caller``): people know the names."""
+        for name, addr in self.symbols:
+            text = re.sub(rf"\b0x{addr:x}\b", name, text)
+        return text
 
     def helper_at(self, addr: int) -> Helper | None:
         for h in self.helpers:
