@@ -910,11 +910,12 @@ class SiteChecker:
         return Counterexample(
             site=self.site.name, observer=kind, violation=INCOMPLETE,
             summary=(f"incomplete: at point {e} (>= {mark}, point {m}) {kind} with last CSE at "
-                     f"point {shown_c} can fetch slot {s} as 0x{word:08x} ({ex.text}) from "
+                     f"point {shown_c} can fetch {self.site.slot_name(s)} as 0x{word:08x} ({ex.text}) from "
                      f"before the mark"),
             detail=(f"after {mark} (point {m}) every CPU must execute the site's words as they "
                     f"are there, but {kind}, whose last context synchronization event is at "
-                    f"point {shown_c}, fetches slot {s} at point {e} from window [{lo}, {e}], "
+                    f"point {shown_c}, fetches {self.site.slot_name(s)} at point {e} from "
+                    f"window [{lo}, {e}], "
                     f"which holds 0x{word:08x} (point {old}) besides 0x{now:08x}: it need not "
                     f"have taken a CSE since the write was published"),
             execs=tuple(execs) + (ex,), exit="(the old instruction runs after the mark)",

@@ -105,7 +105,7 @@ def counterexample(
         where = "the end" if name == "end" else f"mark {name}"
         detail = (f"after {where} (point {m}) every CPU must execute the site's words as they "
                   f"are there, but {srch.kind}, whose last context synchronization event is at "
-                  f"point {x.cse}, fetches slot {x.slot} at point {x.point} as `{x.text}` "
+                  f"point {x.cse}, fetches {site.slot_name(x.slot)} at point {x.point} as `{x.text}` "
                   f"({_h(x.word)}, the word at point {x.fetched_at}) instead of "
                   f"{_h(hist.values[m])}: it need not have taken a CSE since the write was "
                   f"published")
@@ -145,7 +145,7 @@ def counterexample(
     if violation == INEQUIVALENT and diffs:
         summary += f" -> {exit_text}; {diffs[0].what} {diffs[0].run} vs {diffs[0].valid} in {nearest}"
     if violation == INCOMPLETE and mark is not None:
-        summary += (f"; slot {x.slot} fetched from point {x.fetched_at}, before "
+        summary += (f"; {site.slot_name(x.slot)} fetched from point {x.fetched_at}, before "
                     f"{'the end' if mark[0] == 'end' else 'mark ' + mark[0]} (point {mark[1]}); "
                     f"last CSE at point {x.cse}")
     return Counterexample(
