@@ -45,9 +45,10 @@ from fpatch.arch.publication import publication_point as derived_publication
 from fpatch.arch.publication import step_op
 from fpatch.errors import Loc
 from fpatch.isa import decode, is_cmodx, semantics
+from fpatch.isa.bti import BTYPE_CALL, branch_type, btype_name, landing_ok
 from fpatch.isa.insn import Insn, Target, Unsupported
 from fpatch.isa.interp import Machine, execute
-from fpatch.isa.ir import MASK64, REGISTERS, Const, Jump
+from fpatch.isa.ir import MASK64, PAC_INITIAL, REGISTERS, Const, Jump
 from fpatch.region import Region, localize, regions
 from fpatch.spec.types import (
     CacheOp,
@@ -65,6 +66,7 @@ from fpatch.spec.types import (
     Write,
 )
 from fpatch.verdict import (
+    BTI,
     BUDGET_SPENT,
     CMODX,
     INCOMPLETE,
@@ -404,7 +406,8 @@ class Member:
 
     def machine(self) -> Machine:
         name = self.name
-        return Machine(dict(self.regs), lambda a: _hash64("mem", name, a) & 0xFF)
+        # The PAC pseudo-registers start empty: no signature before the run (env.pac).
+        return Machine(dict(self.regs) | PAC_INITIAL, lambda a: _hash64("mem", name, a) & 0xFF)
 
     def init_byte(self, a: int) -> int:
         return _hash64("mem", self.name, a) & 0xFF
@@ -447,6 +450,7 @@ class StepOut:
     call: Call | None
     unmodelled: str | None = None
     indirect: bool = False  # the next pc came from a register (ret/br/blr, a helper's return)
+    btype: str | None = None  # env.bti: the PSTATE.BTYPE a br/blr sets for the next fetch
 
 
 def helper_clobber(helper: str, reg: str, inputs: tuple[int, ...], salt: str = "") -> int:
@@ -499,7 +503,7 @@ def run_insn(spec: Spec, site: Site, insn: Insn, m: Machine, pc: int, salt: str 
         hi = max([site.end] + [site.base + d.offset + d.size for d in site.data])
         if lo <= target < hi:
             unmodelled = f"ldr (literal) from site memory at 0x{target:x} is not modelled"
-    stmts = semantics(insn, pc)
+    stmts = semantics(insn, pc, pac=spec.pac)
     out = execute(stmts, m, pc)
     indirect = any(isinstance(st, Jump) and not isinstance(st.target, Const) for st in stmts)
     trap = (out.trap.kind, out.trap.imm) if out.trap is not None else None
@@ -516,7 +520,8 @@ def run_insn(spec: Spec, site: Site, insn: Insn, m: Machine, pc: int, salt: str 
             m.regs[dst] = entry[src]
         next_pc = entry[helper.returns_to]
         indirect = True
-    return StepOut(next_pc, trap, out.isb, call, unmodelled, indirect)
+    btype = branch_type(insn) if spec.bti and trap is None else None
+    return StepOut(next_pc, trap, out.isb, call, unmodelled, indirect, btype)
 
 
 def _in_site(site: Site, pc: int) -> bool:
@@ -543,6 +548,8 @@ Exit = tuple[object, ...]
 
 
 def _exit_text(ex: Exit) -> str:
+    if ex[0] == "trap" and ex[1] == "pac":
+        return f"pac fault at 0x{ex[3]:x}"
     if ex[0] == "trap":
         return f"{ex[1]} #{ex[2]} at 0x{ex[3]:x}"
     return f"0x{ex[1]:x}"
@@ -655,6 +662,7 @@ class Node:
     isb: bool
     calls: tuple[Call, ...]
     tstates: dict[TState, Wit] = field(default_factory=dict)
+    btype: str | None = None  # env.bti: the BTYPE the fetch at pc must be a landing pad for
 
 
 def _fetched(node: Node) -> list[tuple[int, int]]:
@@ -769,7 +777,8 @@ class SiteChecker:
 
     def kinds_sought(self) -> tuple[str, ...]:
         """The violation kinds one observer search looks for (stale is separate)."""
-        return (TORN, CMODX, UNDEFINED, INEQUIVALENT) + ((INCOMPLETE,) if self.complete else ())
+        return ((TORN, CMODX, UNDEFINED, INEQUIVALENT) + ((INCOMPLETE,) if self.complete else ())
+                + ((BTI,) if self.spec.bti else ()))
 
     def _incomplete(self, s: int, lo: int, e: int) -> tuple[str, int, int] | None:
         """MODEL.md 6.5: a fetch at ``e`` with window ``[lo, e]`` that may return a word from
@@ -786,7 +795,8 @@ class SiteChecker:
     def _search(self, kind: str, member: Member, timing: Timing,
                 found: dict[str, Counterexample], reasons: list[str]) -> None:
         site, spec, hist = self.site, self.spec, self.hist
-        root = Node(None, -1, 0, member.machine(), site.slot_addr(site.entry), 0, False, ())
+        root = Node(None, -1, 0, member.machine(), site.slot_addr(site.entry), 0, False, (),
+                    btype=entry_btype(spec, site))
         stack = [root]
         while stack:
             node = stack.pop()
@@ -827,16 +837,23 @@ class SiteChecker:
                     groups.setdefault(w, {}).setdefault(key, (t, e, disp, lo))
             for word, ts in groups.items():
                 addr = site.slot_addr(s)
+                no_pad = node.btype is not None and not landing_ok(word, node.btype, addr)
+                if no_pad and BTI not in found:
+                    found[BTI] = self._bti_cex(kind, node, ts, next(iter(ts)), s, word)
                 insn = decode(word, addr)
                 if isinstance(insn, Unsupported):
                     if UNDEFINED not in found:
                         t2 = next(iter(ts))
                         found[UNDEFINED] = self._undefined_cex(kind, node, ts, t2, s, word)
                     continue
+                if no_pad and not (node.parent is None and site.enter == "both"):
+                    # A Branch Target exception: the run stops here (MODEL.md 6.6). With
+                    # `enter: both` the direct entry's run goes on from the same fetch.
+                    continue
                 m = node.machine.copy()
                 out = run_insn(spec, site, insn, m, addr)
                 child = Node(node, s, word, m, out.next_pc, node.count + 1, out.isb,
-                             node.calls + ((out.call,) if out.call else ()), ts)
+                             node.calls + ((out.call,) if out.call else ()), ts, out.btype)
                 if out.unmodelled:
                     if out.unmodelled not in reasons:
                         reasons.append(out.unmodelled)
@@ -937,6 +954,27 @@ class SiteChecker:
             execs=tuple(execs) + (ex,), exit="(undefined instruction)",
             loc=self._step_loc(s, lo, e))
 
+    def _bti_cex(self, kind: str, node: Node, ts: dict[TState, Wit], t2: TState,
+                 s: int, word: int) -> Counterexample:
+        """A branch-target counterexample: the path so far plus the non-landing-pad fetch."""
+        assert node.btype is not None
+        pt, e, disp, lo = ts[t2]
+        execs = self._path(node, pt)
+        prev_c = execs[-1].cse if execs else 0
+        shown_c = prev_c if disp is None else disp
+        ex = self._exec(len(execs), s, e, shown_c, lo, word, bool(execs) and shown_c != prev_c)
+        how = "the observer enters the site indirectly" if not execs else \
+            f"`{execs[-1].text}` branches to slot {s}"
+        return Counterexample(
+            site=self.site.name, observer=kind, violation=BTI,
+            summary=(f"bti: {kind} lands on slot {s} at point {e} fetching `{ex.text}`, not a "
+                     f"landing pad for {btype_name(node.btype)}"),
+            detail=(f"{how} ({btype_name(node.btype)}) and fetches 0x{word:08x} (`{ex.text}`) "
+                    f"from window [{lo}, {e}]: in a BTI-guarded page that is not a landing pad "
+                    f"for the branch, so the CPU takes a Branch Target exception"),
+            execs=tuple(execs) + (ex,), exit="(Branch Target exception)",
+            loc=self._step_loc(s, lo, e))
+
     def _compare(self, kind: str, member: Member, leaf: Node, eff: Effect
                  ) -> Counterexample | None:
         """An inequivalence counterexample if no valid state's effect equals eff."""
@@ -970,10 +1008,10 @@ class SiteChecker:
         """A run whose CSE is at N that fetches a word other than the final one."""
         site, spec, hist, n = self.site, self.spec, self.hist, self.tl.n
         for member in FAMILY:
-            stack: list[tuple[int, Machine, int, tuple[Exec, ...]]] = [
-                (site.slot_addr(site.entry), member.machine(), 0, ())]
+            stack: list[tuple[int, Machine, int, tuple[Exec, ...], str | None]] = [
+                (site.slot_addr(site.entry), member.machine(), 0, (), entry_btype(spec, site))]
             while stack:
-                pc, m, count, execs = stack.pop()
+                pc, m, count, execs, btype = stack.pop()
                 self._tick()
                 s = _slot(site, pc)
                 lo = hist.L(s, n)
@@ -996,15 +1034,26 @@ class SiteChecker:
                     insn = decode(word, pc)
                     if isinstance(insn, Unsupported):
                         continue
+                    if btype is not None and not landing_ok(word, btype, pc) \
+                            and not (count == 0 and site.enter == "both"):
+                        continue  # a Branch Target exception ends the run here
                     m2 = m.copy()
                     out = run_insn(spec, site, insn, m2, pc)
                     if (out.trap is None and _in_site(site, out.next_pc)
                             and count + 1 < spec.max_insns and not out.unmodelled):
-                        stack.append((out.next_pc, m2, count + 1, execs + (ex,)))
+                        stack.append((out.next_pc, m2, count + 1, execs + (ex,), out.btype))
         return None
 
 
 # ------------------------------------------------------------------ entry point
+
+
+def entry_btype(spec: Spec, site: Site) -> str | None:
+    """The BTYPE an observer's first fetch must be a landing pad for: an indirect entry is
+    a call through a pointer (blr, 0b10); a direct one (b/bl) sets none. With
+    ``enter: both`` the first fetch is checked as an indirect entry's, and the direct
+    entry's run goes on past it whatever it fetched (the runs are otherwise the same)."""
+    return BTYPE_CALL if spec.bti and site.enter in ("indirect", "both") else None
 
 
 def observer_kinds(spec: Spec) -> tuple[str, ...]:
@@ -1057,7 +1106,7 @@ def check(spec: Spec, max_runs: int = 2_000_000, max_time: float | None = None) 
             found, reasons, done = checker.observe(kind)
             runs += checker.runs
             complete = complete and done
-            cexs = [found[v] for v in (TORN, CMODX, UNDEFINED, INEQUIVALENT) if v in found]
+            cexs = [found[v] for v in (TORN, CMODX, UNDEFINED, BTI, INEQUIVALENT) if v in found]
             reasons = site_reasons + reasons
             if kind == kinds[0]:
                 reasons += stale_reason

@@ -217,12 +217,8 @@ def build_region(spec: Spec, entry: Site, marks: dict[str, int],
                       f"{MAX_REGION_STATES} combined states, so those branches are not "
                       f"followed (not modelled)",)
         parts = (entry,)
-    # TODO(bti): enter: indirect/both are checked like direct, which is exact only while
-    # BTI is off; the BTI helper makes them enter through br/blr (violation bti) when
-    # env.bti is true. Until then such a region answers unknown, never safe.
-    if getattr(spec, "bti", False) and entry.enter in ("indirect", "both"):
-        unmodelled += (f"site {entry.name} has enter: {entry.enter} with env.bti: indirect "
-                       f"entries are not modelled yet",)
+    # enter (direct | indirect | both) is the entry site's: the engines check an indirect
+    # entry's landing pad (env.bti) on the region's entry slot.
     addrs = tuple(p.slot_addr(i) for p in parts for i in range(p.nslots))
     owners = tuple((p.name, i) for p in parts for i in range(p.nslots))
     reach = tuple(marks.get(p.reachable_after, 0) if p.reachable_after else 0

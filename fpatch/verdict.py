@@ -14,10 +14,11 @@ from fpatch.errors import Loc
 TORN = "torn"
 CMODX = "cmodx"
 UNDEFINED = "undefined"
+BTI = "bti"  # an indirect branch lands on a slot that is not its landing pad (MODEL 6.6)
 INEQUIVALENT = "inequivalent"
 STALE = "stale"
 INCOMPLETE = "incomplete"  # MODEL.md 6.5: a CPU may run pre-mark words after a `complete:` mark
-VIOLATION_KINDS = (TORN, CMODX, UNDEFINED, INEQUIVALENT, STALE, INCOMPLETE)
+VIOLATION_KINDS = (TORN, CMODX, UNDEFINED, BTI, INEQUIVALENT, STALE, INCOMPLETE)
 
 SAFE, UNSAFE, UNKNOWN = "safe", "unsafe", "unknown"
 # The reason of every answer left unknown because the whole run's budget ran out.

@@ -25,6 +25,12 @@ A third of the specs are code graphs: a second site ``g`` (``enter: none`` or
 with ``b``/``bl`` and that rarely branches back (docs/model.md, Sites as one code
 graph).
 
+BTI and PAC (issue 9.4): the pool also holds landing pads (``bti c``/``j``/``jc``),
+``paciasp``/``autiasp`` and the B-key forms, and ``adr x16/x17/x9, .+N`` with
+``br``/``blr`` through those registers (a target the site computes itself, or a free
+one: then both engines answer unknown); specs draw ``env.bti``, ``env.pac`` and the
+site's ``enter``.
+
 ``FPATCH_FUZZ_EXAMPLES`` sets the number of random specs (default 300; ``make
 fuzz`` uses 3000). The run is derandomized, so CI is deterministic; a failing
 example's YAML is printed through hypothesis' ``note``.
@@ -127,6 +133,9 @@ PLAIN = [
     '"add sp, sp, #16"', '"sub sp, sp, #16"', "isb", '"brk #0"', "ret",
     '"str x0, [sp, #8]"', "00000000",
 ]
+# BTI and PAC (issue 9.4): landing pads, signing, and indirect branches inside the site.
+PADS = ['"bti c"', '"bti j"', '"bti jc"', "paciasp", "autiasp", "pacibsp", "autibsp"]
+INDIRECT = ["br x16", "br x9", "blr x17", "br x17"]
 HELPER_CONTRACTS = [
     "{address: 0x9000}",
     "{address: 0x9000, inputs: [x9, x30, sp], restores: {x30: x9}, clobbers: [x9]}",
@@ -147,6 +156,12 @@ def insn(ch: Chooser, slot: int, nslots: int, other: tuple[int, int] | None = No
     if kind >= 10 and other is not None:  # into the other site: the code graph
         op = ch.pick(["b", "b", "bl"])
         return f"{op} {other[0] + 4 * ch.int(0, other[1] - 1):#x}"
+    if kind == 2:
+        return ch.pick(PADS)
+    if kind == 3 and ch.bool():
+        return ch.pick(INDIRECT)
+    if kind == 3:  # a target the site computes itself, forward inside or just past it
+        return f'"adr {ch.pick(["x16", "x17", "x9"])}, .+{4 * ch.int(1, nslots - slot)}"'
     return ch.pick(PLAIN)
 
 
@@ -204,6 +219,8 @@ def gen_spec(ch: Chooser) -> str:
         reach = "    reachable_after: ready"
     idc, dic, preempt, nmi = ch.bool(), ch.bool(), ch.bool(), ch.bool()
     cmodx = ch.pick(["", "", "", ", cmodx: linux"])
+    cmodx += ch.pick(["", ", bti: true", ", bti: true"]) + ch.pick(["", ", pac: true"])
+    enter = ch.pick(["", "", "indirect", "both", "direct"])
     observers = ch.pick(["", "observers: [thread]"] + (["observers: [nmi]"] if nmi else []))
     max_insns = ch.pick(["", "", "", "", "max_insns: 2"])  # small bounds: unknown answers
     lines = [
@@ -216,6 +233,9 @@ def gen_spec(ch: Chooser) -> str:
         "  f:",
         f"    base: {BASE:#x}",
         f"    slots: {nslots}",
+    ]
+    lines += [f"    enter: {enter}"] if enter else []
+    lines += [
         "    states:",
     ]
     lines += [f"      {n}: [{', '.join(ws)}]" for n, ws in states.items()]
@@ -370,3 +390,49 @@ def test_regression_stack_wraps_at_the_top() -> None:
         steps: [{dsb: ish}]
     """):
         assert r.violations() == set() and r.verdict == "safe"
+
+
+def both_bti(text: str) -> tuple[Result, Result]:
+    """``both`` with env.bti on (HEAD's env has no bti)."""
+    spec = parse_text(textwrap.dedent(HEAD).replace("nmi: false}", "nmi: false, bti: true}")
+                      + textwrap.dedent(text), "<regression>")
+    assert spec.bti
+    assert_agree(spec)
+    return compare(spec)
+
+
+def test_regression_bti_cut_keeps_stale_of_the_landing_fetch() -> None:
+    """A Branch Target exception ends the run, but the landing fetch itself may still be
+    stale: the SMT engine checked BTI before the stale goal (and skipped it), the
+    enumerator's stale walk knew nothing of BTI. Both now check stale first, then cut."""
+    for r in both_bti("""
+        helpers: {h: {address: 0x9000}}
+        sites:
+          f:
+            base: 0x1000
+            slots: 2
+            enter: indirect
+            states: {A: [b .+4, bl h], B: [bl h, bl h]}
+            initial: A
+            valid: [A]
+        steps: [{write: {slots: [0], as: B, width: 4}}]
+    """):
+        assert {c.violation for c in r.counterexamples} == {"bti", "stale"}
+
+
+def test_regression_undefined_word_at_a_landing_is_both() -> None:
+    """A torn word at an indirect entry is no landing pad and no instruction: the
+    enumerator reported only bti, the SMT engine bti and undefined. Both report both."""
+    for r in both_bti("""
+        helpers: {h: {address: 0x9000}}
+        sites:
+          f:
+            base: 0x1000
+            slots: 1
+            enter: indirect
+            states: {A: [bl h], B: ["bti c"]}
+            initial: B
+            valid: [A]
+        steps: [{write: {slots: [0], as: A, width: 1}}]
+    """):
+        assert {"bti", "undefined"} <= {c.violation for c in r.counterexamples}

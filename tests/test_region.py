@@ -249,15 +249,3 @@ def test_doc_example_answers_as_documented() -> None:
     for r in both(parse_text(bad, "<doc>")):
         assert r.verdict == "unsafe"
 
-
-def test_indirect_entry_with_bti_is_unknown_until_modelled() -> None:
-    """enter: indirect is checked like direct while BTI is off; with env.bti (another
-    part of the v2 language) such a region must answer unknown, never safe."""
-    text = PLT.replace("  call:\n    base: 0xffff800009000000\n",
-                       "  call:\n    base: 0xffff800009000000\n    enter: indirect\n")
-    spec = spec_of(text)
-    assert enum_check(spec).verdict == "safe"
-    object.__setattr__(spec, "bti", True)  # the field the BTI change adds to Spec
-    (reg,) = regions(spec, flatten(spec).marks)
-    assert reg.unmodelled and "not modelled yet" in reg.unmodelled[0]
-    assert enum_check(spec).verdict == "unknown"

@@ -14,9 +14,11 @@ import z3
 
 from fpatch.errors import Loc
 from fpatch.isa import decode
+from fpatch.isa.bti import btype_name
 from fpatch.isa.ir import MASK64, REGISTERS
 from fpatch.model.timeline import fetch_floor
 from fpatch.verdict import (
+    BTI,
     CMODX,
     INCOMPLETE,
     INEQUIVALENT,
@@ -32,7 +34,7 @@ from fpatch.verdict import (
 if TYPE_CHECKING:
     from fpatch.encoding.smt import Candidate, PathEnd, _ObserverSearch
 
-_TRAP_NAMES = {1: "brk", 2: "svc", 3: "hvc", 4: "smc"}
+_TRAP_NAMES = {1: "brk", 2: "svc", 3: "hvc", 4: "smc", 5: "pac"}
 
 
 def _int(model: z3.ModelRef, e: Any) -> int:
@@ -98,6 +100,16 @@ def counterexample(
         detail = (f"{site.slot_name(x.slot)} was fetched as {_h(x.word)}, which is not an instruction of "
                   f"the supported set (executing it is undefined)")
         exit_text = "undefined instruction"
+        loc = _write_loc(srch, x.slot, x.fetched_at)
+    elif violation == BTI:
+        btype = srch._btype(len(path) - 1, path)
+        assert btype is not None
+        how = ("the observer enters the site indirectly" if len(path) == 1
+               else f"`{execs[-2].text}` branches to slot {x.slot}")
+        detail = (f"{how} ({btype_name(btype)}) and fetches {_h(x.word)} (`{x.text}`) at point "
+                  f"{x.point} from window [{lo}, {hi}]: in a BTI-guarded page that is not a "
+                  f"landing pad for the branch, so the CPU takes a Branch Target exception")
+        exit_text = "(Branch Target exception)"
         loc = _write_loc(srch, x.slot, x.fetched_at)
     elif violation == INCOMPLETE:
         assert mark is not None
@@ -197,6 +209,8 @@ def _exit_text(srch: _ObserverSearch, dm: z3.ModelRef, end: PathEnd, regs0: dict
     pc = _int(dm, end.exit.pc)
     if end.exit.undefined:
         return "undefined instruction"
+    if end.exit.code >> 16 == 5:
+        return f"pac fault at {_h(pc)}"
     if end.exit.code:
         return f"trap {_TRAP_NAMES[end.exit.code >> 16]} #{end.exit.code & 0xFFFF} at {_h(pc)}"
     site = srch.enc.site

@@ -36,8 +36,10 @@ from typing import TypeAlias
 import z3
 
 from fpatch.isa import Insn, Unsupported, decode, is_cmodx, semantics
+from fpatch.isa.bti import BTYPE_CALL, branch_type, landing_ok
 from fpatch.isa.ir import (
     MASK64,
+    PAC_STATE,
     REGISTERS,
     Add,
     And,
@@ -46,6 +48,7 @@ from fpatch.isa.ir import (
     CondJump,
     Const,
     Expr,
+    Fault,
     IsZero,
     Ite,
     Jump,
@@ -66,6 +69,7 @@ from fpatch.model.arch import NMI_LOCAL, NMI_REMOTE, THREAD
 from fpatch.model.timeline import SlotHistory, Timeline
 from fpatch.spec.types import Helper, Site, Spec
 from fpatch.verdict import (
+    BTI,
     BUDGET_SPENT,
     CMODX,
     INCOMPLETE,
@@ -91,7 +95,7 @@ TYPICAL_INIT = {f"x{i}": 0x1111 * i for i in range(1, 29)} | {
     "x30": 0xFFFF800008300010,  # the caller's return address
     "sp": 0xFFFF80000A013F40,
 }
-TRAP_CODES = {"brk": 1, "svc": 2, "hvc": 3, "smc": 4}
+TRAP_CODES = {"brk": 1, "svc": 2, "hvc": 3, "smc": 4, "pac": 5}  # pac: an aut* fault (env.pac)
 
 
 @dataclass(frozen=True)
@@ -212,6 +216,8 @@ class SiteEncoder:
             self.by_slot.append(mine)
         self.uf: dict[tuple[str, str], z3.FuncDeclRef] = {}
         self.regs0 = {r: z3.BitVec(f"init_{r}", 64) for r in REGISTERS}
+        # PAC pseudo-registers start empty: no signature before the run (env.pac).
+        self.regs0.update({r: z3.BitVecVal(0, 64) for r in PAC_STATE})
         self.mem0 = z3.Array("init_mem", z3.BitVecSort(64), z3.BitVecSort(8))
         sp = self.regs0["sp"]
         # AAPCS64 alignment, and a stack far from both ends of the address space:
@@ -234,7 +240,7 @@ class SiteEncoder:
     def _candidate(self, slot: int, word: int, points: tuple[tuple[int, int], ...]) -> Candidate:
         pc = self.site.slot_addr(slot)
         insn = decode(word, pc)
-        stmts = semantics(insn, pc) if isinstance(insn, Insn) else None
+        stmts = semantics(insn, pc, pac=self.spec.pac) if isinstance(insn, Insn) else None
         isb = any(isinstance(s, Barrier) and s.kind == "isb" for s in stmts or ())
         c = Candidate(len(self.cands), slot, word, insn, stmts,
                       is_cmodx(word, self.spec.cmodx_linux), points, isb)
@@ -305,6 +311,7 @@ class SiteEncoder:
         outs: list[tuple[SymState, BV]] = [(st.fork(), z3.BitVecVal((pc + 4) & MASK64, 64))]
         call: Helper | None = None
         trap: Trap | None = None
+        faulted: list[tuple[SymState, Fault]] = []  # outcomes ended by a Fault (env.pac)
         for s in cand.stmts:
             nxt_outs: list[tuple[SymState, BV]] = []
             for cur, nxt in outs:
@@ -333,13 +340,26 @@ class SiteEncoder:
                     cur.cond.append(z3.Not(cond))
                 elif isinstance(s, Trap):
                     trap = s
+                elif isinstance(s, Fault):
+                    # Fork like a conditional branch: one outcome faults (a trap exit at
+                    # this instruction), the other goes on.
+                    cond = z3.simplify(self._cond(s.cond, cur))
+                    if not z3.is_false(cond):
+                        bad = cur.fork()
+                        bad.cond.append(cond)
+                        faulted.append((bad, s))
+                    if z3.is_true(cond):
+                        continue
+                    cur.cond.append(z3.Not(cond))
                 elif isinstance(s, (Barrier, Maintenance)):
                     pass
                 else:  # pragma: no cover
                     raise TypeError(s)
                 nxt_outs.append((cur, nxt))
             outs = nxt_outs
-        result: list[tuple[SymState, BV | None, Exit | None]] = []
+        result: list[tuple[SymState, BV | None, Exit | None]] = [
+            (bad, None, Exit(z3.BitVecVal(pc, 64), TRAP_CODES[f.kind] * 65536))
+            for bad, f in faulted]
         for cur, nxt in outs:
             if trap is not None:
                 code = TRAP_CODES[trap.kind] * 65536 + trap.imm
@@ -664,7 +684,7 @@ class _ObserverSearch:
         enc = self.enc
         start = SymState(dict(enc.regs0), enc.mem0)
         self._dfs(0, enc.site.entry, start, (), with_stale)
-        found = tuple(self.found[k] for k in (TORN, CMODX, UNDEFINED, INEQUIVALENT, STALE,
+        found = tuple(self.found[k] for k in (TORN, CMODX, UNDEFINED, BTI, INEQUIVALENT, STALE,
                                               INCOMPLETE) if k in self.found)
         reasons = tuple(dict.fromkeys(self.reasons))
         status = "unsafe" if found else ("unknown" if reasons else "safe")
@@ -703,6 +723,12 @@ class _ObserverSearch:
                     m = self._timing_model([self.c[0] >= enc.n], STALE)
                     if m is not None:
                         self.found[STALE] = counterexample(self, STALE, here, m, None, None)
+            if self._bti_landing(i, cand, here, st) and not (
+                    i == 0 and enc.site.enter == "both"):
+                # A Branch Target exception: the run stops at this fetch. With `enter: both`
+                # the direct entry's run goes on from the same first fetch.
+                self._pop_step()
+                continue
             for nst, nxt, ex in enc.step(cand, st):
                 if ex is None and nxt is not None:
                     where = enc.slot_of(nxt)
@@ -728,6 +754,32 @@ class _ObserverSearch:
                     self.reasons.append(away)
                 self._at_exit(i, PathEnd(nst, ex, here))
             self._pop_step()
+
+    def _btype(self, i: int, path: tuple[Candidate, ...]) -> str | None:
+        """The BTYPE fetch ``i`` must be a landing pad for (env.bti, MODEL.md 6.6): an
+        indirect entry is a call (blr); a br/blr of the run sets its own."""
+        spec = self.enc.spec
+        if not spec.bti:
+            return None
+        if i == 0:
+            return BTYPE_CALL if self.enc.site.enter in ("indirect", "both") else None
+        prev = path[-2].insn
+        return branch_type(prev) if isinstance(prev, Insn) else None
+
+    def _bti_landing(self, i: int, cand: Candidate, here: tuple[Candidate, ...],
+                     st: SymState) -> bool:
+        """Is this fetch a branch target whose word is not a landing pad? (then a BTI
+        violation when the path can be taken; the run stops here either way)."""
+        from fpatch.encoding.extract import counterexample
+
+        btype = self._btype(i, here)
+        if btype is None or landing_ok(cand.word, btype, self.enc.site.slot_addr(cand.slot)):
+            return False
+        if BTI not in self.found and self._path_sat(st, BTI):
+            m = self._timing_model([], BTI)
+            if m is not None:
+                self.found[BTI] = counterexample(self, BTI, here, m, None, None)
+        return True
 
     def _pop_step(self) -> None:
         self.solver.pop()

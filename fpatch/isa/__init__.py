@@ -6,8 +6,10 @@ Public API (the only names other layers use):
   32-bit encoding; raises ``AsmError`` (message + column) on bad input.
 - ``decode(word, pc) -> Insn | Unsupported``: never a wrong instruction; any
   encoding outside the supported subset is ``Unsupported``.
-- ``semantics(insn, pc) -> tuple[Stmt, ...]``: the instruction's effect in the
-  IR of ``fpatch.isa.ir``.
+- ``semantics(insn, pc, pac=False) -> tuple[Stmt, ...]``: the instruction's effect
+  in the IR of ``fpatch.isa.ir`` (``pac``: pointer authentication on).
+- ``branch_type(insn)``, ``landing_ok(word, btype)`` (``fpatch.isa.bti``): BTI's
+  PSTATE.BTYPE of an indirect branch and the landing pads compatible with it.
 - ``is_cmodx(word, linux_hints=False) -> bool``: is the encoding in the Arm
   ARM's CMODX set (or Linux's older reading of it).
 """

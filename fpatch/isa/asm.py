@@ -722,7 +722,7 @@ def _hint_word(imm: int) -> int:
 
 def _enc_simple_hint(p: _Parser, m: str) -> int:
     p.done()
-    imm = {"nop": 0x00, "paciasp": 0x19, "autiasp": 0x1D}[m]
+    imm = {"nop": 0x00, "paciasp": 0x19, "pacibsp": 0x1B, "autiasp": 0x1D, "autibsp": 0x1F}[m]
     return _hint_word(imm)
 
 
@@ -781,6 +781,8 @@ _HANDLERS: dict[str, Callable[[_Parser, str], int]] = {
     "nop": _enc_simple_hint,
     "paciasp": _enc_simple_hint,
     "autiasp": _enc_simple_hint,
+    "pacibsp": _enc_simple_hint,
+    "autibsp": _enc_simple_hint,
     "bti": _enc_bti,
     "hint": _enc_hint,
     "and": _enc_logic,

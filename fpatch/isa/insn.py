@@ -184,7 +184,9 @@ BARRIER_BY_NAME: dict[str, int] = {v: k for k, v in BARRIER_OPTIONS.items()}
 HINTS: dict[int, tuple[str, str | None]] = {
     0x00: ("nop", None),
     0x19: ("paciasp", None),
+    0x1B: ("pacibsp", None),
     0x1D: ("autiasp", None),
+    0x1F: ("autibsp", None),
     0x20: ("bti", None),
     0x22: ("bti", "c"),
     0x24: ("bti", "j"),

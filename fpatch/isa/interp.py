@@ -19,6 +19,7 @@ from fpatch.isa.ir import (
     CondJump,
     Const,
     Expr,
+    Fault,
     IsZero,
     Ite,
     Jump,
@@ -127,6 +128,9 @@ def execute(stmts: Iterable[Stmt], m: Machine, pc: int) -> Outcome:
             trap = s
         elif isinstance(s, Maintenance):
             pass
+        elif isinstance(s, Fault):
+            if eval_cond(s.cond, m):  # the instruction faults: nothing after it applies
+                return Outcome(next_pc, call, Trap(s.kind, 0), isb)
         else:
             raise TypeError(s)
     return Outcome(next_pc, call, trap, isb)

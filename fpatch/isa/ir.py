@@ -22,6 +22,13 @@ MASK64 = (1 << 64) - 1
 
 REGISTERS: tuple[str, ...] = tuple(f"x{i}" for i in range(31)) + ("sp", "nzcv")
 
+# Pseudo-registers of pointer authentication (env.pac, docs/model.md "PAC"): the
+# run's last signature, abstractly: the key (0 none, 1 A, 2 B), the x30 it signed
+# and the sp modifier. Not architectural registers, so not in REGISTERS: every run
+# and every valid execution starts with them 0 (PAC_INITIAL), nothing compares them.
+PAC_STATE: tuple[str, ...] = ("pac_key", "pac_x30", "pac_sp")
+PAC_INITIAL: dict[str, int] = {r: 0 for r in PAC_STATE}
+
 # NZCV flag bits inside the ``nzcv`` pseudo-register.
 FLAG_N, FLAG_Z, FLAG_C, FLAG_V = 1 << 31, 1 << 30, 1 << 29, 1 << 28
 
@@ -184,7 +191,16 @@ class Maintenance:
     addr: Expr | None
 
 
-Stmt = SetReg | Store | Jump | CondJump | Barrier | Trap | Maintenance
+@dataclass(frozen=True)
+class Fault:
+    """The instruction faults when ``cond`` holds (an ``aut*`` whose signature does not
+    match, with env.pac): the run leaves the site at the instruction, like a trap."""
+
+    cond: Cond
+    kind: str  # "pac"
+
+
+Stmt = SetReg | Store | Jump | CondJump | Barrier | Trap | Maintenance | Fault
 
 
 def const(value: int) -> Const:

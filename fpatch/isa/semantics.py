@@ -12,9 +12,11 @@ Evaluation contract (shared by every consumer of the IR):
   ``blr x30`` emits its ``Jump(Reg("x30"))`` *before* ``SetReg("x30", pc+4)``;
   ``ldp`` loads into the base register last and writes the base back after
   both loads.
-* Pointer authentication is not modelled: ``paciasp``/``autiasp`` (like
-  ``nop`` and ``bti``) are no-ops here; they matter to fpatch only as HINT-space
-  encodings (CMODX, patch-site entries).
+* Pointer authentication (``pac=True``, the spec's env.pac) is abstract:
+  ``paciasp``/``pacibsp`` record (key, x30, sp) in the pseudo-registers
+  ``PAC_STATE`` and leave x30 as it is; ``autiasp``/``autibsp`` fault (``Fault``)
+  unless the record holds their key, the current x30 and the current sp, then
+  consume it. With ``pac=False`` they are hints (no-ops), like ``nop`` and ``bti``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from fpatch.isa.ir import (
     CondJump,
     Const,
     Expr,
+    Fault,
     IsZero,
     Ite,
     Jump,
@@ -166,12 +169,31 @@ def _mem_access(insn: Insn) -> tuple[Stmt, ...]:
     return tuple(out)
 
 
-def semantics(insn: Insn, pc: int) -> tuple[Stmt, ...]:
-    """The IR statements for ``insn`` executed at ``pc``."""
+_PAC_KEYS = {"paciasp": 1, "pacibsp": 2, "autiasp": 1, "autibsp": 2}
+
+
+def _pac(op: str) -> tuple[Stmt, ...]:
+    """Abstract pointer authentication with sp as the modifier (docs/model.md, PAC)."""
+    key = _PAC_KEYS[op]
+    if op.startswith("pac"):
+        # Signing an already signed x30 is not modelled (its PAC bits are not
+        # represented): fault, which can only report more (docs/model.md, PAC).
+        return (Fault(NotZero(Reg("pac_key")), "pac"),
+                SetReg("pac_key", Const(key)), SetReg("pac_x30", Reg("x30")),
+                SetReg("pac_sp", Reg("sp")))
+    mismatch = Or(Xor(Reg("pac_key"), Const(key)),
+                  Or(Xor(Reg("pac_x30"), Reg("x30")), Xor(Reg("pac_sp"), Reg("sp"))))
+    return (Fault(NotZero(mismatch), "pac"), SetReg("pac_key", Const(0)))
+
+
+def semantics(insn: Insn, pc: int, pac: bool = False) -> tuple[Stmt, ...]:
+    """The IR statements for ``insn`` executed at ``pc`` (``pac``: env.pac is on)."""
     op = insn.op
     ops = insn.operands
     pc &= MASK64
-    if op in ("nop", "bti", "paciasp", "autiasp"):
+    if op in _PAC_KEYS:
+        return _pac(op) if pac else ()
+    if op in ("nop", "bti"):
         return ()
     if op == "b":
         return (Jump(Const(_target(ops[0]))),)

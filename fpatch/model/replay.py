@@ -16,12 +16,14 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from fpatch.isa import Insn, Unsupported, decode, is_cmodx, semantics
+from fpatch.isa.bti import BTYPE_CALL, branch_type, landing_ok
 from fpatch.isa.interp import Machine, execute
-from fpatch.isa.ir import MASK64, REGISTERS, Const, Jump
+from fpatch.isa.ir import MASK64, PAC_INITIAL, REGISTERS, Const, Jump
 from fpatch.model.timeline import Timeline, fetch_floor
 from fpatch.region import Region, globalize, region
 from fpatch.spec.types import Site, Spec
 from fpatch.verdict import (
+    BTI,
     CMODX,
     INCOMPLETE,
     INEQUIVALENT,
@@ -61,6 +63,8 @@ def replays(spec: Spec, tl: Timeline, cx: Counterexample) -> bool:
         return len(words) > 1 and not all(is_cmodx(w, spec.cmodx_linux) for w in words)
     if cx.violation == UNDEFINED:
         return isinstance(decode(last.word, last.addr), Unsupported)
+    if cx.violation == BTI:
+        return _bti(spec, site, cx)
     if cx.violation == STALE:
         return cx.execs[0].cse >= tl.n and any(
             x.word != hist[x.slot].values[tl.n] for x in cx.execs)
@@ -72,6 +76,20 @@ def replays(spec: Spec, tl: Timeline, cx: Counterexample) -> bool:
     if cx.violation == INEQUIVALENT and cx.witness is not None:
         return _inequivalent(spec, site, cx, cx.witness)
     return False
+
+
+def _bti(spec: Spec, site: Site, cx: Counterexample) -> bool:
+    """The last fetch is a branch target (an indirect entry, or the word before it is a
+    br/blr that lands there) and its word is no landing pad for that branch."""
+    if not spec.bti:
+        return False
+    last = cx.execs[-1]
+    if len(cx.execs) == 1:
+        btype = BTYPE_CALL if site.enter in ("indirect", "both") else None
+    else:
+        prev = decode(cx.execs[-2].word, cx.execs[-2].addr)
+        btype = branch_type(prev) if isinstance(prev, Insn) else None
+    return btype is not None and not landing_ok(last.word, btype, last.addr)
 
 
 def _fetches_legal(tl: Timeline, site: Region, cx: Counterexample) -> bool:
@@ -118,6 +136,7 @@ def _execute(spec: Spec, site: Site, w: Witness, fetch: object, length: int | No
     m = Machine(dict(w.regs), lambda a: memory.get(a, w.memory_default))
     for r in REGISTERS:
         m.regs.setdefault(r, 0)
+    m.regs.update(PAC_INITIAL)  # no signature before the run (env.pac)
     helpers = {h.address: h for h in spec.helpers}
     clobber = {(h, r, ins): v for h, r, ins, v in w.clobbers}
     clobber_default = {(h, r): v for h, r, v in w.clobber_defaults}
@@ -131,7 +150,7 @@ def _execute(spec: Spec, site: Site, w: Witness, fetch: object, length: int | No
         insn = decode(got[1], pc)
         if not isinstance(insn, Insn):
             return None
-        stmts = semantics(insn, pc)
+        stmts = semantics(insn, pc, pac=spec.pac)
         out = execute(stmts, m, pc)
         if out.trap is not None:
             if length is not None and i + 1 != length:

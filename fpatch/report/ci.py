@@ -42,6 +42,10 @@ RULES: tuple[tuple[str, str, str, str], ...] = (
      "set: the fetched instruction is CONSTRAINED UNPREDICTABLE."),
     ("undefined", "UndefinedInstruction", "An observer can execute an undefined encoding.",
      "An observer executes an encoding that is not a valid instruction of the supported set."),
+    ("bti", "BranchTargetException", "An indirect branch can land on a non-landing pad.",
+     "With BTI-guarded pages (env.bti), an observer entering the site indirectly, or a br/blr "
+     "of the run, can fetch a word at its target that is not a landing pad for the branch "
+     "(bti c/j/jc, paciasp, pacibsp as the Arm ARM lists): a Branch Target exception."),
     ("inequivalent", "InequivalentEffect", "An interleaving has an effect of no valid state.",
      "Some run's effect (exit, live registers, memory, helper calls) differs from every valid "
      "state's complete execution from the same initial state."),
@@ -70,6 +74,7 @@ RULE_DOCS: dict[str, tuple[str, str]] = {
     "torn": ("docs/model.md", "Torn words"),
     "cmodx": ("docs/model.md", "CMODX"),
     "undefined": ("docs/model.md", "Execution and effects"),
+    "bti": ("docs/model.md", "BTI and PAC"),
     "inequivalent": ("docs/model.md", "Execution and effects"),
     "stale": ("docs/model.md", "Publication"),
     "incomplete": ("docs/model.md", "Completion at return"),

@@ -272,6 +272,10 @@ def needs(c: Counterexample, tl: Timeline, hist: tuple[SlotHistory, ...],
             add(f"the run spans the write(s) at point(s) {pts}: no task may be inside the site "
                 f"while it changes: stop_machine in a non-preemptible kernel, or wait_tasks "
                 f"before the next write")
+    if c.violation == "bti":
+        add("every word an indirect branch can land on must be a landing pad for it: keep "
+            "`bti c` (or `paciasp`) at the entry of an indirectly entered site in every state "
+            "and patch only the slots after it")
     if c.violation == "cmodx":
         add("or: no CPU may run the site while it changes (stop_machine in a non-preemptible "
             "kernel), or both words must be in the CMODX set (b, bl, nop, ...)")
@@ -362,6 +366,7 @@ def build_report(spec: Spec, tl: Timeline, result: Result) -> dict[str, Any]:
             "cache": {"idc": spec.idc, "dic": spec.dic, "line": spec.line_size},
             "preemptible": spec.preemptible, "nmi": spec.nmi,
             "cmodx": "linux" if spec.cmodx_linux else "manual",
+            "bti": spec.bti, "pac": spec.pac,
             "errata": list(spec.errata),
             "complete": [{"name": name, "point": point} for name, point in tl.complete_points()],
             "observers": list(spec.observers), "max_insns": spec.max_insns,

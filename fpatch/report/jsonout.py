@@ -72,7 +72,7 @@ def show_json(spec: Spec, tl: Timeline) -> dict[str, Any]:
         g = transition_graph(tl, site)
         sites.append({
             "name": site.name, "base": f"0x{site.base:x}", "slots": site.nslots,
-            "entry": site.entry, "initial": site.initial, "valid": list(site.valid),
+            "entry": site.entry, "enter": site.enter, "initial": site.initial, "valid": list(site.valid),
             "states": [
                 {"name": st.name, "words": [f"{w:08x}" for w in st.words],
                  "text": list(st.texts), "labels": list(st.labels)}
@@ -93,7 +93,7 @@ def show_json(spec: Spec, tl: Timeline) -> dict[str, Any]:
         "cache": {"idc": spec.idc, "dic": spec.dic, "line": spec.line_size},
         "env": {"preemptible": spec.preemptible, "nmi": spec.nmi,
                 "cmodx": "linux" if spec.cmodx_linux else "manual",
-                "errata": list(spec.errata)},
+                "errata": list(spec.errata), "bti": spec.bti, "pac": spec.pac},
         "marks": [{"name": name, "point": point, "line": loc.line}
                   for name, point, loc in tl.marks],
         "complete": [{"name": name, "point": point} for name, point in tl.complete_points()],

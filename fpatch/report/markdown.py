@@ -69,7 +69,10 @@ def environment_lines(doc: dict[str, Any], code: Callable[[str], str] = _code) -
     lines = [
         f"- cache: IDC={int(c['idc'])} DIC={int(c['dic'])}, line {c['line']} bytes",
         f"- kernel: preemptible={str(env['preemptible']).lower()}, "
-        f"nmi={str(env['nmi']).lower()}, CMODX set: {env['cmodx']}",
+        f"nmi={str(env['nmi']).lower()}, CMODX set: {env['cmodx']}"
+        + (f", BTI guarded pages: {str(env.get('bti', False)).lower()}, "
+           f"PAC: {str(env.get('pac', False)).lower()}"
+           if env.get("bti") or env.get("pac") else ""),
         f"- observers: {', '.join(env['observers'])}; at most {env['max_insns']} instructions "
         f"per run",
     ]

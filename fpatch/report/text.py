@@ -75,18 +75,19 @@ def render_show(console: Console, spec: Spec, tl: Timeline) -> None:
                   f"preemptible={spec.preemptible}, nmi={spec.nmi}, "
                   f"cmodx={'linux' if spec.cmodx_linux else 'manual'}; "
                   + (f"errata: {', '.join(spec.errata)}; " if spec.errata else "") +
-                  f"observers: {', '.join(spec.observers)}; max_insns {spec.max_insns}")
+                  f"observers: {', '.join(spec.observers)}; max_insns {spec.max_insns}"
+                  + (f"; bti={spec.bti}, pac={spec.pac}" if spec.bti or spec.pac else ""))
     for h in spec.helpers:
         console.print(f"helper {h.name} @0x{h.address:x}: inputs {', '.join(h.inputs)}; returns to "
                       f"{h.returns_to} at entry; restores "
                       f"{', '.join(f'{d}<-{s}' for d, s in h.restores) or 'nothing'}; clobbers "
                       f"{', '.join(h.clobbers) or 'nothing'}")
     for site in spec.sites:
-        how = (f"entry slot {site.entry}" if site.enter != "none"
-               else "enter: none, reached through other sites")
+        enter = f", entered {site.enter}" if site.enter != "direct" else ""
         if site.reachable_after:
-            how += f", reachable after mark {site.reachable_after}"
-        table = Table(title=f"site {site.name} @0x{site.base:x} ({how})", header_style="bold")
+            enter += f", reachable after mark {site.reachable_after}"
+        table = Table(title=f"site {site.name} @0x{site.base:x} (entry slot {site.entry}{enter})",
+                      header_style="bold")
         table.add_column("slot")
         table.add_column("addr")
         for st in site.states:

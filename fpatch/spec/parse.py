@@ -303,11 +303,16 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
                 line_size = size
 
     preemptible, nmi, cmodx_linux = True, True, False
+    bti = pac = False
     errata: list[str] = []
     env = ctx.mapping(root.get("env"), "env")
     if env is not None:
-        ctx.keys(env, ("preemptible", "nmi", "cmodx", "errata"), "env")
+        ctx.keys(env, ("preemptible", "nmi", "cmodx", "errata", "bti", "pac"), "env")
         errata = _errata(ctx, env.get("errata"))
+        if (b := ctx.boolean(env.get("bti"), "env.bti")) is not None:
+            bti = b
+        if (b := ctx.boolean(env.get("pac"), "env.pac")) is not None:
+            pac = b
         if (b := ctx.boolean(env.get("preemptible"), "env.preemptible")) is not None:
             preemptible = b
         if (b := ctx.boolean(env.get("nmi"), "env.nmi")) is not None:
@@ -340,6 +345,10 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
             if site is not None:
                 sites.append(site)
     _check_overlaps(ctx, sites)
+    if sites and all(s.enter == "none" for s in sites):
+        ctx.err(sites_node.loc if sites_node is not None else root.loc,
+                "sites: every site has 'enter: none', so no observer enters any of them "
+                "(at least one site must be entered: direct, indirect or both)")
 
     steps_node = ctx.seq(ctx.required(root, "steps", "spec"), "steps")
     steps: list[Step] = []
@@ -368,9 +377,6 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
         if mark not in mark_names:
             ctx.err(mloc, f"sites.{site_name}.reachable_after: unknown mark '{mark}' "
                           f"(marks: {_names(mark_names) or 'none; add a step - mark: NAME'})")
-    if sites and all(s.enter == "none" for s in sites):
-        ctx.err(sites_node.loc if sites_node is not None else root.loc,
-                "sites: every site has enter: none, so no observer enters any")
 
     observers: tuple[str, ...] = ("thread", "nmi") if nmi else ("thread",)
     obs_node = ctx.seq(root.get("observers"), "observers")
@@ -417,6 +423,8 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
         timeout=timeout,
         loc=root.loc,
         key_locs=key_locs,
+        bti=bti,
+        pac=pac,
         complete=complete,
         errata=tuple(errata),
     )
@@ -523,9 +531,9 @@ def _helpers(ctx: _Ctx, node: Map | None, symbols: dict[str, int]) -> list[Helpe
 
 # ----------------------------------------------------------------------- sites
 
-_SITE_KEYS = ("base", "slots", "entry", "data", "states", "initial", "valid", "live", "enter",
+_SITE_KEYS = ("base", "slots", "entry", "enter", "data", "states", "initial", "valid", "live",
               "reachable_after")
-_ENTER = ("direct", "indirect", "both", "none")
+ENTER_KINDS = ("direct", "indirect", "both", "none")
 
 
 def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site | None:
@@ -592,6 +600,9 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
         if not vn.items:  # fix: was `not chosen and vn.items`, so `valid: []` passed
             ctx.err(vn.loc, f"{what}.valid: expected at least one valid state")
         valid = tuple(dict.fromkeys(chosen))
+    enter = "direct"
+    if m.get("enter") is not None:
+        enter = ctx.choice(m.get("enter"), f"{what}.enter", ENTER_KINDS) or "direct"
     live = DEFAULT_LIVE
     if m.get("live") is not None:
         live = ctx.registers(m.get("live"), f"{what}.live") or ()
@@ -599,23 +610,20 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
         # Keep the site so that steps are still checked (all problems at once);
         # writes naming a broken state are not reported a second time.
         ctx.broken_states |= {(key.value, n) for n in state_names if n not in names}
-    enter, reachable_after = _graph_keys(ctx, m, key.value, what)
+    reachable_after = _reachable_after(ctx, m, key.value, what)
     return Site(key.value, base, nslots, entry, tuple(states), initial, valid,
                 tuple(dict.fromkeys(live)), tuple(data), key.loc, enter, reachable_after)
 
 
-def _graph_keys(ctx: _Ctx, m: Map, name: str, what: str) -> tuple[str, str | None]:
-    """The code-graph keys of a site: ``enter`` and ``reachable_after`` (a mark name,
-    resolved once the steps are read)."""
-    enter = "direct"
-    if m.get("enter") is not None:
-        enter = ctx.choice(m.get("enter"), f"{what}.enter", _ENTER) or "direct"
+def _reachable_after(ctx: _Ctx, m: Map, name: str, what: str) -> str | None:
+    """The code-graph key ``reachable_after`` of a site: a mark name, resolved once the
+    steps are read."""
     reach = None
     if (rn := m.get("reachable_after")) is not None:
         reach = ctx.string(rn, f"{what}.reachable_after")
         if reach is not None:
             ctx.reach_refs.append((name, reach, rn.loc))
-    return enter, reach
+    return reach
 
 
 def _data_words(ctx: _Ctx, node: Node | None, what: str, base: int, nslots: int) -> list[DataWord]:

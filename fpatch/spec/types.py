@@ -66,9 +66,11 @@ class Site:
     live: tuple[str, ...]
     data: tuple[DataWord, ...]
     loc: Loc
-    # Code graph (docs/model.md, "Sites as one code graph"): how observers enter the site
-    # (direct | indirect | both | none) and the mark before which no CPU executes its slots.
+    # How observers reach the entry slot (CONTEXT s.4): "direct" (b/bl, the v1 meaning),
+    # "indirect" (blr: a BTI landing-pad check with env.bti), "both", or "none" (only
+    # branches from other sites reach it: no observer run starts here).
     enter: str = "direct"
+    # Code graph (docs/model.md): the mark before which no CPU executes the site's slots.
     reachable_after: str | None = None
 
     def slot_addr(self, i: int) -> int:
@@ -207,6 +209,8 @@ class Spec:
     timeout: float | None
     loc: Loc
     key_locs: dict[str, Loc] = field(default_factory=dict, compare=False, hash=False)
+    bti: bool = False  # env.bti: the sites are guarded pages (MODEL.md s.6.6)
+    pac: bool = False  # env.pac: pac*/aut* sign and authenticate x30 (else hints)
     # complete: marks (or END) after which every CPU must run the site's words (MODEL 6.5)
     complete: tuple[tuple[str, Loc], ...] = ()
     errata: tuple[str, ...] = ()  # ids of fpatch.arch.errata.ERRATA, e.g. neoverse-n1-1542419

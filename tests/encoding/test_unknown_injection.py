@@ -23,7 +23,7 @@ SPECS = sorted((ROOT / "specs").glob("*.yaml")) + [ROOT / "tests" / "data" / n f
 # Each kind of query the encoding asks (smt.solve's ``query``), and the violation it
 # would prove, if any. "minimize" only makes a counterexample simpler.
 QUERIES = {"timing": None, "bound": None, "path": None, "torn": "torn", "cmodx": "cmodx",
-           "undefined": "undefined", "stale": "stale", "inequivalence": "inequivalent",
+           "undefined": "undefined", "bti": "bti", "stale": "stale", "inequivalence": "inequivalent",
            "inequivalent": "inequivalent"}
 REAL_SOLVE = smt.solve
 INJECTED = "injected fault"

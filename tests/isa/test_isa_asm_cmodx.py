@@ -101,7 +101,8 @@ def test_not_cmodx(text: str) -> None:
     assert not is_cmodx(w, linux_hints=True)
 
 
-@pytest.mark.parametrize("text", ["bti", "bti c", "bti j", "bti jc", "paciasp", "autiasp"])
+@pytest.mark.parametrize("text", ["bti", "bti c", "bti j", "bti jc", "paciasp", "autiasp",
+                                  "pacibsp", "autibsp"])
 def test_hint_space_is_cmodx_only_for_linux(text: str) -> None:
     w = assemble(text)
     assert not is_cmodx(w)

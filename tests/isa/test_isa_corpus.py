@@ -63,7 +63,7 @@ def generate_corpus(seed: int = 1) -> list[Line]:
 
     # hints, barriers, exceptions
     for t in ["nop", "isb", "isb sy", "bti", "bti c", "bti j", "bti jc", "paciasp", "autiasp",
-              "hint #0", "hint #0x22", "hint #25", "NOP", "Bti JC"]:
+              "pacibsp", "autibsp", "hint #0", "hint #0x22", "hint #25", "NOP", "Bti JC"]:
         add(t)
     for b in BARRIERS:
         add(f"dsb {b}")
@@ -289,6 +289,7 @@ def test_corpus_is_large_and_covers_every_mnemonic(corpus_cases: list[Case]) -> 
     expected = {"nop", "b", "bl", "br", "blr", "ret", "cbz", "cbnz", "mov", "movz", "movk",
                 "add", "sub", "stp", "ldp", "str", "ldr", "stur", "ldur", "adr", "adrp", "isb",
                 "dsb", "dmb", "brk", "svc", "hvc", "smc", "bti", "paciasp", "autiasp",
+                "pacibsp", "autibsp",
                 "dc", "ic", "ldar", "stlr", "ldapr", "cmp", "subs", "csel", "csinc", "cset", "cinc",
                 "and", "orr", "eor",
                 "b.eq", "b.ne", "b.cs", "b.cc", "b.hi", "b.ls", "b.ge", "b.lt", "b.gt", "b.le",

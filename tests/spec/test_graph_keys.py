@@ -38,7 +38,7 @@ def test_bad_enter() -> None:
 def test_every_site_enter_none() -> None:
     text = edit("    slots: 2\n", "    slots: 2\n    enter: none\n")
     line, col, msg = only(text)
-    assert "every site has enter: none" in msg
+    assert "every site has 'enter: none'" in msg
 
 
 def test_unknown_mark() -> None:

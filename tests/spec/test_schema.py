@@ -115,6 +115,10 @@ OK_VARIANTS = {
         "env: {preemptible: false, nmi: false, cmodx: linux}\nsymbols: {target: 0x1000}\n"
         "observers: [thread]\nmax_insns: 12\ntimeout: 30\nexpect: unsafe\n",
     ),
+    "bti-pac-enter": edit(
+        "    slots: 2\n", "    slots: 2\n    enter: both\n",
+        edit("fpatch: 1\n", "fpatch: 1\nenv: {bti: true, pac: false}\n"),
+    ),
 }
 
 
@@ -148,6 +152,9 @@ BAD = {
     ),
     "empty-stop-machine": edit("  - write: {slot: 1, as: ON}\n", "  - stop_machine: []\n"),
     "cmodx-unknown": edit("fpatch: 1\n", "fpatch: 1\nenv: {cmodx: arm}\n"),
+    "bti-not-bool": edit("fpatch: 1\n", "fpatch: 1\nenv: {bti: guarded}\n"),
+    "pac-not-bool": edit("fpatch: 1\n", "fpatch: 1\nenv: {pac: 1}\n"),
+    "enter-unknown": edit("    slots: 2\n", "    slots: 2\n    enter: sideways\n"),
     "expect-maybe": edit("expect: safe", "expect: maybe"),
     "timeout-float": edit("expect: safe", "timeout: 1.5\nexpect: safe"),
     "observers-empty": edit("expect: safe", "observers: []\nexpect: safe"),
