@@ -172,18 +172,109 @@ def litmus(repeat: int) -> None:
         print(f"{name:32} {statistics.median(procs):22.2f} {cells[0]:10.2f} {cells[1]:8.2f}")
 
 
+# ---------------------------------------------------------------- kernel-scale batches
+
+BATCH_SHAPES = (  # (template, slots, entry states OFF/ON, patched slot): arm64 ftrace entries
+    ("plain", ["'mov x9, x30'", "nop"], ["'mov x9, x30'", "bl ftrace_caller"], 1),
+    ("bti", ["bti c", "'mov x9, x30'", "nop"], ["bti c", "'mov x9, x30'", "bl ftrace_caller"], 2),
+    ("pac", ["paciasp", "'mov x9, x30'", "nop"], ["paciasp", "'mov x9, x30'", "bl ftrace_caller"],
+     2),
+)
+
+
+def batch_spec(n: int) -> str:
+    """n ftrace sites of three shapes in one batch, as `fpatch extract --batch` writes
+    them: a template per shape with its instances by function name, every call slot
+    written, then one range flush (the per-site words differ: `bl` is PC-relative)."""
+    lines = ["fpatch: 1", f"name: ftrace-batch-{n}", "cache: {idc: false, dic: false}",
+             "env: {preemptible: true, nmi: true}", HELPER.rstrip(), "      returns_to: x30",
+             "sites:"]
+    lines = [ln.replace("      returns_to", "    returns_to") for ln in lines]
+    base = 0xFFFF800008200000
+    steps = []
+    for k, (name, off, on, slot) in enumerate(BATCH_SHAPES):
+        count = n // len(BATCH_SHAPES) + (k < n % len(BATCH_SHAPES))
+        lines += [f"  {name}:", f"    slots: {len(off)}", "    states:",
+                  f"      OFF: [{', '.join(off)}]", f"      ON: [{', '.join(on)}]", "    instances:"]
+        lines += [f"      {name}_func_{i}: {base + 0x40 * i:#x}" for i in range(count)]
+        base += 0x40 * count
+        steps += [f"  - write: {{sites: [{name}], slot: {slot}, as: ON}}",
+                  f"  - sync_icache: {{sites: [{name}], slots: [{slot}]}}"]
+    return "\n".join(lines + ["steps:"] + steps + ["expect: safe"]) + "\n"
+
+
+def _cli(args: list[str]) -> tuple[float, float, float, int, str]:
+    """(wall seconds, CPU seconds, peak RSS in MB of the fpatch process and its workers,
+    exit status, last line). CPU time says what wall time means on a loaded machine."""
+    import os
+    import subprocess
+    import sys
+
+    t0 = time.perf_counter()
+    p = subprocess.Popen([sys.executable, "-m", "fpatch.cli", "check", "-q", *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert p.stdout is not None
+    out = p.stdout.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    last = out.strip().splitlines()[-1] if out.strip() else ""
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, p.returncode, last
+
+
+def batches(sizes: tuple[int, ...] = (10_000, 50_000), folder: int = 10_000, jobs: int = 2
+            ) -> None:
+    """Issue 10's targets: 10,000 sites in one batch < 30 s, 50,000 < 60 s, a folder of
+    10,000 small specs < 60 s with -j 2, peak memory < 1 GB (the parent's; workers of -j
+    are measured by the folder run's own peak, printed per process by getrusage)."""
+    import resource
+    import tempfile
+
+    print("\nkernel-scale batches (fpatch check -q, wall time, peak RSS)")
+    print(f"{'case':44} {'seconds':>8} {'cpu s':>7} {'target':>7} {'peak MB':>8}  result")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            path = Path(tmp) / f"batch-{n}.yaml"
+            path.write_text(batch_spec(n), encoding="utf-8")
+            wall, cpu, mb, code, last = _cli([str(path)])
+            target = 30 if n <= 10_000 else 60
+            print(f"{f'{n} ftrace sites, 3 shapes, one batch':44} {wall:8.1f} {cpu:7.1f} "
+                  f"{target:7} {mb:8.0f}  exit {code}: {last[:60]}")
+        d = Path(tmp) / "folder"
+        d.mkdir()
+        src = (ROOT / "specs" / "ftrace-mov-x9-nop-bl.yaml").read_text(encoding="utf-8")
+        others = [(ROOT / "specs" / f).read_text(encoding="utf-8") for f in
+                  ("ftrace-sync-icache-idc1-dic0.yaml", "jump-label-nop-b.yaml")]
+        for i in range(folder):
+            text = [src, *others][i % 3]
+            if i % 3 == 0:  # the same shape at another address: bl is assembled there
+                text = text.replace("0xffff800008200000", f"{0xFFFF800008200000 + 0x40 * i:#x}")
+            (d / f"spec-{i:05}.yaml").write_text(text, encoding="utf-8")
+        wall, cpu, mb, code, last = _cli(["-j", str(jobs), str(d)])
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"{f'folder of {folder} small specs, -j {jobs}':44} {wall:8.1f} {cpu:7.1f} "
+              f"{60:7} {mb:8.0f}  exit {code}: {last[:60]}")
+        print(f"largest child process of the whole section: {kids:.0f} MB (target < 1024)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--limit", type=float, default=60.0, help="seconds per scaling cell")
     ap.add_argument("--no-scaling", action="store_true")
     ap.add_argument("--litmus-only", action="store_true")
+    ap.add_argument("--batches-only", action="store_true",
+                    help="only the kernel-scale batch targets (issue 10)")
     a = ap.parse_args()
     if a.litmus_only:
         litmus(a.repeat)
         return
+    if a.batches_only:
+        batches()
+        return
     per_spec(a.repeat)
     litmus(a.repeat)
+    batches()
     if not a.no_scaling:
         scaling(a.limit)
 

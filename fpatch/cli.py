@@ -235,10 +235,12 @@ def main() -> None:
               default=None, help="Instead of gating: check every spec under every cache type "
                                  "and preemptible/NMI setting and print one table "
                                  "(docs/matrix.md).")
+@click.option("-j", "--jobs", "jobs", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Check the specs with N worker processes (results in input order).")
 def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | None,
           junit_file: str | None, report_dir: str | None, timeout: float | None,
           max_time: float | None, engine: str, quiet: bool, no_color: bool,
-          litmus_out: str | None, matrix_fmt: str | None) -> None:
+          litmus_out: str | None, matrix_fmt: str | None, jobs: int) -> None:
     """Check spec files and folders (recursively *.yaml) and gate on their expectations."""
     if matrix_fmt is not None:
         _matrix(paths, matrix_fmt, engine, timeout, max_time)
@@ -246,7 +248,7 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
     from fpatch.model.timeline import build
     from fpatch.report import jsonout, text
     from fpatch.report.ci import Checked, junit_xml, sarif_log
-    from fpatch.report.document import build_report, error_report
+    from fpatch.report.document import build_batch_report, build_report, error_report
     from fpatch.report.writer import write_report
     from fpatch.verdict import UNKNOWN
 
@@ -274,9 +276,15 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
     docs = []
     checked: list[Checked] = []
     taken: set[str] = set()
-    for path in files:
+    from fpatch.parallel import check_files
+    from fpatch.report.progress import Bar
+
+    bar = Bar("specs") if len(files) > 1 else None
+    runner = functools.partial(_run_checker, engine, timeout, len(files) == 1)
+    for done, (path, spec, maybe) in enumerate(check_files(files, runner, jobs, deadline)):
+        if bar is not None:
+            bar.update(done, len(files))
         shown = display_path(path)
-        spec = _load(path)
         if isinstance(spec, SpecError):
             invalid += 1
             _print_errors(spec)
@@ -290,19 +298,31 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
                 out.print(f"ERR  {shown}: invalid spec ({len(spec.diagnostics)} problem(s))",
                           markup=False)
             continue
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        result = _run(spec, engine, timeout, left)
+        assert maybe is not None
+        result = maybe
         checked.append(Checked(str(path), spec, result))
         if result.verdict == UNKNOWN:
             unknown += 1
         elif not result.meets_expectation:
             mismatched += 1
-        tl = build(spec) if report_dir or litmus_out or (text_out and not quiet) else None
-        if litmus_out and tl is not None:
-            _export_litmus(Path(litmus_out), spec, tl, result)
-        report = build_report(spec, tl, result) if tl is not None else None
-        if report_dir and report is not None:
-            _write(write_report, Path(report_dir), report, taken)
+        wanted = bool(report_dir or litmus_out or (text_out and not quiet))
+        if "batch" in result.extra:  # checked by shape: each site's own view (fpatch/batch.py)
+            tl, report = None, build_batch_report(spec, result) if wanted else None
+            if litmus_out:
+                _echo(f"fpatch: {shown}: --litmus-out does not export batches (specs of "
+                      f"several sites) yet", err=True)
+            if report_dir and report is not None:
+                every = {k: v for k, v in report.items() if k != "views"}
+                _write(write_report, Path(report_dir), every, taken)  # every site's verdict
+                for view in report["views"].values():
+                    _write(write_report, Path(report_dir), view, taken)
+        else:
+            tl = build(spec) if wanted else None
+            if litmus_out and tl is not None:
+                _export_litmus(Path(litmus_out), spec, tl, result)
+            report = build_report(spec, tl, result) if tl is not None else None
+            if report_dir and report is not None:
+                _write(write_report, Path(report_dir), report, taken)
         if as_json:
             docs.append(jsonout.result_json(result))
         elif not text_out:
@@ -316,6 +336,8 @@ def check(paths: tuple[str, ...], as_json: bool, fmt: str, sarif_file: str | Non
             text.render_result(out, result, report,
                                verbose=not result.meets_expectation or len(files) == 1)
             out.print()
+    if bar is not None:
+        bar.close()
     total = len(files)
     ok = total - invalid - mismatched - unknown
     summary = (f"{total} spec(s): {ok} as expected, {mismatched} not as expected, "
@@ -387,7 +409,7 @@ def explain(path: str, timeout: float | None, max_time: float | None, engine: st
     4 internal error.
     """
     from fpatch.model.timeline import build
-    from fpatch.report.document import build_report
+    from fpatch.report.document import build_batch_report, build_report
     from fpatch.report.explain import render_explain
     from fpatch.verdict import UNKNOWN
 
@@ -396,7 +418,12 @@ def explain(path: str, timeout: float | None, max_time: float | None, engine: st
         _print_errors(spec)
         sys.exit(EXIT_USAGE)
     result = _run(spec, engine, timeout, max_time)
-    render_explain(_console(no_color), build_report(spec, build(spec), result))
+    if "batch" in result.extra:  # checked by shape: each failing site with its own view
+        doc = build_batch_report(spec, result)
+        for view in doc.pop("views").values() or [doc]:
+            render_explain(_console(no_color), view)
+    else:
+        render_explain(_console(no_color), build_report(spec, build(spec), result))
     unknown = result.verdict == UNKNOWN
     sys.exit(_exit_status(0, int(not unknown and not result.meets_expectation), int(unknown)))
 
@@ -454,8 +481,38 @@ def _matrix(paths: tuple[str, ...], matrix_fmt: str, engine: str, timeout: float
     sys.exit(EXIT_OK)
 
 
-def _run(spec: Spec, engine: str, timeout: float | None, max_time: float | None = None
-         ) -> Result:
+def _run_checker(engine: str, timeout: float | None, progress: bool, spec: Spec,
+                 max_time: float | None) -> Result:
+    """`_run` as fpatch/parallel.py calls it (module level: picklable)."""
+    if progress:
+        return _run(spec, engine, timeout, max_time)
+    return _run(spec, engine, timeout, max_time, progress=False)
+
+
+def _run(spec: Spec, engine: str, timeout: float | None, max_time: float | None = None,
+         progress: bool = True) -> Result:
+    if len(spec.sites) > 1:  # a batch: site by site, one check per shape (fpatch/batch.py)
+        from fpatch import batch
+
+        return batch.check(spec, functools.partial(_run_one, engine=engine, timeout=timeout),
+                           engine, max_time, _progress_for(spec) if progress else None)
+    from fpatch.batch import check_one  # a shape already found safe is not checked again
+
+    return check_one(spec, functools.partial(_run_one, engine=engine, timeout=timeout),
+                     engine, max_time)
+
+
+def _progress_for(spec: Spec) -> Callable[[int, int], None] | None:
+    """A terminal progress bar over a batch's sites (fpatch/report/progress.py)."""
+    from fpatch.report.progress import Bar, wanted
+
+    if not wanted():
+        return None
+    return Bar(f"{one_line(spec.name, 30)}: sites").update
+
+
+def _run_one(spec: Spec, max_time: float | None, *, engine: str, timeout: float | None
+             ) -> Result:
     if engine == "enum":
         from fpatch.enumerate import check as enum_check
 

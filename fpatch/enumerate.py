@@ -35,23 +35,25 @@ How it enumerates (and why the reductions are exact):
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from fpatch.arch.model import CacheType as ArchCache
+from fpatch.arch.publication import completion_point, step_op
 from fpatch.arch.publication import publication_point as derived_publication
-from fpatch.arch.publication import step_op
 from fpatch.errors import Loc
 from fpatch.isa import decode, is_cmodx, semantics
 from fpatch.isa.bti import BTYPE_CALL, branch_type, btype_name, landing_ok
 from fpatch.isa.insn import Insn, Target, Unsupported
 from fpatch.isa.interp import Machine, execute
-from fpatch.isa.ir import MASK64, PAC_INITIAL, REGISTERS, Const, Jump
+from fpatch.isa.ir import MASK64, PAC_INITIAL, REGISTERS, Const, Jump, Load, Reg, Stmt
 from fpatch.region import Region, localize, regions
 from fpatch.spec.types import (
     CacheOp,
+    DataWord,
     Dmb,
     Dsb,
     IpiSync,
@@ -69,6 +71,7 @@ from fpatch.verdict import (
     BTI,
     BUDGET_SPENT,
     CMODX,
+    DATA,
     INCOMPLETE,
     INEQUIVALENT,
     SAFE,
@@ -78,10 +81,12 @@ from fpatch.verdict import (
     UNKNOWN,
     UNSAFE,
     Counterexample,
+    DataRead,
     EffectDiff,
     Exec,
     ObserverResult,
     Result,
+    data_detail,
 )
 
 # ----------------------------------------------------------------- the patcher
@@ -301,6 +306,86 @@ class History:
                     None)
 
 
+@dataclass(frozen=True)
+class DataHist:
+    """One data word under the patcher (MODEL.md 6.7): its value at every point, torn
+    points, and its modifying writes with their completion points (fpatch.arch)."""
+
+    word: DataWord
+    addr: int
+    values: tuple[int, ...]
+    torn: tuple[bool, ...]
+    writes: tuple[tuple[int, int | None], ...]
+
+    def Ld(self, e: int) -> int:  # noqa: N802 - the name docs/model.md uses
+        """The newest modifying write complete by point e (0: the initial value)."""
+        return max((w for w, c in self.writes if c is not None and c <= e), default=0)
+
+    def window(self, e: int) -> tuple[int, ...]:
+        """The values a load at point e may return: those of points [Ld(e), e]."""
+        return tuple(dict.fromkeys(self.values[self.Ld(e):e + 1]))
+
+    def clean(self) -> tuple[int, ...]:
+        """The values the word holds when no write to it is in progress."""
+        return tuple(dict.fromkeys(v for v, t in zip(self.values, self.torn, strict=True)
+                                   if not t))
+
+    def source(self, e: int, value: int, floor: int = 0) -> int:
+        """The first point in [max(Ld(e), floor), e] at which the word holds ``value``."""
+        lo = max(self.Ld(e), floor)
+        return next(p for p in range(lo, e + 1) if self.values[p] == value)
+
+    def written_at(self, p: int) -> int:
+        """The write that produced the value at point p (0: the initial value)."""
+        while p > 0 and self.values[p - 1] == self.values[p]:
+            p -= 1
+        return p
+
+    def choices(self, e: int, floor: int) -> dict[int, int]:
+        """value -> the observer's next floor, for a load at e after one that read the
+        write at ``floor`` (coRR: no read of a write coherence-before it): the values of
+        [max(Ld(e), floor), e], each from its earliest point (the lowest floor, which
+        allows every future a later one does)."""
+        out: dict[int, int] = {}
+        for p in range(max(self.Ld(e), floor), e + 1):
+            out.setdefault(self.values[p], self.written_at(p))
+        return out
+
+
+def data_histories(spec: Spec, site: Site, tl: Timeline) -> dict[str, DataHist]:
+    """Every data word of the site under the flattened patcher."""
+    out: dict[str, DataHist] = {}
+    cache = ArchCache(spec.idc, spec.dic)
+    for d in site.data:
+        addr = site.base + d.offset
+        mem = bytearray(d.value.to_bytes(d.size, "little"))
+        values = [d.value]
+        for p in tl.steps:
+            if p.kind == "write":
+                for k, byte in enumerate(p.data):
+                    if addr <= p.addr + k < addr + d.size:
+                        mem[p.addr + k - addr] = byte
+            values.append(int.from_bytes(mem, "little"))
+        writes = []
+        for t in range(1, tl.n + 1):
+            if values[t] != values[t - 1]:
+                after = [(u, step_op(tl.step(u).kind, False, tl.step(u).option))
+                         for u in range(t + 1, tl.n + 1)]
+                writes.append((t, completion_point(cache, after)))
+        torn = [False] * (tl.n + 1)
+        by_group: dict[int, list[int]] = {}
+        for p in tl.steps:
+            if p.kind == "write":
+                by_group.setdefault(p.group, []).append(p.index)
+        for idx in by_group.values():
+            first, last = min(idx), max(idx)
+            for t in range(first, last):
+                if values[t] not in (values[first - 1], values[last]):
+                    torn[t] = True
+        out[d.name] = DataHist(d, addr, tuple(values), tuple(torn), tuple(writes))
+    return out
+
+
 # ------------------------------------------------------------------ observers
 
 TState = tuple[int, ...]
@@ -311,8 +396,10 @@ Move = tuple[int, int, "int | None", TState]
 class Timing:
     """The timing rules of one observer kind (docs/model.md, Observers)."""
 
-    def __init__(self, kind: str, spec: Spec, tl: Timeline, hist: History) -> None:
+    def __init__(self, kind: str, spec: Spec, tl: Timeline, hist: History, tail: int = 1
+                 ) -> None:
         self.kind, self.spec, self.tl, self.hist = kind, spec, tl, hist
+        self.tail = tail  # floors at the end of a timing state: fetch floor, data floors
         self._next: dict[tuple[TState, bool], list[Move]] = {}
 
     def _thread_ok(self, e1: int, e: int, e2: int) -> bool:
@@ -349,7 +436,7 @@ class Timing:
                     if tl.forced_before(e1) <= cc:
                         moves.append((e1, cc, disp, (e1, cc, cc)))
         # Every timing state ends with the fetch floor (see _search), 0 before any fetch.
-        return [(e, c, disp, t2 + (0,)) for e, c, disp, t2 in moves]
+        return [(e, c, disp, t2 + (0,) * self.tail) for e, c, disp, t2 in moves]
 
     def next(self, t: TState, isb: bool) -> list[Move]:
         """Choices for the next fetch from timing state t (isb: the last insn was an isb)."""
@@ -357,7 +444,8 @@ class Timing:
         cached = self._next.get(key)
         if cached is not None:
             return cached
-        floor, t = t[-1], t[:-1]  # the fetch floor rides along unchanged (see _search)
+        # the floors ride along unchanged (see _search)
+        floor, t = t[len(t) - self.tail:], t[:len(t) - self.tail]
         n, tl = self.tl.n, self.tl
         moves: list[Move] = []
         if self.kind == "thread":
@@ -383,7 +471,7 @@ class Timing:
             for e2 in range(e, n + 1):
                 if tl.forced_before(e2) <= c1:
                     moves.append((e2, cc, shown, (e2, cc, c1)))
-        moves = [(e2, c2, disp, t2 + (floor,)) for e2, c2, disp, t2 in moves]
+        moves = [(e2, c2, disp, t2 + floor) for e2, c2, disp, t2 in moves]
         self._next[key] = moves
         return moves
 
@@ -450,6 +538,8 @@ class StepOut:
     call: Call | None
     unmodelled: str | None = None
     indirect: bool = False  # the next pc came from a register (ret/br/blr, a helper's return)
+    reads: tuple[tuple[str, int], ...] = ()  # data words loaded (word, value), in order
+    addrs: tuple[int, ...] = ()  # addresses of loads not through sp (initial-state check)
     btype: str | None = None  # env.bti: the PSTATE.BTYPE a br/blr sets for the next fetch
 
 
@@ -469,7 +559,7 @@ def _twin(member: Member) -> Member:
 
 
 def free_target(spec: Spec, site: Site, member: Member, words: Iterable[tuple[int, int]],
-                out: StepOut) -> bool:
+                out: StepOut, values: list[dict[str, int]] | None = None) -> bool:
     """Does the indirect branch ending the run ``words`` jump to a free (initial-state
     dependent) address, which for some initial state is inside the site?
 
@@ -485,26 +575,94 @@ def free_target(spec: Spec, site: Site, member: Member, words: Iterable[tuple[in
         return False
     m = _twin(member).machine()
     nxt = out.next_pc
-    for slot, word in words:
+    for k, (slot, word) in enumerate(words):
         pc = site.slot_addr(slot)
         insn = decode(word, pc)
         assert not isinstance(insn, Unsupported)
-        nxt = run_insn(spec, site, insn, m, pc, salt="twin").next_pc
+        nxt = run_insn(spec, site, insn, m, pc, salt="twin",
+                       values=values[k] if values else None).next_pc
     return nxt != out.next_pc
 
 
-def run_insn(spec: Spec, site: Site, insn: Insn, m: Machine, pc: int, salt: str = ""
-             ) -> StepOut:
-    """Execute one decoded instruction at pc on m (in place), including a helper call."""
-    unmodelled = None
-    if insn.op == "ldr_lit":
-        target = next(o.addr for o in insn.operands if isinstance(o, Target))
-        lo = min([site.base] + [site.base + d.offset for d in site.data])
-        hi = max([site.end] + [site.base + d.offset + d.size for d in site.data])
-        if lo <= target < hi:
-            unmodelled = f"ldr (literal) from site memory at 0x{target:x} is not modelled"
+def free_load(spec: Spec, site: Site, member: Member, words: list[tuple[int, int]],
+              values: list[dict[str, int]], out: StepOut) -> bool:
+    """Does a load of the last instruction of ``words`` (or a helper's read) use an address
+    that depends on the initial state? Then whether it reads a data word is not decided
+    (unknown). Decided like ``free_target``, by replaying on the twin initial state."""
+    m = _twin(member).machine()
+    twin = out
+    for k, (slot, word) in enumerate(words):
+        pc = site.slot_addr(slot)
+        insn = decode(word, pc)
+        assert not isinstance(insn, Unsupported)
+        twin = run_insn(spec, site, insn, m, pc, salt="twin", values=values[k])
+    return twin.addrs != out.addrs
+
+
+def _loads_in(node: object) -> list[Load]:
+    if isinstance(node, Load):
+        return [node]
+    out: list[Load] = []
+    for f in getattr(node, "__dataclass_fields__", {}):
+        out += _loads_in(getattr(node, f))
+    return out
+
+
+def _mentions_sp(e: object) -> bool:
+    """A load through sp is a stack access: kernel stacks hold no site memory."""
+    if isinstance(e, Reg):
+        return e.name == "sp"
+    return any(_mentions_sp(getattr(e, f)) for f in getattr(e, "__dataclass_fields__", {}))
+
+
+def _may_load(spec: Spec, insn: Insn, pc: int) -> bool:
+    """Whether the instruction may load a data word (a load not through sp, or a call of
+    a helper that reads): the others need no choice of values."""
     stmts = semantics(insn, pc, pac=spec.pac)
-    out = execute(stmts, m, pc)
+    return _plain_loads(stmts) or any(
+        isinstance(s, Jump) and s.link and isinstance(s.target, Const)
+        and (h := spec.helper_at(s.target.value)) is not None and bool(h.reads) for s in stmts)
+
+
+def _plain_loads(stmts: tuple[Stmt, ...]) -> bool:
+    return any(not _mentions_sp(ld.addr) for st in stmts for ld in _loads_in(st))
+
+
+def run_insn(spec: Spec, site: Site, insn: Insn, m: Machine, pc: int, salt: str = "",
+             values: dict[str, int] | None = None) -> StepOut:
+    """Execute one decoded instruction at pc on m (in place), including a helper call.
+
+    A load of a data word returns ``values[word]`` (the caller chooses it from the
+    word's window; without one, its initial value, to learn which words are read)."""
+    unmodelled: str | None = None
+    stmts = semantics(insn, pc, pac=spec.pac)
+    plain = _plain_loads(stmts)
+    reads: list[tuple[str, int]] = []
+    addrs: list[int] = []
+
+    def data_load(addr: int, size: int) -> int | None:
+        nonlocal unmodelled
+        if not plain:
+            return None
+        addrs.append(addr)
+        d, touches = site.data_word_at(addr, size)
+        if d is not None:
+            v = (values or {}).get(d.name, d.value)
+            reads.append((d.name, v))
+            return v
+        if touches:
+            unmodelled = unmodelled or (f"`{insn.text}` loads {size} bytes at 0x{addr:x}, "
+                                        f"partly overlapping a data word (not modelled)")
+        elif addr < site.end and site.base < addr + size:
+            unmodelled = unmodelled or (f"`{insn.text}` loads from the site's instruction "
+                                        f"slots at 0x{addr:x} (not modelled)")
+        return None
+
+    m.on_load = data_load
+    try:
+        out = execute(stmts, m, pc)
+    finally:
+        m.on_load = None
     indirect = any(isinstance(st, Jump) and not isinstance(st.target, Const) for st in stmts)
     trap = (out.trap.kind, out.trap.imm) if out.trap is not None else None
     call: Call | None = None
@@ -513,6 +671,18 @@ def run_insn(spec: Spec, site: Site, insn: Insn, m: Machine, pc: int, salt: str 
     if helper is not None and trap is None:
         entry = dict(m.regs)
         inputs = tuple(entry[r] for r in helper.inputs)
+        for hr in helper.reads:  # the value read is recorded like an input (MODEL.md 6.7)
+            addr = ((entry[hr.base] & ~(hr.align - 1)) + hr.offset) & MASK64
+            addrs.append(addr)
+            d, _ = site.data_word_at(addr, hr.size)
+            if d is None:
+                unmodelled = unmodelled or (f"helper {helper.name} reads 0x{addr:x}, which is "
+                                            f"not a data word of site {site.name} (not modelled)")
+                v = 0
+            else:
+                v = (values or {}).get(d.name, d.value)
+                reads.append((d.name, v))
+            inputs += (v,)
         call = (helper.name, inputs)
         for r in helper.clobbers:
             m.regs[r] = helper_clobber(helper.name, r, inputs, salt)
@@ -521,7 +691,8 @@ def run_insn(spec: Spec, site: Site, insn: Insn, m: Machine, pc: int, salt: str 
         next_pc = entry[helper.returns_to]
         indirect = True
     btype = branch_type(insn) if spec.bti and trap is None else None
-    return StepOut(next_pc, trap, out.isb, call, unmodelled, indirect, btype)
+    return StepOut(next_pc, trap, out.isb, call, unmodelled, indirect, tuple(reads),
+                   tuple(addrs), btype)
 
 
 def _in_site(site: Site, pc: int) -> bool:
@@ -608,39 +779,74 @@ def _call_text(c: Call | None) -> str:
 
 
 def run_state(spec: Spec, site: Site, words: tuple[int, ...], member: Member,
-              notes: list[str] | None = None) -> tuple[Effect | None, str | None]:
-    """A valid state's complete execution: (effect, None) or (None, why it has none).
+              notes: list[str] | None = None,
+              choose: Callable[[str], tuple[int, ...]] | None = None
+              ) -> tuple[Effect | None, str | None]:
+    """A valid state's complete execution: (effect, None) or (None, why it has none);
+    with data loads, the first of ``run_state_all``'s executions."""
+    effs, why = run_state_all(spec, site, words, member, notes, choose)
+    return (effs[0] if effs else None), why
+
+
+def run_state_all(spec: Spec, site: Site, words: tuple[int, ...], member: Member,
+                  notes: list[str] | None = None,
+                  choose: Callable[[str], tuple[int, ...]] | None = None
+                  ) -> tuple[list[Effect], str | None]:
+    """Every complete execution of a state: one per choice of the values its data loads
+    return (``choose(word)``: the values acceptable; default the word's initial value).
 
     ``notes`` collects why the answer must be unknown although the execution completes."""
-    m = member.machine()
-    pc = site.slot_addr(site.entry)
-    calls: list[Call] = []
-    path: list[tuple[int, int]] = []
-    for _ in range(spec.max_insns):
+    effects: list[Effect] = []
+    todo: list[tuple[Machine, int, tuple[Call, ...], tuple[tuple[int, int], ...],
+                     tuple[dict[str, int], ...]]] = [
+        (member.machine(), site.slot_addr(site.entry), (), (), ())]
+    while todo:
+        m0, pc, calls, path, vals = todo.pop()
+        if len(path) >= spec.max_insns:
+            return [], f"does not leave the site within max_insns={spec.max_insns}"
         slot = _slot(site, pc)
         insn = decode(words[slot], pc)
         if isinstance(insn, Unsupported):
-            return None, f"executes an undefined word at 0x{pc:x}"
-        path.append((slot, words[slot]))
-        out = run_insn(spec, site, insn, m, pc)
-        if (notes is not None and out.trap is None and not _in_site(site, out.next_pc)
-                and free_target(spec, site, member, path, out)):
-            msg = "a valid state may branch into the site through a register (not modelled)"
-            if msg not in notes:
-                notes.append(msg)
-        if out.unmodelled:
-            return None, out.unmodelled
-        if out.call:
-            calls.append(out.call)
-        if out.trap is not None:
-            return effect_of(m, ("trap", out.trap[0], out.trap[1], pc), calls), None
-        if not _in_site(site, out.next_pc):
-            why = _foreign(site, out.next_pc)
-            if why is not None and notes is not None and why not in notes:
-                notes.append(why)
-            return effect_of(m, ("pc", out.next_pc), calls), None
-        pc = out.next_pc
-    return None, f"does not leave the site within max_insns={spec.max_insns}"
+            return [], f"executes an undefined word at 0x{pc:x}"
+        probe = run_insn(spec, site, insn, m0.copy(), pc)
+        if probe.unmodelled:
+            return [], UNMODELLED + probe.unmodelled
+        needs = tuple(dict.fromkeys(w for w, _ in probe.reads))
+        options = [choose(w) if choose else (probe_value(site, w),) for w in needs]
+        for combo in itertools.product(*options):
+            m = m0.copy()
+            cv = dict(zip(needs, combo, strict=True))
+            out = run_insn(spec, site, insn, m, pc, values=cv)
+            here = path + ((slot, words[slot]),)
+            hv = vals + (cv,)
+            if (notes is not None and out.trap is None and not _in_site(site, out.next_pc)
+                    and free_target(spec, site, member, here, out, list(hv))):
+                msg = "a valid state may branch into the site through a register (not modelled)"
+                if msg not in notes:
+                    notes.append(msg)
+            if site.data and out.addrs and free_load(spec, site, member, list(here), list(hv),
+                                                     out):
+                return [], (f"{UNMODELLED}`{insn.text}` loads through a register from an "
+                            f"address that depends on the initial state (it may or may not "
+                            f"be a data word; not modelled)")
+            ncalls = calls + ((out.call,) if out.call else ())
+            if out.trap is not None:
+                effects.append(effect_of(m, ("trap", out.trap[0], out.trap[1], pc), ncalls))
+            elif not _in_site(site, out.next_pc):
+                why = _foreign(site, out.next_pc)
+                if why is not None and notes is not None and why not in notes:
+                    notes.append(why)
+                effects.append(effect_of(m, ("pc", out.next_pc), ncalls))
+            else:
+                todo.append((m, out.next_pc, ncalls, here, hv))
+    return effects, None
+
+
+UNMODELLED = "is not modelled: "  # a valid state's execution the model does not cover
+
+
+def probe_value(site: Site, word: str) -> int:
+    return next(d.value for d in site.data if d.name == word)
 
 
 # ------------------------------------------------------------------ the search
@@ -662,7 +868,20 @@ class Node:
     isb: bool
     calls: tuple[Call, ...]
     tstates: dict[TState, Wit] = field(default_factory=dict)
+    vals: dict[str, int] = field(default_factory=dict)  # data values this insn loaded
+    reads: tuple[tuple[str, int], ...] = ()  # (word, value) this insn loaded, in order
     btype: str | None = None  # env.bti: the BTYPE the fetch at pc must be a landing pad for
+
+
+def _values(node: Node) -> list[dict[str, int]]:
+    """The data values each instruction on the way to node loaded, in order."""
+    out: list[dict[str, int]] = []
+    cur: Node | None = node
+    while cur is not None and cur.parent is not None:
+        out.append(cur.vals)
+        cur = cur.parent
+    out.reverse()
+    return out
 
 
 def _fetched(node: Node) -> list[tuple[int, int]]:
@@ -699,21 +918,57 @@ class SiteChecker:
         self.complete = tuple((name, tl.n if name == "end" else marks[name])
                               for name, _ in spec.complete)
         self.site_reasons: list[str] = []
+        self.data = data_histories(spec, site, tl)
+        # A valid state's execution is not modelled: no effect comparison can be trusted,
+        # so none is made (the answer is unknown).
+        self.valid_unknown = False
         self.valid: dict[str, list[tuple[str, Effect]]] = {}
         for mem in FAMILY:
             effects = []
             for name in site.valid:
-                eff, why = run_state(spec, site, site.state(name).words, mem,
-                                     self.site_reasons)
-                if eff is not None:
-                    effects.append((name, eff))
-                elif why and "undefined" not in why:
+                effs, why = run_state_all(spec, site, site.state(name).words, mem,
+                                          self.site_reasons, self.valid_values(name))
+                effects += [(name, eff) for eff in effs]
+                if why and why.startswith(UNMODELLED):
+                    self.valid_unknown = True
+                if not effs and why and "undefined" not in why:
                     msg = f"valid state {name} {why}"
                     if msg not in self.site_reasons:
                         self.site_reasons.append(msg)
             self.valid[mem.name] = effects
 
+    def valid_values(self, state: str) -> Callable[[str], tuple[int, ...]]:
+        """The values of each data word acceptable with ``state`` (MODEL.md 6.7)."""
+        def choose(word: str) -> tuple[int, ...]:
+            listed = self.site.valid_values(state, word)
+            return listed if listed is not None else self.data[word].clean()
+        return choose
+
     # -- reporting helpers ------------------------------------------------------
+
+    def _reads(self, leaf: Node, execs: list[Exec], state: str | None) -> tuple[DataRead, ...]:
+        """The data loads along the path to leaf, with where each value came from."""
+        nodes: list[Node] = []
+        cur: Node | None = leaf
+        while cur is not None and cur.parent is not None:
+            nodes.append(cur)
+            cur = cur.parent
+        nodes.reverse()
+        out: list[DataRead] = []
+        ok = self.valid_values(state) if state else None
+        floors: dict[str, int] = {}
+        for i, nd in enumerate(nodes[:len(execs)]):
+            for word, value in nd.reads:
+                h = self.data[word]
+                e = execs[i].point
+                src = h.source(e, value, floors.get(word, 0))
+                floors[word] = h.written_at(src)
+                w = max((t for t, _ in h.writes if t <= src), default=0)
+                what = "initial value" if w == 0 else f"step {w}: {self.tl.step(w).what}"
+                out.append(DataRead(i, word, h.addr, e, value, src, (h.Ld(e), e), what,
+                                    h.torn[src], ok is None or value in ok(word)))
+        return tuple(out)
+
 
     def _states_of(self, s: int, word: int) -> tuple[str, ...]:
         return self.site.states_holding(s, word)
@@ -763,11 +1018,11 @@ class SiteChecker:
         """Enumerate every run of one observer kind: (violations, unknown reasons, complete)."""
         found: dict[str, Counterexample] = {}
         reasons: list[str] = []
-        timing = Timing(kind, self.spec, self.tl, self.hist)
+        timing = Timing(kind, self.spec, self.tl, self.hist, 1 + len(self.data))
         try:
             for member in FAMILY:
                 self._search(kind, member, timing, found, reasons)
-                if set(self.kinds_sought()) <= set(found):
+                if set(self.kinds_sought()) | ({DATA} if self.data else set()) <= set(found):
                     break
         except _Budget as b:
             reasons.append(b.reason or f"enumeration stopped after max_runs={self.max_runs} "
@@ -815,7 +1070,8 @@ class SiteChecker:
                 # published when the words of earlier fetches were written. The floor is the
                 # last element of a timing state, kept canonical like c (L only changes at
                 # publication points), so L(s, max(c, floor)) = max(L(s, c), L(s, floor)).
-                floor = t2[-1]
+                nd = len(self.data)
+                floor = t2[len(t2) - 1 - nd]
                 lo = hist.L(s, max(c, floor))
                 win = hist.window(s, lo, e)
                 if win.torn_at is not None and TORN not in found:
@@ -833,54 +1089,103 @@ class SiteChecker:
                     first = next(p for p in range(lo, e + 1) if hist.words[s][p] == w)
                     while first > 0 and hist.words[s][first - 1] == w:
                         first -= 1
-                    key = t2[:-1] + (hist.canon(max(floor, first)),)
+                    key = (t2[:len(t2) - 1 - nd] + (hist.canon(max(floor, first)),)
+                           + t2[len(t2) - nd:])
                     groups.setdefault(w, {}).setdefault(key, (t, e, disp, lo))
-            for word, ts in groups.items():
+            for word, ts0 in groups.items():
                 addr = site.slot_addr(s)
                 no_pad = node.btype is not None and not landing_ok(word, node.btype, addr)
                 if no_pad and BTI not in found:
-                    found[BTI] = self._bti_cex(kind, node, ts, next(iter(ts)), s, word)
+                    found[BTI] = self._bti_cex(kind, node, ts0, next(iter(ts0)), s, word)
                 insn = decode(word, addr)
                 if isinstance(insn, Unsupported):
                     if UNDEFINED not in found:
-                        t2 = next(iter(ts))
-                        found[UNDEFINED] = self._undefined_cex(kind, node, ts, t2, s, word)
+                        t2 = next(iter(ts0))
+                        found[UNDEFINED] = self._undefined_cex(kind, node, ts0, t2, s, word)
                     continue
                 if no_pad and not (node.parent is None and site.enter == "both"):
                     # A Branch Target exception: the run stops here (MODEL.md 6.6). With
                     # `enter: both` the direct entry's run goes on from the same fetch.
                     continue
-                m = node.machine.copy()
-                out = run_insn(spec, site, insn, m, addr)
-                child = Node(node, s, word, m, out.next_pc, node.count + 1, out.isb,
-                             node.calls + ((out.call,) if out.call else ()), ts, out.btype)
-                if out.unmodelled:
-                    if out.unmodelled not in reasons:
-                        reasons.append(out.unmodelled)
-                    continue
-                if out.trap is not None or not _in_site(site, out.next_pc):
-                    if out.trap is None and free_target(spec, site, member, _fetched(child), out):
-                        msg = (f"{site.slot_name(s)} `{insn.text}` may branch into the site through a "
-                               f"register (not modelled)")
+                for vals, ts in self._data_variants(spec, insn, node, addr, ts0):
+                    m = node.machine.copy()
+                    out = run_insn(spec, site, insn, m, addr, values=vals)
+                    child = Node(node, s, word, m, out.next_pc, node.count + 1, out.isb,
+                                 node.calls + ((out.call,) if out.call else ()), ts, vals=vals,
+                                 reads=out.reads, btype=out.btype)
+                    if out.unmodelled:
+                        if out.unmodelled not in reasons:
+                            reasons.append(out.unmodelled)
+                        continue
+                    if site.data and out.addrs and free_load(spec, site, member, _fetched(child),
+                                                             _values(child), out):
+                        msg = (f"slot {s} `{insn.text}` loads through a register from an "
+                               f"address that depends on the initial state (it may or may not "
+                               f"be a data word; not modelled)")
                         if msg not in reasons:
                             reasons.append(msg)
-                    why = _foreign(site, out.next_pc) if out.trap is None else None
-                    if why is not None and why not in reasons:
-                        reasons.append(why)
-                    ex: Exit = (("trap", out.trap[0], out.trap[1], addr) if out.trap is not None
-                                else ("pc", out.next_pc))
-                    if INEQUIVALENT not in found:
-                        cex = self._compare(kind, member, child, effect_of(m, ex, child.calls))
-                        if cex is not None:
-                            found[INEQUIVALENT] = cex
-                    continue
-                if child.count >= spec.max_insns:
-                    msg = (f"a run can still be inside the site after max_insns="
-                           f"{spec.max_insns} instructions")
-                    if msg not in reasons:
-                        reasons.append(msg)
-                    continue
-                stack.append(child)
+                        continue
+                    self._child(kind, member, child, insn, out, s, addr, found, reasons, stack)
+
+    def _data_variants(self, spec: Spec, insn: Insn, node: Node, addr: int,
+                       ts: dict[TState, Wit]) -> list[tuple[dict[str, int], dict[TState, Wit]]]:
+        """The choices of values for the data words the instruction loads, each with the
+        timing states that allow it: a load at point e returns the word's value at some
+        point of [Ld(e), e] (docs/model.md, Data words). e is a timing state's first entry."""
+        if not _may_load(spec, insn, addr):
+            return [({}, ts)]
+        probe = run_insn(spec, self.site, insn, node.machine.copy(), addr)
+        needs = tuple(dict.fromkeys(w for w, _ in probe.reads))
+        if not needs or probe.unmodelled:
+            return [({}, ts)]
+        by_combo: dict[tuple[int, ...], dict[TState, Wit]] = {}
+        order = list(self.data)
+        nd = len(order)
+        for t2, wit in ts.items():
+            per = []
+            for w in needs:
+                k = len(t2) - nd + order.index(w)
+                per.append([(v, k, f) for v, f in self.data[w].choices(t2[0], t2[k]).items()])
+            for combo in itertools.product(*per):
+                key = list(t2)
+                for _, k, f in combo:
+                    key[k] = f
+                by_combo.setdefault(tuple(v for v, _, _ in combo), {})[tuple(key)] = wit
+        return [(dict(zip(needs, combo, strict=True)), sub) for combo, sub in by_combo.items()]
+
+    def _child(self, kind: str, member: Member, child: Node, insn: Insn, out: StepOut, s: int,
+               addr: int, found: dict[str, Counterexample], reasons: list[str],
+               stack: list[Node]) -> None:
+        """Continue the search at ``child`` or end the run there."""
+        site, spec, m = self.site, self.spec, child.machine
+        if out.trap is not None or not _in_site(site, out.next_pc):
+            if out.trap is None and free_target(spec, site, member, _fetched(child), out,
+                                                _values(child)):
+                msg = (f"{site.slot_name(s)} `{insn.text}` may branch into the site "
+                       f"through a register (not modelled)")
+                if msg not in reasons:
+                    reasons.append(msg)
+            why = _foreign(site, out.next_pc) if out.trap is None else None
+            if why is not None and why not in reasons:
+                reasons.append(why)
+            ex: Exit = (("trap", out.trap[0], out.trap[1], addr) if out.trap is not None
+                        else ("pc", out.next_pc))
+            reads = any(nd for nd in _values(child))
+            if self.valid_unknown:
+                return
+            if INEQUIVALENT not in found or (reads and DATA not in found):
+                cex = self._compare(kind, member, child, effect_of(m, ex, child.calls),
+                                    found)
+                if cex is not None:
+                    found[cex.violation] = cex
+            return
+        if child.count >= spec.max_insns:
+            msg = (f"a run can still be inside the site after max_insns="
+                   f"{spec.max_insns} instructions")
+            if msg not in reasons:
+                reasons.append(msg)
+            return
+        stack.append(child)
 
     def _fetch_cex(self, kind: str, violation: str, node: Node, t: TState | None, s: int,
                    e: int, c: int, disp: int | None, lo: int, win: Window) -> Counterexample:
@@ -975,9 +1280,10 @@ class SiteChecker:
             execs=tuple(execs) + (ex,), exit="(Branch Target exception)",
             loc=self._step_loc(s, lo, e))
 
-    def _compare(self, kind: str, member: Member, leaf: Node, eff: Effect
-                 ) -> Counterexample | None:
-        """An inequivalence counterexample if no valid state's effect equals eff."""
+    def _compare(self, kind: str, member: Member, leaf: Node, eff: Effect,
+                 found: dict[str, Counterexample]) -> Counterexample | None:
+        """An inequivalence counterexample if no valid state's effect equals eff; a data
+        one (MODEL.md 6.7) if some valid state's effect would, reading the run's values."""
         best: tuple[int, str, list[EffectDiff]] | None = None
         for name, veff in self.valid[member.name]:
             diffs = effect_diffs(self.site, member, eff, veff)
@@ -987,6 +1293,33 @@ class SiteChecker:
                 best = (len(diffs), name, diffs)
         t = next(iter(leaf.tstates))
         execs = self._path(leaf, t)
+        read: dict[str, list[int]] = {}
+        for vals in _values(leaf):
+            for w, v in vals.items():
+                read.setdefault(w, []).append(v)
+        if read:  # classified even when a data run is already found: it is no inequivalence
+            for name in self.site.valid:
+                ok = self.valid_values(name)
+
+                def choose(w: str, ok: Callable[[str], tuple[int, ...]] = ok) -> tuple[int, ...]:
+                    return tuple(dict.fromkeys(read[w])) if w in read else ok(w)
+
+                effs, _ = run_state_all(self.spec, self.site, self.site.state(name).words,
+                                        member, None, choose)
+                if any(not effect_diffs(self.site, member, eff, v) for v in effs):
+                    if DATA in found:
+                        return None
+                    reads = self._reads(leaf, execs, name)
+                    bad = next(r for r in reads if not r.valid)
+                    return Counterexample(
+                        site=self.site.name, observer=kind, violation=DATA,
+                        summary=(f"data: {kind} loads {bad.word} = 0x{bad.value:x} at point "
+                                 f"{bad.point}, not valid with state {name}"),
+                        detail=data_detail(bad, name, ok(bad.word)),
+                        execs=tuple(execs), exit=_exit_text(eff.exit), nearest_valid=name,
+                        initial=(), reads=reads, loc=self._read_loc(bad))
+        if INEQUIVALENT in found:
+            return None
         regs = dict(member.regs)
         # (nearest and diffs before shown: with no valid state completing, the loop above
         # never binds diffs; tests/test_differential.py::test_regression_no_valid_completes)
@@ -1002,16 +1335,23 @@ class SiteChecker:
                     f"{_exit_text(eff.exit)} with an effect equal to no valid state's "
                     f"({', '.join(self.site.valid)})"),
             execs=tuple(execs), exit=_exit_text(eff.exit), nearest_valid=nearest,
-            diffs=tuple(diffs), initial=tuple((r, regs[r]) for r in shown))
+            diffs=tuple(diffs), initial=tuple((r, regs[r]) for r in shown),
+            reads=self._reads(leaf, execs, nearest))
+
+    def _read_loc(self, r: DataRead) -> Loc | None:
+        w = max((t for t, _ in self.data[r.word].writes if t <= r.source), default=0)
+        return self.tl.step(w).loc if w else None
 
     def stale(self, kind: str) -> Counterexample | None:
         """A run whose CSE is at N that fetches a word other than the final one."""
         site, spec, hist, n = self.site, self.spec, self.hist, self.tl.n
         for member in FAMILY:
-            stack: list[tuple[int, Machine, int, tuple[Exec, ...], str | None]] = [
-                (site.slot_addr(site.entry), member.machine(), 0, (), entry_btype(spec, site))]
+            stack: list[tuple[int, Machine, int, tuple[Exec, ...], str | None,
+                              list[dict[str, int]], dict[str, int]]] = [
+                (site.slot_addr(site.entry), member.machine(), 0, (), entry_btype(spec, site),
+                 [], {})]
             while stack:
-                pc, m, count, execs, btype = stack.pop()
+                pc, m, count, execs, btype, vals_so_far, floors = stack.pop()
                 self._tick()
                 s = _slot(site, pc)
                 lo = hist.L(s, n)
@@ -1037,11 +1377,24 @@ class SiteChecker:
                     if btype is not None and not landing_ok(word, btype, pc) \
                             and not (count == 0 and site.enter == "both"):
                         continue  # a Branch Target exception ends the run here
-                    m2 = m.copy()
-                    out = run_insn(spec, site, insn, m2, pc)
-                    if (out.trap is None and _in_site(site, out.next_pc)
-                            and count + 1 < spec.max_insns and not out.unmodelled):
-                        stack.append((out.next_pc, m2, count + 1, execs + (ex,), out.btype))
+                    probe = run_insn(spec, site, insn, m.copy(), pc)
+                    needs = tuple(dict.fromkeys(w for w, _ in probe.reads))
+                    # every load is at point n too: values of [Ld(n), n] (docs/model.md)
+                    options = [list(self.data[w].choices(n, floors.get(w, 0)).items())
+                               for w in needs]
+                    for combo in itertools.product(*options):
+                        vals = {w: v for w, (v, _) in zip(needs, combo, strict=True)}
+                        after = floors | {w: f for w, (_, f) in zip(needs, combo, strict=True)}
+                        m2 = m.copy()
+                        out = run_insn(spec, site, insn, m2, pc, values=vals)
+                        path = [(x.slot, x.word) for x in execs] + [(s, word)]
+                        if (out.trap is None and _in_site(site, out.next_pc)
+                                and count + 1 < spec.max_insns and not out.unmodelled
+                                and not (site.data and out.addrs and free_load(
+                                    spec, site, member, path, vals_so_far + [vals],
+                                    out))):
+                            stack.append((out.next_pc, m2, count + 1, execs + (ex,),
+                                          out.btype, vals_so_far + [vals], after))
         return None
 
 
@@ -1064,18 +1417,18 @@ def observer_kinds(spec: Spec) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _site_unmodelled(site: Site) -> list[str]:
-    """Constructs docs/model.md leaves out: literal loads from the site's data words."""
+def _site_unmodelled(site: Site, hist: History) -> list[str]:
+    """Constructs docs/model.md leaves out: literal loads of the site's instruction slots,
+    by any word a slot holds at some point."""
     out = []
-    for st in site.states:
-        for i, word in enumerate(st.words):
+    for i in range(site.nslots):
+        for word in dict.fromkeys(hist.words[i]):
             insn = decode(word, site.slot_addr(i))
             if isinstance(insn, Insn) and insn.op == "ldr_lit":
                 target = next(o.addr for o in insn.operands if isinstance(o, Target))
-                for d in site.data:
-                    if site.base + d.offset <= target < site.base + d.offset + d.size:
-                        out.append(f"state {st.name} slot {i} loads data word {d.name}, "
-                                   f"which is not modelled")
+                if site.base <= target < site.end:
+                    out.append(f"slot {i} `{insn.text}` loads from the site's instruction "
+                               f"slots, which is not modelled")
     return out
 
 
@@ -1091,7 +1444,8 @@ def check(spec: Spec, max_runs: int = 2_000_000, max_time: float | None = None) 
     runs = 0
     for site in regions(spec, tl.marks):
         checker = SiteChecker(spec, site, tl, max_runs, deadline)
-        site_reasons = list(site.unmodelled) + checker.site_reasons + _site_unmodelled(site)
+        site_reasons = (list(site.unmodelled) + checker.site_reasons
+                        + _site_unmodelled(site, checker.hist))
         stale: Counterexample | None = None
         stale_reason: list[str] = []
         try:
@@ -1106,7 +1460,8 @@ def check(spec: Spec, max_runs: int = 2_000_000, max_time: float | None = None) 
             found, reasons, done = checker.observe(kind)
             runs += checker.runs
             complete = complete and done
-            cexs = [found[v] for v in (TORN, CMODX, UNDEFINED, BTI, INEQUIVALENT) if v in found]
+            cexs = [found[v] for v in (TORN, CMODX, UNDEFINED, BTI, INEQUIVALENT, DATA)
+                    if v in found]
             reasons = site_reasons + reasons
             if kind == kinds[0]:
                 reasons += stale_reason

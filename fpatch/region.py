@@ -191,6 +191,21 @@ def _states(parts: tuple[Site, ...]) -> tuple[State, ...]:
     return tuple(out)
 
 
+def _valid_data(parts: tuple[Site, ...]
+                ) -> tuple[tuple[str, tuple[tuple[str, tuple[int, ...]], ...]], ...]:
+    """Each combined state lists its sites' states' acceptable data values, under the
+    region's data word names (``site.word``)."""
+    out = []
+    for combo in itertools.product(*(p.states for p in parts)):
+        words = []
+        for p, st in zip(parts, combo, strict=True):
+            for name, vals in dict(p.valid_data).get(st.name, ()):
+                words.append((f"{p.name}.{name}", vals))
+        if words:
+            out.append((_combine(parts, tuple(st.name for st in combo)), tuple(words)))
+    return tuple(out)
+
+
 def _count(parts: tuple[Site, ...]) -> int:
     n = 1
     for p in parts:
@@ -232,13 +247,14 @@ def build_region(spec: Spec, entry: Site, marks: dict[str, int],
                         or (unmodelled and t.name != entry.name) for i in range(t.nslots))
     valid = tuple(_combine(parts, combo)
                   for combo in itertools.product(*(p.valid for p in parts)))
+    valid_data = parts[0].valid_data if len(parts) == 1 else _valid_data(parts)
     return Region(
         name=entry.name, base=base, nslots=len(addrs),
         entry=offset[entry.name] + entry.entry, states=_states(parts),
         initial=_combine(parts, tuple(p.initial for p in parts)), valid=valid,
         live=entry.live, data=data, loc=entry.loc, enter=entry.enter,
         reachable_after=entry.reachable_after, parts=parts, addrs=addrs, owners=owners,
-        reach=reach, foreign=foreign, unmodelled=unmodelled,
+        reach=reach, foreign=foreign, unmodelled=unmodelled, valid_data=valid_data,
         _index={a: i for i, a in enumerate(addrs)})
 
 

@@ -18,7 +18,8 @@ BTI = "bti"  # an indirect branch lands on a slot that is not its landing pad (M
 INEQUIVALENT = "inequivalent"
 STALE = "stale"
 INCOMPLETE = "incomplete"  # MODEL.md 6.5: a CPU may run pre-mark words after a `complete:` mark
-VIOLATION_KINDS = (TORN, CMODX, UNDEFINED, BTI, INEQUIVALENT, STALE, INCOMPLETE)
+DATA = "data"  # MODEL.md 6.7: a load returns a data word value not valid with the state
+VIOLATION_KINDS = (TORN, CMODX, UNDEFINED, BTI, INEQUIVALENT, STALE, INCOMPLETE, DATA)
 
 SAFE, UNSAFE, UNKNOWN = "safe", "unsafe", "unknown"
 # The reason of every answer left unknown because the whole run's budget ran out.
@@ -42,6 +43,22 @@ class Exec:
     torn: bool = False
     interrupted_before: bool = False  # an exception return (CSE) since the previous one
     site: str = ""  # the declared site of this slot when the run spans several (code graph)
+
+
+@dataclass(frozen=True)
+class DataRead:
+    """One load of a data word by the run (site code or a helper at its call)."""
+
+    index: int  # the Exec that loaded it (a helper's read: the bl)
+    word: str  # data word name
+    addr: int
+    point: int  # e: when the load executed
+    value: int
+    source: int  # the point whose value was read (in [window[0], point])
+    window: tuple[int, int]  # [Ld(e), e]: Ld(e) = newest write complete by e
+    write: str  # which write (step) the value comes from, or "initial value"
+    torn: bool = False  # read mid-way through a multi-chunk write
+    valid: bool = True  # acceptable with the state the run is compared with
 
 
 @dataclass(frozen=True)
@@ -82,6 +99,7 @@ class Counterexample:
     loc: Loc | None = None  # the spec line that causes it (a step or a state)
     replayed: bool | None = None  # confirmed by the concrete replay (fpatch/model/replay.py)
     witness: Witness | None = field(default=None, compare=False)
+    reads: tuple[DataRead, ...] = ()  # data words the run loaded (MODEL.md 6.7)
 
 
 @dataclass(frozen=True)
@@ -127,3 +145,13 @@ class Result:
         if self.verdict == UNKNOWN:
             return False
         return self.verdict == (self.expect or SAFE)
+
+
+def data_detail(r: DataRead, state: str, ok: tuple[int, ...]) -> str:
+    """Why a data load is a violation, in words (both engines say it the same way)."""
+    torn = " (a torn value: mid-way through a multi-chunk write)" if r.torn else ""
+    return (f"instruction #{r.index + 1} loads data word {r.word} (0x{r.addr:x}) at point "
+            f"{r.point} and reads 0x{r.value:x}{torn}, the value at point {r.source} "
+            f"({r.write}; window [{r.window[0]}, {r.window[1]}]); the run's effect equals "
+            f"state {state}'s with that value, but {state} accepts only "
+            f"{', '.join(f'0x{v:x}' for v in ok)}")

@@ -146,16 +146,32 @@ HELPER_CONTRACTS = [
 ]
 
 
-def insn(ch: Chooser, slot: int, nslots: int, other: tuple[int, int] | None = None) -> str:
+# Loads of the data word `d` at BASE-8 (MODEL.md 6.7): by name, by address (`.-8` hits it
+# only from slot 0, else it overlaps it or the slots: unknown) and through a register
+# (the entry x30 is free: unknown; x30 set by a `bl` is exact).
+DATA_INSNS = ['"ldr x0, d"', '"ldr x1, .-8"', '"ldur x2, [x30, #-8]"']
+DATA_VALUES = ["0x9000", "0x100009100", "0xffff000000009000"]
+READS_CONTRACTS = [
+    "{address: 0x9000, inputs: [x30], reads: [{base: x30, align: 8, offset: -16}], "
+    "clobbers: [x0]}",
+    "{address: 0x9000, inputs: [x9, x30, sp], restores: {x30: x9}, clobbers: [x9], "
+    "reads: [{base: x30, align: 8, offset: -16, size: 8}]}",
+]
+
+
+def insn(ch: Chooser, slot: int, nslots: int, data: bool = False,
+         other: tuple[int, int] | None = None) -> str:
     """One instruction; ``other`` (base, slots) is another site it may branch into."""
-    kind = ch.int(0, 11 if other else 9)
+    kind = ch.int(0, 11 if data or other else 9)
+    if kind >= 10 and other is not None and (not data or ch.bool()):
+        op = ch.pick(["b", "b", "bl"])  # into the other site: the code graph
+        return f"{op} {other[0] + 4 * ch.int(0, other[1] - 1):#x}"
+    if kind >= 10:
+        return ch.pick(DATA_INSNS)
     if kind == 0:
         return f"b .+{4 * ch.int(1, nslots - slot)}"  # forward, at most just past the site
     if kind == 1:
         return "bl h"
-    if kind >= 10 and other is not None:  # into the other site: the code graph
-        op = ch.pick(["b", "b", "bl"])
-        return f"{op} {other[0] + 4 * ch.int(0, other[1] - 1):#x}"
     if kind == 2:
         return ch.pick(PADS)
     if kind == 3 and ch.bool():
@@ -171,13 +187,14 @@ def gen_spec(ch: Chooser) -> str:
     nslots2 = ch.int(1, 2) if graph else 0
     names = ["A", "B", "C"][: ch.int(2, 3)]
     g_to = (BASE2, nslots2) if graph else None
-    states = {n: [insn(ch, i, nslots, g_to) for i in range(nslots)] for n in names}
+    data = ch.int(0, 2) == 0
+    states = {n: [insn(ch, i, nslots, data, g_to) for i in range(nslots)] for n in names}
     valid = [n for n in names if ch.bool()] or [names[0]]
     initial = ch.pick(names)
     names2 = ["P", "Q"]
     # g branches back into f rarely (loops end at max_insns: unknown for both engines)
     back = (BASE, nslots) if ch.int(0, 3) == 0 else None
-    states2 = {n: [insn(ch, i, nslots2, back) for i in range(nslots2)] for n in names2}
+    states2 = {n: [insn(ch, i, nslots2, other=back) for i in range(nslots2)] for n in names2}
     valid2 = [n for n in names2 if ch.bool()] or [names2[-1]]
     sites = ["f", "g"] if graph else ["f"]
 
@@ -201,10 +218,15 @@ def gen_spec(ch: Chooser) -> str:
                         f"ic_ivau: {site}", "ic_iallu", "isb", f"sync_icache: {site}",
                         "ic_ialluis", "dmb: ish", "dsb: ld", "dsb: osh"])
 
+    def data_write() -> str:
+        return f"write: {{data: d, value: {ch.pick(DATA_VALUES)}, width: {ch.pick([4, 8, 8])}}}"
+
     steps: list[str] = []
     for _ in range(ch.int(1, 5)):
         kind = ch.int(0, 9)
-        if kind <= 3:
+        if data and kind <= 1:
+            steps.append(data_write())
+        elif kind <= 3:
             steps.append(write())
         elif kind <= 6:
             steps.append(maintenance())
@@ -228,7 +250,7 @@ def gen_spec(ch: Chooser) -> str:
         "name: fuzz",
         f"cache: {{idc: {str(idc).lower()}, dic: {str(dic).lower()}}}",
         f"env: {{preemptible: {str(preempt).lower()}, nmi: {str(nmi).lower()}{cmodx}}}",
-        f"helpers: {{h: {ch.pick(HELPER_CONTRACTS)}}}",
+        f"helpers: {{h: {ch.pick(HELPER_CONTRACTS + (READS_CONTRACTS if data else []))}}}",
         "sites:",
         "  f:",
         f"    base: {BASE:#x}",
@@ -240,13 +262,18 @@ def gen_spec(ch: Chooser) -> str:
     ]
     lines += [f"      {n}: [{', '.join(ws)}]" for n, ws in states.items()]
     lines += [f"    initial: {initial}", f"    valid: [{', '.join(valid)}]"]
+    if data:
+        lines.append(f"    data: {{d: {{offset: -8, size: 8, value: {ch.pick(DATA_VALUES)}}}}}")
+        if ch.bool():
+            listed = [v for v in DATA_VALUES if ch.bool()] or [DATA_VALUES[0]]
+            lines.append(f"    valid_data: {{{ch.pick(valid)}: {{d: [{', '.join(listed)}]}}}}")
     if graph:
         lines += ["  g:", f"    base: {BASE2:#x}", f"    slots: {nslots2}",
                   f"    enter: {ch.pick(['none', 'none', 'direct'])}", "    states:"]
         lines += [f"      {n}: [{', '.join(ws)}]" for n, ws in states2.items()]
         lines += [f"    initial: {ch.pick(names2)}", f"    valid: [{', '.join(valid2)}]"]
         lines += [reach] if reach else []
-    lines += ["steps:"]
+    lines.append("steps:")
     # Drawn last, so the specs above stay what they were: step marks, `complete:` (MODEL.md
     # 6.5, violation incomplete) and the Neoverse-N1 erratum (a switch on the axioms).
     marked: list[str] = []

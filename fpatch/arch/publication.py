@@ -144,3 +144,61 @@ def publishing_sequence(cache: CacheType) -> tuple[str, ...]:
             if ops[-1].kind == "dsb" and published(cache, ops):
                 return tuple(_TEXT[o.kind] for o in ops)
     raise AssertionError(f"no sequence of four steps publishes a write under {cache}")
+
+
+# ----------------------------------------------------------------- data words
+#
+# The same question with a data load instead of a fetch (MODEL.md 6.7): a write to
+# a data word is *complete* by step k when an observer that saw the flag cannot load
+# the old value through an address dependency on the flag (``MP+...+addr``):
+#
+#     patcher:  STR new -> word ; <the steps after the write, up to k> ; STR 1 -> flag
+#     observer: LDR flag (= 1) ; LDR [word + (flag ^ flag)] (= the old value?)
+#
+# As for fetches, only a DSB can be a completion point of the timeline (it waits for
+# the write itself; a DMB orders only the flag after it), and the first completing
+# DSB is the point. A DSB ST/ISH/SY completes an earlier store; a DSB LD does not.
+
+
+@lru_cache(maxsize=4096)
+def completed(cache: CacheType, ops: tuple[Op, ...]) -> bool:
+    """Whether the steps ``ops`` after a data write make it visible to every later load
+    (the message-passing question above, asked of the axioms)."""
+    p0 = Run(0)
+    p0.events.append(Event(1, 0, WRITE, loc=_SLOT, value=_NEW, size=8, instr=0))
+    for i, op in enumerate(ops, 1):
+        p0.events.append(op.event(1 + i, i))
+    n = len(ops) + 1
+    p0.events.append(Event(1 + n, 0, WRITE, loc=_FLAG, value=1, size=4, instr=n))
+    p1 = Run(1)
+    r = Event(1 << 20, 1, READ, loc=_FLAG, value=1, size=4, instr=0)
+    ld = Event((1 << 20) + 1, 1, READ, loc=_SLOT, value=_OLD, size=8, instr=1)
+    p1.events += [r, ld]
+    p1.addr = {(r.eid, ld.eid)}
+    iw = [Event(1 << 30, -1, IW, loc=_SLOT, value=_OLD, size=8),
+          Event((1 << 30) + 1, -1, IW, loc=_FLAG, value=0, size=8)]
+    sk = Skeleton(p0.events + p1.events + iw, [p0, p1], cache)
+    return next(candidates(sk, static_relations(sk)), None) is None
+
+
+def completion_point(cache: CacheType, after: list[tuple[int, Op | None]]) -> int | None:
+    """The first point at which a data write is complete (None: never), from the steps
+    ``after`` it as in ``publication_point`` (monotone, so bisection over the DSBs)."""
+    ops: list[Op] = []
+    dsbs: list[tuple[int, int]] = []
+    for point, op in after:
+        if op is None or (ops and ops[-1] == op):
+            continue
+        ops.append(op)
+        if len(ops) > MAX_OPS:
+            break
+        if op.kind == "dsb":
+            dsbs.append((point, len(ops)))
+    lo, hi = 0, len(dsbs)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if completed(cache, tuple(ops[:dsbs[mid][1]])):
+            hi = mid
+        else:
+            lo = mid + 1
+    return dsbs[lo][0] if lo < len(dsbs) else None

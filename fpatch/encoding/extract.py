@@ -20,15 +20,18 @@ from fpatch.model.timeline import fetch_floor
 from fpatch.verdict import (
     BTI,
     CMODX,
+    DATA,
     INCOMPLETE,
     INEQUIVALENT,
     STALE,
     TORN,
     UNDEFINED,
     Counterexample,
+    DataRead,
     EffectDiff,
     Exec,
     Witness,
+    data_detail,
 )
 
 if TYPE_CHECKING:
@@ -55,6 +58,7 @@ def counterexample(
     points: tuple[z3.ArithRef, ...] | None,
     end: PathEnd | None = None,
     mark: tuple[str, int] | None = None,
+    state: str | None = None,
 ) -> Counterexample:
     """``mark``: for an incomplete violation, the `complete:` mark (name, point) it breaks."""
     enc = srch.enc
@@ -130,6 +134,14 @@ def counterexample(
                   f"the write is never published to instruction fetch")
         exit_text = "(the stale instruction runs)"
         loc = _unpublished_loc(srch, x.slot)
+    elif violation == DATA:
+        assert dm is not None and end is not None and state is not None
+        exit_text = _exit_text(srch, dm, end, regs0)
+        nearest = state
+        reads = _reads(srch, tm, end, execs, state)
+        bad = next(r for r in reads if not r.valid)
+        detail = data_detail(bad, state, srch.enc.valid_choice(state)[bad.word])
+        loc = _data_loc(srch, bad)
     else:
         assert violation == INEQUIVALENT and dm is not None and end is not None
         exit_text = _exit_text(srch, dm, end, regs0)
@@ -154,6 +166,11 @@ def counterexample(
     initial = tuple((r, regs0[r]) for r in REGISTERS if r in show and r in regs0)
     ran = "; ".join(f"{e.text} @{e.point}" for e in execs)
     summary = f"{violation}: {srch.kind} ran [{ran}]"
+    reads_out = _reads(srch, tm, end, execs, nearest) if end is not None else ()
+    if violation == DATA:
+        bad = next(r for r in reads_out if not r.valid)
+        summary = (f"data: {srch.kind} loads {bad.word} = 0x{bad.value:x} at point {bad.point}, "
+                   f"not valid with state {nearest}")
     if violation == INEQUIVALENT and diffs:
         summary += f" -> {exit_text}; {diffs[0].what} {diffs[0].run} vs {diffs[0].valid} in {nearest}"
     if violation == INCOMPLETE and mark is not None:
@@ -164,7 +181,36 @@ def counterexample(
         site=site.name, observer=srch.kind, violation=violation, summary=summary, detail=detail,
         execs=tuple(execs), exit=exit_text, nearest_valid=nearest, diffs=diffs, initial=initial,
         loc=loc, witness=_witness(srch, dm, regs0) if dm is not None else None,
+        reads=reads_out,
     )
+
+
+def _reads(srch: _ObserverSearch, tm: z3.ModelRef, end: PathEnd, execs: list[Exec],
+           state: str | None) -> tuple[DataRead, ...]:
+    """The run's data loads: value, the point it was read from, the write behind it."""
+    enc = srch.enc
+    ok = enc.valid_choice(state) if state else None
+    out = []
+    for i, w, v in end.state.reads:
+        h = enc.data[w]
+        e = execs[i].point
+        g = _int(tm, z3.Int(f"g{i}_{w}"))
+        src = h.written_at(g)
+        what = "initial value" if src == 0 else f"step {src}: {_step_what(srch, src)}"
+        out.append(DataRead(i, w, h.addr, e, v, g, (h.newest_complete(e), e), what, h.torn[g],
+                            ok is None or v in ok[w]))
+    return tuple(out)
+
+
+def _step_what(srch: _ObserverSearch, point: int) -> str:
+    step = srch.tl.step_at(point)
+    return step.label.removeprefix("write ") if step is not None else "?"
+
+
+def _data_loc(srch: _ObserverSearch, r: DataRead) -> Loc | None:
+    src = srch.enc.data[r.word].written_at(r.source)
+    step = srch.tl.step_at(src)
+    return step.loc if step is not None and src else None
 
 
 def _witness(srch: _ObserverSearch, dm: z3.ModelRef, regs0: dict[str, int]) -> Witness:
@@ -264,7 +310,8 @@ def _diffs(srch: _ObserverSearch, dm: z3.ModelRef, run: PathEnd, v: PathEnd,
     else:
         for k, ((h, a_in), (_, b_in)) in enumerate(zip(rc, vc, strict=True), 1):
             helper = next(x for x in srch.enc.spec.helpers if x.name == h)
-            for reg, a, b in zip(helper.inputs, a_in, b_in, strict=True):
+            names = list(helper.inputs) + [f"read {i + 1}" for i in range(len(helper.reads))]
+            for reg, a, b in zip(names, a_in, b_in, strict=True):
                 av, bv = _int(dm, a), _int(dm, b)
                 if av != bv:
                     out.append(EffectDiff(f"call {k} ({h}) input {reg}", _h(av), _h(bv)))

@@ -28,6 +28,7 @@ and branch; the benchmarks measure how far that goes.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -66,12 +67,13 @@ from fpatch.isa.ir import (
     Xor,
 )
 from fpatch.model.arch import NMI_LOCAL, NMI_REMOTE, THREAD
-from fpatch.model.timeline import SlotHistory, Timeline
+from fpatch.model.timeline import DataHistory, SlotHistory, Timeline, data_histories
 from fpatch.spec.types import Helper, Site, Spec
 from fpatch.verdict import (
     BTI,
     BUDGET_SPENT,
     CMODX,
+    DATA,
     INCOMPLETE,
     INEQUIVALENT,
     STALE,
@@ -121,10 +123,29 @@ class SymState:
     cond: list[z3.BoolRef] = field(default_factory=list)
     stores: list[tuple[BV, int, bool]] = field(default_factory=list)
     calls: list[tuple[str, list[BV]]] = field(default_factory=list)
+    reads: list[tuple[int, str, int]] = field(default_factory=list)  # (insn, word, value)
 
     def fork(self) -> SymState:
         return SymState(dict(self.regs), self.mem, list(self.cond), list(self.stores),
-                        list(self.calls))
+                        list(self.calls), list(self.reads))
+
+
+@dataclass
+class _DataIO:
+    """The data loads of one executed instruction (MODEL.md 6.7): the values chosen for
+    them (None: learn which words are read), what was read and what is not modelled."""
+
+    values: dict[str, int] | None
+    index: int
+    read: list[str] = field(default_factory=list)
+    unmodelled: list[str] = field(default_factory=list)
+
+
+def _mentions_sp(e: object) -> bool:
+    """A load through sp is a stack access: kernel stacks hold no site memory."""
+    if isinstance(e, Reg):
+        return e.name == "sp"
+    return any(_mentions_sp(getattr(e, f)) for f in getattr(e, "__dataclass_fields__", {}))
 
 
 @dataclass
@@ -224,14 +245,23 @@ class SiteEncoder:
         # a kernel stack never wraps (docs/model.md, Initial state).
         self.init_ok = z3.And(sp & 15 == 0, z3.UGE(sp, SP_MIN), z3.ULE(sp, SP_MAX))
         self.unknowns: list[str] = self._unsupported()
+        self.data: dict[str, DataHistory] = data_histories(tl, site)
+        self._io: _DataIO | None = None
+        # A valid state's execution is not modelled (a data-word load it cannot decide):
+        # no effect comparison can be trusted, so none is made (the answer is unknown).
+        self.valid_unknown = False
+        self._loads_memo: dict[int, bool] = {}
         self.valid_paths: dict[str, list[PathEnd]] = {}
+        self._fixed: dict[str, list[Candidate]] = {}
+        self._rho_paths: dict[tuple[object, ...], list[PathEnd]] = {}
         for name in site.valid:
             st = site.state(name)
             fixed = []
             for j, word in enumerate(st.words):
                 match = [c for c in self.by_slot[j] if c.word == word]
                 fixed.append(match[0] if match else self._candidate(j, word, ()))
-            ends, bounded = self._valid_paths(fixed)
+            self._fixed[name] = fixed
+            ends, bounded = self._valid_paths(fixed, self.valid_choice(name))
             self.valid_paths[name] = ends
             if bounded:
                 self.unknowns.append(f"valid state {name} may not finish within max_insns="
@@ -247,18 +277,26 @@ class SiteEncoder:
         self.cands.append(c)
         return c
 
+    def valid_choice(self, state: str) -> dict[str, tuple[int, ...]]:
+        """The values of each data word acceptable with ``state`` (MODEL.md 6.7)."""
+        out = {}
+        for d in self.site.data:
+            listed = self.site.valid_values(state, d.name)
+            out[d.name] = listed if listed is not None else self.data[d.name].clean()
+        return out
+
     def _unsupported(self) -> list[str]:
         """Constructs the model does not cover: the answer must then be unknown."""
         site = self.site
-        lo = min([site.base] + [site.base + d.offset for d in site.data])
+        lo = site.base  # loads of the instruction slots (data words are modelled)
         out = []
         for c in self.cands:
             for s in c.stmts or ():
                 loads = _loads(s)
                 for ld in loads:
                     if isinstance(ld.addr, Const) and lo <= ld.addr.value < site.end:
-                        out.append(f"slot {c.slot} `{c.insn.text}` loads from the site itself "
-                                   f"(literal loads of site memory are not modelled)")
+                        out.append(f"slot {c.slot} `{c.insn.text}` loads from the site's "
+                                   f"instruction slots (not modelled)")
         return sorted(set(out))
 
     # ------------------------------------------------------------ symbolic run
@@ -284,10 +322,39 @@ class SiteEncoder:
             return z3.If(self._cond(e.cond, st), self._expr(e.a, st), self._expr(e.b, st))
         if isinstance(e, Load):
             addr = self._expr(e.addr, st)
+            if self._io is not None and not _mentions_sp(e.addr):
+                hit = self._data_load(z3.simplify(addr), e.size)
+                if hit is not None:
+                    return hit
             parts = [z3.Select(st.mem, addr + k) for k in range(e.size)]
             val = z3.Concat(*reversed(parts)) if len(parts) > 1 else parts[0]
             return z3.ZeroExt(64 - 8 * e.size, val)
         raise TypeError(e)
+
+    def _data_load(self, addr: BV, size: int, who: str = "") -> BV | None:
+        """A load that may touch a data word: its chosen value, or None for plain memory."""
+        io = self._io
+        assert io is not None
+        if not z3.is_bv_value(addr):
+            if not self.site.data:
+                return None  # nothing to hit but the slots, which no free address is
+            io.unmodelled.append(f"{who or 'a load'} through a register from an address that "
+                                 f"depends on the initial state (it may or may not be a data "
+                                 f"word; not modelled)")
+            return None
+        a = addr.as_long()
+        d, touches = self.site.data_word_at(a, size)
+        if d is None:
+            if touches:
+                io.unmodelled.append(f"{who or 'a load'} of {size} bytes at 0x{a:x} partly "
+                                     f"overlaps a data word (not modelled)")
+            elif a < self.site.end and self.site.base < a + size:
+                io.unmodelled.append(f"{who or 'a load'} at 0x{a:x} reads the site's "
+                                     f"instruction slots (not modelled)")
+            return None
+        io.read.append(d.name)
+        v = d.value if io.values is None else io.values[d.name]
+        return z3.BitVecVal(v, 64)
 
     def _cond(self, c: Cond, st: SymState) -> z3.BoolRef:
         if isinstance(c, Ult):
@@ -303,8 +370,41 @@ class SiteEncoder:
         f = self.uf[key]
         return f(*inputs) if inputs else f()  # type: ignore[no-any-return]
 
-    def step(self, cand: Candidate, st: SymState) -> list[tuple[SymState, BV | None, Exit | None]]:
-        """Execute ``cand``: each outcome is (state, next pc or None, exit or None)."""
+    def probe(self, cand: Candidate, st: SymState) -> tuple[tuple[str, ...], list[str]]:
+        """The data words ``cand`` loads (and helper reads), and what is not modelled."""
+        if not self._may_load(cand):
+            return (), []
+        io = _DataIO(None, len(st.reads))
+        self.step(cand, st.fork(), io)
+        return tuple(dict.fromkeys(io.read)), list(dict.fromkeys(io.unmodelled))
+
+    def _may_load(self, cand: Candidate) -> bool:
+        """Whether ``cand`` has a load not through sp, or calls a helper that reads."""
+        hit = self._loads_memo.get(cand.idx)
+        if hit is None:
+            stmts = cand.stmts or ()
+            hit = any(not _mentions_sp(ld.addr) for s in stmts for ld in _loads(s)) or any(
+                isinstance(s, Jump) and s.link and isinstance(s.target, Const)
+                and s.target.value in self.helpers and self.helpers[s.target.value].reads
+                for s in stmts)
+            self._loads_memo[cand.idx] = hit
+        return hit
+
+    def step(self, cand: Candidate, st: SymState, io: _DataIO | None = None
+             ) -> list[tuple[SymState, BV | None, Exit | None]]:
+        """Execute ``cand``: each outcome is (state, next pc or None, exit or None);
+        ``io`` chooses the values of its data loads."""
+        self._io = io if io is not None else _DataIO(None, 0)
+        try:
+            outs = self._step(cand, st)
+        finally:
+            self._io = None
+        if io is not None and io.values:
+            for cur, _, _ in outs:
+                cur.reads += [(io.index, w, io.values[w]) for w in dict.fromkeys(io.read)]
+        return outs
+
+    def _step(self, cand: Candidate, st: SymState) -> list[tuple[SymState, BV | None, Exit | None]]:
         pc = self.site.slot_addr(cand.slot)
         if cand.stmts is None:
             return [(st, None, Exit(z3.BitVecVal(pc, 64), 0, undefined=True))]
@@ -369,6 +469,18 @@ class SiteEncoder:
                 # The bl has set x30; the helper runs to completion under its contract.
                 entry = dict(cur.regs)
                 inputs = [entry[r] for r in call.inputs]
+                for hr in call.reads:  # recorded like an input (MODEL.md 6.7)
+                    base = z3.simplify(entry[hr.base])
+                    addr = z3.simplify((base & ~(hr.align - 1)) + hr.offset)
+                    v = self._data_load(addr, hr.size, f"helper {call.name}'s read")
+                    if v is None:
+                        assert self._io is not None
+                        if z3.is_bv_value(addr):
+                            self._io.unmodelled.append(
+                                f"helper {call.name} reads 0x{addr.as_long():x}, which is not a "
+                                f"data word of site {self.site.name} (not modelled)")
+                        v = z3.BitVecVal(0, 64)
+                    inputs.append(v)
                 cur.calls.append((call.name, inputs))
                 for r in call.clobbers:
                     cur.regs[r] = self._clobber(call, r, inputs)
@@ -401,8 +513,10 @@ class SiteEncoder:
         return (f"a run may branch from site {self.site.name}'s code graph into another "
                 f"declared site through a target the graph did not find (not modelled)")
 
-    def _valid_paths(self, fixed: list[Candidate]) -> tuple[list[PathEnd], bool]:
-        """Every path of a valid state's complete execution (forks on data only)."""
+    def _valid_paths(self, fixed: list[Candidate], choice: dict[str, tuple[int, ...]]
+                     ) -> tuple[list[PathEnd], bool]:
+        """Every path of a valid state's complete execution (forks on data only), one per
+        choice of the values its data loads read (``choice``: acceptable values)."""
         ends: list[PathEnd] = []
         bounded = False
         start = SymState(dict(self.regs0), self.mem0)
@@ -419,7 +533,16 @@ class SiteEncoder:
                 bounded = True
                 continue
             cand = fixed[slot]
-            for nst, nxt, ex in self.step(cand, st):
+            needs, unmodelled = self.probe(cand, st)
+            if unmodelled:
+                self.unknowns += [f"a valid state: {u}" for u in unmodelled]
+                self.valid_unknown = True
+                continue
+            outs = []
+            for combo in itertools.product(*[choice[w] for w in needs]):
+                io = _DataIO(dict(zip(needs, combo, strict=True)), len(cands))
+                outs += self.step(cand, st.fork(), io)
+            for nst, nxt, ex in outs:
                 if ex is not None:
                     if ex.undefined:
                         continue  # rejected by the spec layer for valid states
@@ -479,12 +602,14 @@ class SiteEncoder:
                 conds.append(same)
         return z3.And(*conds)
 
-    def inequivalent(self, run: PathEnd) -> z3.ModelRef | None | str:
-        """A model of an initial state where ``run`` matches no valid path, or None."""
+    def inequivalent(self, run: PathEnd, extra: list[PathEnd] | None = None
+                     ) -> z3.ModelRef | None | str:
+        """A model of an initial state where ``run`` matches no valid path (nor any of
+        ``extra``), or None."""
         s = z3.Solver()
         s.set("random_seed", 0)
         s.add(self.init_ok, *run.state.cond)
-        for ends in self.valid_paths.values():
+        for ends in list(self.valid_paths.values()) + [extra or []]:
             for v in ends:
                 s.add(z3.Implies(z3.And(*v.state.cond), z3.Not(self.equal(run, v))))
         r, why = solve(s, "inequivalence", self.timeout_ms, self.deadline)
@@ -501,6 +626,44 @@ class SiteEncoder:
         if r == "unknown":
             return gave_up("inequivalence", why)
         return None
+
+    def rho_paths(self, run: PathEnd) -> dict[str, list[PathEnd]]:
+        """Each valid state's executions when its loads of the words the run read return
+        the run's values instead of the acceptable ones (MODEL.md 6.7, data)."""
+        rho: dict[str, tuple[int, ...]] = {}
+        for _, w, v in run.state.reads:
+            rho[w] = tuple(dict.fromkeys(rho.get(w, ()) + (v,)))
+        key = tuple(sorted(rho.items()))
+        out: dict[str, list[PathEnd]] = {}
+        for name in self.site.valid:
+            k = (name,) + key
+            if k not in self._rho_paths:
+                choice = self.valid_choice(name) | rho
+                self._rho_paths[k] = self._valid_paths(self._fixed[name], choice)[0]
+            out[name] = self._rho_paths[k]
+        return out
+
+    def classify(self, run: PathEnd) -> tuple[str, z3.ModelRef, str | None] | None | str:
+        """(violation, initial state, matching state) for a run that matches no valid
+        state: ``data`` when, from every initial state where it matches none, it matches
+        a valid state whose loads return the run's values, else ``inequivalent``. None:
+        no violation; a string: why the solver gave up."""
+        data = self.inequivalent(run)
+        if not isinstance(data, z3.ModelRef) or not run.state.reads:
+            return (INEQUIVALENT, data, None) if isinstance(data, z3.ModelRef) else data
+        rho = self.rho_paths(run)
+        extra = [v for ends in rho.values() for v in ends]
+        other = self.inequivalent(run, extra)
+        if isinstance(other, z3.ModelRef):
+            return INEQUIVALENT, other, None
+        if isinstance(other, str):
+            return other
+        for name, ends in rho.items():
+            for v in ends:
+                if z3.is_true(data.eval(z3.And(*v.state.cond, self.equal(run, v)),
+                                        model_completion=True)):
+                    return DATA, data, name
+        return INEQUIVALENT, data, None  # pragma: no cover - the second query says otherwise
 
     def check(self, kind: str, with_stale: bool) -> ObserverResult:
         return _ObserverSearch(self, kind).search(with_stale)
@@ -685,7 +848,7 @@ class _ObserverSearch:
         start = SymState(dict(enc.regs0), enc.mem0)
         self._dfs(0, enc.site.entry, start, (), with_stale)
         found = tuple(self.found[k] for k in (TORN, CMODX, UNDEFINED, BTI, INEQUIVALENT, STALE,
-                                              INCOMPLETE) if k in self.found)
+                                              INCOMPLETE, DATA) if k in self.found)
         reasons = tuple(dict.fromkeys(self.reasons))
         status = "unsafe" if found else ("unknown" if reasons else "safe")
         return ObserverResult(enc.site.name, self.kind, status, found, reasons,
@@ -729,32 +892,95 @@ class _ObserverSearch:
                 # the direct entry's run goes on from the same first fetch.
                 self._pop_step()
                 continue
-            for nst, nxt, ex in enc.step(cand, st):
-                if ex is None and nxt is not None:
-                    where = enc.slot_of(nxt)
-                    if where == "dynamic":
-                        r, why = enc.data_sat(nst.cond + [enc.inside(nxt)])
-                        if r != "unsat":
-                            self.reasons.append(f"slot {cand.slot} `{cand.insn.text}` may branch "
-                                                f"into the site through a register (not "
-                                                f"modelled)")
-                        nst.cond.append(z3.Not(enc.inside(nxt)))
-                        ex = Exit(nxt, 0)
-                    elif where is None:
-                        ex = Exit(nxt, 0)
-                    else:
-                        assert isinstance(where, int)
-                        # An unknown path is explored too: more runs, never fewer.
-                        if enc.data_sat(nst.cond)[0] != "unsat":
-                            self._dfs(i + 1, where, nst, here, with_stale)
+            needs, unmodelled = enc.probe(cand, st)
+            if unmodelled:
+                self.reasons += [f"slot {cand.slot} `{cand.insn.text}`: {u}" for u in unmodelled]
+                self._pop_step()
+                continue
+            for vals, goal in self._data_choices(i, needs, st):
+                if goal:
+                    self.solver.push()
+                    self.solver.add(*goal)
+                    if self._check([], "timing")[0] != "sat":
+                        self.solver.pop()
                         continue
-                assert ex is not None
-                if ex.code == 0 and not ex.undefined and (
-                        away := enc.foreign(ex.pc, nst.cond)) is not None:
-                    self.reasons.append(away)
-                self._at_exit(i, PathEnd(nst, ex, here))
+                outs = enc.step(cand, st, _DataIO(vals, i) if needs else None)
+                self._outcomes(i, cand, here, outs, with_stale)
+                if goal:
+                    self.solver.pop()
             self._pop_step()
 
+    def _data_choices(self, i: int, needs: tuple[str, ...], st: SymState
+                      ) -> list[tuple[dict[str, int], list[z3.BoolRef]]]:
+        """Each choice of values for the data words instruction ``i`` loads, with its timing:
+        a load at point e returns the word's value at some point of [Ld(e), e] (MODEL.md
+        6.7), Ld(e) the newest write complete by e, and not from a write older than the one
+        the observer's previous load of the word read (coRR)."""
+        if not needs:
+            return [({}, [])]
+        options = []
+        for w in needs:
+            h = self.enc.data[w]
+            g = z3.Int(f"g{i}_{w}")
+            prev = [j for j, word, _ in st.reads if word == w and j < i]
+            corr = [g >= self._written_at(w, z3.Int(f"g{prev[-1]}_{w}"))] if prev else []
+            per = []
+            for v in dict.fromkeys(h.values):
+                pts = _intervals([t for t, x in enumerate(h.values) if x == v])
+                per.append((v, corr + [self.Ld(w, self.e[i]) <= g, g <= self.e[i],
+                                z3.Or(*[z3.And(a <= g, g <= b) for a, b in pts])]))
+            options.append(per)
+        out = []
+        for combo in itertools.product(*options):
+            vals = {w: v for w, (v, _) in zip(needs, combo, strict=True)}
+            out.append((vals, [c for _, cs in combo for c in cs]))
+        return out
+
+    def _written_at(self, word: str, g: z3.ArithRef) -> z3.ArithRef:
+        """The point of the write that produced the word's value at point ``g``."""
+        vals = self.enc.data[word].values
+        expr: z3.ArithRef = z3.IntVal(0)
+        for t in range(1, len(vals)):
+            if vals[t] != vals[t - 1]:
+                expr = z3.If(g >= t, z3.IntVal(t), expr)
+        return expr
+
+    def Ld(self, word: str, e: z3.ArithRef) -> z3.ArithRef:  # noqa: N802 - docs/model.md
+        """Newest modifying write of the data word complete by point ``e`` (0: none)."""
+        expr: z3.ArithRef = z3.IntVal(0)
+        for w, comp in sorted(self.enc.data[word].writes):
+            if comp is not None:
+                expr = z3.If(e >= comp, z3.IntVal(w), expr)
+        return expr
+
+    def _outcomes(self, i: int, cand: Candidate, here: tuple[Candidate, ...],
+                  outs: list[tuple[SymState, BV | None, Exit | None]], with_stale: bool) -> None:
+        """Follow every outcome of executing ``cand`` as the i-th instruction."""
+        enc = self.enc
+        for nst, nxt, ex in outs:
+            if ex is None and nxt is not None:
+                where = enc.slot_of(nxt)
+                if where == "dynamic":
+                    r, why = enc.data_sat(nst.cond + [enc.inside(nxt)])
+                    if r != "unsat":
+                        self.reasons.append(f"slot {cand.slot} `{cand.insn.text}` may branch "
+                                            f"into the site through a register (not "
+                                            f"modelled)")
+                    nst.cond.append(z3.Not(enc.inside(nxt)))
+                    ex = Exit(nxt, 0)
+                elif where is None:
+                    ex = Exit(nxt, 0)
+                else:
+                    assert isinstance(where, int)
+                    # An unknown path is explored too: more runs, never fewer.
+                    if enc.data_sat(nst.cond)[0] != "unsat":
+                        self._dfs(i + 1, where, nst, here, with_stale)
+                    continue
+            assert ex is not None
+            if ex.code == 0 and not ex.undefined and (
+                    away := enc.foreign(ex.pc, nst.cond)) is not None:
+                self.reasons.append(away)
+            self._at_exit(i, PathEnd(nst, ex, here))
     def _btype(self, i: int, path: tuple[Candidate, ...]) -> str | None:
         """The BTYPE fetch ``i`` must be a landing pad for (env.bti, MODEL.md 6.6): an
         indirect entry is a call (blr); a br/blr of the run sets its own."""
@@ -850,15 +1076,17 @@ class _ObserverSearch:
     def _at_exit(self, i: int, end: PathEnd) -> None:
         from fpatch.encoding.extract import counterexample
 
-        if end.exit.undefined or INEQUIVALENT in self.found:
+        if end.exit.undefined or self.enc.valid_unknown or (INEQUIVALENT in self.found
+                                  and (not end.state.reads or DATA in self.found)):
             return
-        data = self.enc.inequivalent(end)
-        if isinstance(data, str):
-            self.reasons.append(data)
+        got = self.enc.classify(end)
+        if isinstance(got, str):
+            self.reasons.append(got)
             return
-        if data is None:
+        if got is None or got[0] in self.found:
             return
-        m = self._timing_model([], INEQUIVALENT)
+        kind, data, state = got
+        m = self._timing_model([], kind)
         if m is not None:
-            self.found[INEQUIVALENT] = counterexample(self, INEQUIVALENT, end.cands, m, data, None,
-                                                      end)
+            self.found[kind] = counterexample(self, kind, end.cands, m, data, None, end,
+                                              state=state)

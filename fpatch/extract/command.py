@@ -55,8 +55,13 @@ def _parse_sets(sets: tuple[str, ...]) -> dict[str, int]:
               help="Give a template variable, e.g. --set ftrace_caller=0xffff800008010000.")
 @click.option("--base", "base", default=hex(DEFAULT_REL_BASE), show_default=True,
               help="Address of the first section of a relocatable object (.o, .ko).")
+@click.option("--batch-min", "batch_min", type=click.IntRange(0, None), default=100,
+              show_default=True,
+              help="An object with at least this many sites gets one batch spec "
+                   "(docs/spec-format.md, 'Batches') instead of one spec per site; 0: never.")
 def extract(objects: tuple[str, ...], out_dir: str, mechanism: str, template_file: str | None,
-            functions: tuple[str, ...], sets: tuple[str, ...], base: str) -> None:
+            functions: tuple[str, ...], sets: tuple[str, ...], base: str,
+            batch_min: int) -> None:
     """Write one spec per patch site of AArch64 ELF files (docs/extract.md).
 
     Each OBJ is a relocatable object, a kernel module, an executable or a shared
@@ -92,7 +97,8 @@ def extract(objects: tuple[str, ...], out_dir: str, mechanism: str, template_fil
     written = 0
     for obj in objects:
         try:
-            done = extract_file(obj, template, out, functions, variables, base_addr, taken)
+            done = extract_file(obj, template, out, functions, variables, base_addr, taken,
+                                batch_min)
         except ExtractError as exc:
             # anything else is a bug in fpatch: the command group reports it (exit 4)
             _say(f"{_where(obj)}: error: {exc}", err=True)
@@ -103,7 +109,10 @@ def extract(objects: tuple[str, ...], out_dir: str, mechanism: str, template_fil
             _say(f"{where}: error: cannot write: {exc.strerror}", err=True)
             failed += 1
             continue
-        for site, spec in zip(done.sites, done.specs, strict=True):
+        if done.batch:
+            _say(f"{_where(done.specs[0])}: {template.mechanism} batch of {len(done.sites)} "
+                 f"sites")
+        for site, spec in zip(done.sites, done.specs if not done.batch else (), strict=False):
             _say(f"{_where(spec)}: {template.mechanism} site {site.function} at {site.base:#x} "
                  f"({len(site.words)} slot(s))")
         written += len(done.specs)

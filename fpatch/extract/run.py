@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fpatch.errors import SpecError
+from fpatch.extract.batch import combine
 from fpatch.extract.elf import DEFAULT_REL_BASE, ExtractError, Image, load
 from fpatch.extract.sites import FoundSite, find
 from fpatch.extract.template import Template, Value, render, substitute
@@ -23,6 +24,7 @@ class Extracted:
     path: str
     specs: list[Path] = field(default_factory=list)
     sites: list[FoundSite] = field(default_factory=list)
+    batch: bool = False  # one batch spec holds every site
 
 
 def _safe_name(text: str) -> str:
@@ -94,8 +96,9 @@ def _compiled_state(text: str, site: FoundSite) -> list[str]:
 
 def extract_file(path: str, t: Template, out_dir: Path, functions: tuple[str, ...],
                  sets: dict[str, int], base: int = DEFAULT_REL_BASE,
-                 taken: set[str] | None = None) -> Extracted:
-    """Write one spec per site of ``path``; raise ``ExtractError`` on bad input."""
+                 taken: set[str] | None = None, batch_min: int = 0) -> Extracted:
+    """Write one spec per site of ``path``, or one batch spec of them all when there are
+    at least ``batch_min`` (> 0) sites; raise ``ExtractError`` on bad input."""
     image = load(path, base)
     if functions and not image.has_symtab:
         raise ExtractError("no symbol table (stripped?): --function needs function symbols")
@@ -114,6 +117,7 @@ def extract_file(path: str, t: Template, out_dir: Path, functions: tuple[str, ..
     state_names = [str(k) for k in t.raw["site"]["states"]]
     raw_text = str(t.raw)
     needed = "compiled_state" in raw_text or "other_state" in raw_text
+    texts: list[str] = []
     for site in sites:
         index = counts.get(site.function, 0)
         counts[site.function] = index + 1
@@ -147,17 +151,37 @@ def extract_file(path: str, t: Template, out_dir: Path, functions: tuple[str, ..
             spec = parse_text(text)
         except SpecError as exc:
             raise ExtractError(_invalid(t, where, exc)) from None
-        name = _safe_name(spec.name)
-        stem, n = name, 2
-        while name in taken:
-            name = f"{stem}-{n}"
-            n += 1
-        taken.add(name)
-        out = out_dir / f"{name}.yaml"
+        done.sites.append(site)
+        if batch_min and len(sites) >= batch_min:
+            texts.append(text)  # written below as one batch spec
+            continue
+        out = out_dir / f"{_take(_safe_name(spec.name), taken)}.yaml"
         out.write_text(text, encoding="utf-8")
         done.specs.append(out)
-        done.sites.append(site)
+    if texts:
+        name = f"{obj}.{t.mechanism}.batch"
+        combined = combine(texts, name)
+        if combined is None:
+            raise ExtractError(f"the {len(texts)} sites cannot be written as one batch (their "
+                               f"specs differ in more than their sites); use --batch-min 0")
+        try:
+            parse_text(combined)
+        except SpecError as exc:
+            raise ExtractError(_invalid(t, "the batch", exc)) from None
+        out = out_dir / f"{_take(_safe_name(name), taken)}.yaml"
+        out.write_text(combined, encoding="utf-8")
+        done.specs.append(out)
+        done.batch = True
     return done
+
+
+def _take(name: str, taken: set[str]) -> str:
+    stem, n = name, 2
+    while name in taken:
+        name = f"{stem}-{n}"
+        n += 1
+    taken.add(name)
+    return name
 
 
 def _invalid(t: Template, where: str, exc: SpecError) -> str:

@@ -45,8 +45,15 @@ class Machine:
     init_byte: Callable[[int], int]  # the byte at an address nobody wrote
     mem: dict[int, int] = field(default_factory=dict)  # bytes written so far
     stack_bytes: set[int] = field(default_factory=set)  # written through sp
+    # A checker's say over a load (data words: the value depends on timing); None
+    # from it, or no hook, reads memory as usual.
+    on_load: Callable[[int, int], int | None] | None = field(default=None, compare=False)
 
     def load(self, addr: int, size: int) -> int:
+        if self.on_load is not None:
+            hooked = self.on_load(addr & MASK64, size)
+            if hooked is not None:
+                return hooked
         value = 0
         for k in range(size):
             a = (addr + k) & MASK64

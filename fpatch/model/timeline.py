@@ -280,3 +280,66 @@ def _final_values(
                 new = int.from_bytes(after[4 * i:4 * i + 4], "little")
                 out[i] = (old, new)
     return out
+
+
+@dataclass(frozen=True)
+class DataHistory:
+    """A data word under the patcher (MODEL.md 6.7): value per point, torn points, and
+    each modifying write with its completion point (fpatch.arch.publication.completed)."""
+
+    name: str
+    addr: int
+    size: int
+    values: tuple[int, ...]
+    torn: tuple[bool, ...]
+    writes: tuple[tuple[int, int | None], ...]  # (point of modifying write, completion)
+
+    def newest_complete(self, e: int) -> int:
+        """``Ld(e)``: newest modifying write complete by point ``e`` (0: the initial value)."""
+        return max((w for w, c in self.writes if c is not None and c <= e), default=0)
+
+    def clean(self) -> tuple[int, ...]:
+        """The values held when no write to the word is in progress (the default valid set)."""
+        return tuple(dict.fromkeys(v for v, t in zip(self.values, self.torn, strict=True)
+                                   if not t))
+
+    def written_at(self, t: int) -> int:
+        while t > 0 and self.values[t - 1] == self.values[t]:
+            t -= 1
+        return t
+
+
+def data_histories(tl: Timeline, site: Site) -> dict[str, DataHistory]:
+    """Every data word of ``site`` under the patcher."""
+    from fpatch.arch.model import CacheType as ArchCache
+    from fpatch.arch.publication import completion_point, step_op
+
+    cache = ArchCache(tl.cache.idc, tl.cache.dic)
+    out: dict[str, DataHistory] = {}
+    for d in site.data:
+        addr = site.base + d.offset
+        mem = bytearray(d.value.to_bytes(d.size, "little"))
+        values = [d.value]
+        torn = [False]
+        for step in tl.steps:
+            if step.kind == "write":
+                for k, byte in enumerate(step.data):
+                    if addr <= step.addr + k < addr + d.size:
+                        mem[step.addr + k - addr] = byte
+            values.append(int.from_bytes(mem, "little"))
+            torn.append(False)
+        # torn: strictly inside a multi-chunk write, neither the value before nor after it
+        for step in tl.steps:
+            if step.kind == "write" and step.chunk[0] < step.chunk[1]:
+                first = step.index - step.chunk[0] + 1
+                last = first + step.chunk[1] - 1
+                if values[step.index] not in (values[first - 1], values[last]):
+                    torn[step.index] = True
+        writes = []
+        for t in range(1, tl.n + 1):
+            if values[t] != values[t - 1]:
+                after = [(s.index, step_op(s.kind, False, s.option)) for s in tl.steps[t:]]
+                writes.append((t, completion_point(cache, after)))
+        out[d.name] = DataHistory(d.name, addr, d.size, tuple(values), tuple(torn),
+                                  tuple(writes))
+    return out

@@ -58,6 +58,10 @@ RULES: tuple[tuple[str, str, str, str], ...] = (
      "as they are there, but an observer that took no context synchronization event since the "
      "write was published can still fetch a word from before the mark (an ipi_sync or the end "
      "of a stop_machine is missing)."),
+    ("data", "DataValue", "A load can return a data word value the state does not accept.",
+     "Site code or a helper loads a data word (e.g. an ftrace_ops literal) while the patcher "
+     "writes it and can read a value not valid with the state the run matches, such as a "
+     "torn half-written pointer."),
     ("unknown", "Unknown", "The checker could not decide the spec.",
      "A solver query timed out, the max_insns bound could be reached, or a construct is not "
      "modelled; the answer is unknown, never safe."),
@@ -78,6 +82,7 @@ RULE_DOCS: dict[str, tuple[str, str]] = {
     "inequivalent": ("docs/model.md", "Execution and effects"),
     "stale": ("docs/model.md", "Publication"),
     "incomplete": ("docs/model.md", "Completion at return"),
+    "data": ("docs/model.md", "Data words"),
     "unknown": ("docs/model.md", "Verdicts"),
     "expectation": ("docs/ci.md", "fpatch in CI"),
     "invalid-spec": ("docs/spec-format.md", "The fpatch spec format (version 1)"),

@@ -161,6 +161,25 @@ def _cmodx_words(c: Counterexample, spec: Spec, site: Site,
     return out
 
 
+READ_HEAD: list[object] = ["#", "data word", "address", "loaded at", "value", "value of point", "write",
+             "window", "torn", "valid"]
+
+
+def read_rows(cx: dict[str, Any]) -> list[list[object]]:
+    """The table of a counterexample's data loads (Markdown and HTML)."""
+    return [[r["index"] + 1, r["word"], r["addr"], r["point"], r["value"], r["source"],
+             r["write"], f"{r['window'][0]}..{r['window'][1]}", "yes" if r["torn"] else "",
+             "yes" if r["valid"] else "NO"] for r in cx.get("reads", [])]
+
+
+def read_text(r: dict[str, Any]) -> str:
+    """One data load, said once for every report kind."""
+    torn = ", torn" if r["torn"] else ""
+    bad = "" if r["valid"] else ", NOT VALID"
+    return (f"#{r['index'] + 1} loads data word {r['word']} = {r['value']} (the value of point "
+            f"{r['source']}, {r['write']}{torn}; window {r['window'][0]}..{r['window'][1]}){bad}")
+
+
 def _exec_doc(x: Exec, hist: SlotHistory, spec: Spec, site: Site) -> dict[str, Any]:
     where = {"site": x.site} if x.site else {}  # a run through several sites (code graph)
     return where | {
@@ -209,6 +228,9 @@ def _events(cx: dict[str, Any]) -> list[dict[str, Any]]:
         ev.append({"point": x["point"], "kind": "exec",
                    "text": f"#{n} executes slot {slot_cell(x)}: `{x['text']}` [{states}]"
                            f"{fetched}"})
+        for r in cx.get("reads", []):
+            if r["index"] == k:
+                ev.append({"point": r["point"], "kind": "load", "text": read_text(r)})
     if execs:
         ev.append({"point": execs[-1]["point"], "kind": "exit", "text": f"-> {cx['exit']}"})
     order = {id(e): i for i, e in enumerate(ev)}
@@ -310,7 +332,7 @@ def _merge(cxs: tuple[Counterexample, ...]) -> list[tuple[Counterexample, list[s
     groups: dict[tuple[Any, ...], tuple[Counterexample, list[str]]] = {}
     for c in cxs:
         key = (c.site, c.violation, c.execs, c.exit, c.diffs, c.initial, c.detail,
-               c.nearest_valid, c.loc, c.replayed)
+               c.nearest_valid, c.loc, c.replayed, c.reads)
         if key in groups:
             groups[key][1].append(c.observer)
         else:
@@ -342,6 +364,10 @@ def _cx_doc(k: int, c: Counterexample, spec: Spec, tl: Timeline,
         "diffs": [{"what": d.what, "category": diff_category(d.what), "run": d.run,
                    "valid": d.valid} for d in c.diffs],
         "needs": needs(c, tl, hist, reg.slot_name),
+        "reads": [{"index": r.index, "word": r.word, "addr": _hex(r.addr), "point": r.point,
+                   "value": _hex(r.value), "source": r.source,
+                   "window": [r.window[0], r.window[1]], "write": r.write, "torn": r.torn,
+                   "valid": r.valid} for r in c.reads],
         "cmodx_words": _cmodx_words(c, spec, reg, hist),
     }
     doc["events"] = _events(doc)
@@ -400,3 +426,35 @@ def error_report(path: str, name: str, diagnostics: list[Diagnostic]) -> dict[st
         "errors": [{"file": d.loc.file, "line": d.loc.line, "col": d.loc.col,
                     "message": d.message} for d in sorted(diagnostics)],
     }
+
+
+MAX_BATCH_REPORTS = 50  # sites of a batch whose counterexamples are shown in full
+
+
+def build_batch_report(spec: Spec, result: Result) -> dict[str, Any]:
+    """The report of a batch checked by shape (fpatch/batch.py): each counterexample with
+    its own site's view (only the steps that affect that site, point numbers as in the
+    check), for the first ``MAX_BATCH_REPORTS`` sites that have any; every site is named
+    in ``observers``. ``views`` maps a site to its own report (not written to files)."""
+    from fpatch.batch import site_views
+    from fpatch.model.timeline import build
+
+    bad = list(dict.fromkeys(c.site for c in result.counterexamples))[:MAX_BATCH_REPORTS]
+    views: dict[str, dict[str, Any]] = {}
+    for name, vspec in site_views(spec, bad).items():
+        sub = Result(result.path, result.name, result.expect,
+                     tuple(o for o in result.observers if o.site == name), result.seconds,
+                     result.engine)
+        vspec = dataclasses.replace(vspec, name=f"{spec.name}.{name}")
+        views[name] = build_report(vspec, build(vspec), sub)
+    doc = build_report(dataclasses.replace(spec, sites=(), steps=()),
+                       build(dataclasses.replace(spec, sites=(), steps=())), result.__class__(
+                           result.path, result.name, result.expect, (), result.seconds,
+                           result.engine))
+    doc["verdict"] = result.verdict
+    doc["meets_expectation"] = result.meets_expectation
+    doc["observers"] = [{"site": o.site, "observer": o.observer, "status": o.status,
+                         "reasons": list(o.reasons)} for o in result.observers]
+    doc["counterexamples"] = [cx for v in views.values() for cx in v["counterexamples"]]
+    doc["views"] = views
+    return doc

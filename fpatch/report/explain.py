@@ -13,7 +13,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from fpatch.report.document import slot_cell
+from fpatch.report.document import read_text, slot_cell
 from fpatch.report.markdown import (
     environment_lines,
     observers_text,
@@ -163,6 +163,11 @@ def render_counterexample(console: Console, doc: dict[str, Any], cx: dict[str, A
     _timeline(console, doc, cx, narrow)
     _instructions(console, cx, narrow)
     console.print(f"  exit: {cx['exit']}")
+    if cx.get("reads"):
+        console.print(Text("  data words the run loaded:", style="bold"))
+        for r in cx["reads"]:
+            console.print(Padding(Text(read_text(r), style="" if r["valid"] else "red"),
+                                  (0, 0, 0, 4), expand=False))
     if cx["diffs"]:
         console.print(Text(f"  effect against the nearest valid state, {cx['nearest_valid']}:",
                            style="bold"))

@@ -12,7 +12,7 @@ import re
 from html import escape
 from typing import Any
 
-from fpatch.report.document import slot_cell
+from fpatch.report.document import READ_HEAD, read_rows, slot_cell
 from fpatch.report.markdown import (
     environment_lines,
     observers_text,
@@ -175,4 +175,7 @@ def _cx(doc: dict[str, Any], cx: dict[str, Any]) -> list[str]:
           f"{x['window'][0]}..{x['window'][1]}", x["cse"],
           "yes" if x["interrupted_before"] else ""] for k, x in enumerate(cx["execs"])]))
     out.append(f"<p>Exit: {_e(cx['exit'])}</p>")
+    if cx.get("reads"):
+        out.append("<h3>Data words the run loaded</h3>")
+        out.append(_table([str(h) for h in READ_HEAD], read_rows(cx)))
     return out

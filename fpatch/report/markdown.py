@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from fpatch.report.document import slot_cell
+from fpatch.report.document import READ_HEAD, read_rows, slot_cell
 from fpatch.textsafe import markdown, markdown_code, markdown_lines
 
 _CATEGORY = {"register": "register", "memory": "memory/stack byte", "call": "helper call",
@@ -257,6 +257,10 @@ def _cx_section(doc: dict[str, Any], cx: dict[str, Any]) -> list[str]:
           f"{x['window'][0]}..{x['window'][1]}", x["cse"],
           "yes" if x["interrupted_before"] else ""] for k, x in enumerate(cx["execs"])])
     out += ["", f"Exit: {_spans(cx['exit'])}", ""]
+    if cx.get("reads"):
+        out += ["### Data words the run loaded", ""]
+        out += _table(READ_HEAD, read_rows(cx))
+        out.append("")
     if cx.get("needs"):
         out += ["### What is missing", ""]
         out += [f"- {_spans(n)}" for n in cx["needs"]]

@@ -16,7 +16,7 @@ from rich.text import Text
 from fpatch.errors import Loc
 from fpatch.isa import decode
 from fpatch.model.graph import graph_lines, transition_graph
-from fpatch.model.timeline import Timeline
+from fpatch.model.timeline import Timeline, data_histories
 from fpatch.report.document import symbolize
 from fpatch.report.explain import render_counterexample
 from fpatch.spec.types import Spec
@@ -58,13 +58,20 @@ def render_result(console: Console, result: Result, doc: dict[str, Any],
     if result.verdict == UNSAFE and verbose:
         for cx in doc["counterexamples"]:
             console.print()
-            render_counterexample(console, doc, cx)
+            # a batch: each counterexample with its own site's view (build_batch_report)
+            render_counterexample(console, doc.get("views", {}).get(cx["site"], doc), cx)
     elif result.verdict == UNSAFE:
         for cx in doc["counterexamples"]:
             others = ", ".join(cx["observers"][1:])
             console.print(Text(f"    {cx['summary']}" + (f"  [the same run for {others}]"
                                                           if others else "")))
         console.print(f"    (the full counterexamples: fpatch explain {result.path})")
+
+
+def _value(spec: Spec, v: int) -> str:
+    """A data word value, with the symbol it points at."""
+    names = {a: k for k, a in spec.symbols}
+    return f"{names[v]} (0x{v:x})" if v in names else f"0x{v:x}"
 
 
 def render_show(console: Console, spec: Spec, tl: Timeline) -> None:
@@ -81,7 +88,9 @@ def render_show(console: Console, spec: Spec, tl: Timeline) -> None:
         console.print(f"helper {h.name} @0x{h.address:x}: inputs {', '.join(h.inputs)}; returns to "
                       f"{h.returns_to} at entry; restores "
                       f"{', '.join(f'{d}<-{s}' for d, s in h.restores) or 'nothing'}; clobbers "
-                      f"{', '.join(h.clobbers) or 'nothing'}")
+                      f"{', '.join(h.clobbers) or 'nothing'}"
+                      + "".join(f"; reads {r.size} bytes at ({r.base} & ~{r.align - 1}) "
+                                f"{r.offset:+d}" for r in h.reads))
     for site in spec.sites:
         enter = f", entered {site.enter}" if site.enter != "direct" else ""
         if site.reachable_after:
@@ -108,9 +117,18 @@ def render_show(console: Console, spec: Spec, tl: Timeline) -> None:
             table.add_row(str(i), f"0x{site.slot_addr(i):x}", *cells,
                           "*" if len(words) > 1 else "")
         console.print(table)
+        hist = data_histories(tl, site) if site.data else {}
         for dw in site.data:
             console.print(f"  data {dw.name}: {dw.size} bytes at base{dw.offset:+d}, "
-                          f"initially 0x{dw.value:x}")
+                          f"initially {_value(spec, dw.value)}")
+            for w, done in hist[dw.name].writes:
+                console.print(f"    written at point {w}, complete (visible to every later "
+                              f"load) at " + (f"point {done}" if done is not None else "no point"))
+            for st in site.states:
+                ok = site.valid_values(st.name, dw.name)
+                if st.name in site.valid and ok is not None:
+                    console.print(f"    valid with {st.name}: "
+                                  + ", ".join(_value(spec, v) for v in ok))
         console.print(Text("state transitions:", style="bold"))
         for line in graph_lines(transition_graph(tl, site)):
             console.print(f"  {line}")

@@ -7,6 +7,7 @@ wrong types, unknown states, writes outside a site, misaligned atomic stores.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from fpatch.spec.types import (
     Dmb,
     Dsb,
     Helper,
+    HelperRead,
     IpiSync,
     Isb,
     Mark,
@@ -38,7 +40,11 @@ from fpatch.textsafe import display_path, one_line
 
 FORMAT_VERSION = 1
 MAX_SLOTS = 256
-MAX_STEPS = 4096
+# Sized for kernel batches (issue 10: 10^5 sites, a write or two each); parsing is
+# linear in the input, and a batch is checked site by site on the steps that can
+# affect each site (fpatch/batch.py), which bounds its own work per site.
+MAX_STEPS = 400_000
+MAX_SITES = 200_000
 # Fix: the assembler turns digit runs into ints, and Python refuses decimal
 # strings over 4300 digits with a ValueError (a crash on hostile input); no
 # real instruction comes near this length.
@@ -46,7 +52,7 @@ MAX_INSN_CHARS = 256
 MAX_INT_BITS = 32 * MAX_SLOTS
 MAX_MESSAGE = 400  # characters of one diagnostic
 MAX_PROBLEMS = 200  # diagnostics of one spec
-MAX_POINTS = 20_000  # patcher points after expansion (chunks, sync_icache sequences)
+MAX_POINTS = 500_000  # patcher points after expansion (chunks, sync_icache sequences)
 MAX_SLOT_POINTS = 250_000  # slots of a site times points: the size of its histories
 SYNC_ICACHE_MAX_STEPS = 5  # dc cvau, dsb, ic ivau, dsb, isb: the longest expansion
 
@@ -67,6 +73,8 @@ class _Ctx:
         self.broken_states: set[tuple[str, str]] = set()  # (site, state) that failed to parse
         self.muted: set[Loc] = set()  # places the YAML layer already reported
         self.reach_refs: list[tuple[str, str, Loc]] = []  # (site, mark, loc) to resolve
+        self.site_index: dict[str, Site] = {}  # every site by name, once parsed
+        self.groups: dict[str, list[Site]] = {}  # a site template's instances (batches)
 
     def comment_hint(self, loc: Loc, value: str) -> str:
         """YAML drops ``#...`` after a space: say so when an operand went missing."""
@@ -341,10 +349,13 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
         if not sites_node.items:
             ctx.err(sites_node.loc, "sites: expected at least one site")
         for key, value in sites_node.items:
-            site = _site(ctx, key, value, symbols)
-            if site is not None:
-                sites.append(site)
+            sites.extend(_site_or_instances(ctx, key, value, symbols))
+        if len(sites) > MAX_SITES:
+            ctx.err(sites_node.loc, f"sites: {len(sites)} sites; at most {MAX_SITES} are "
+                                    f"supported")
+            sites = sites[:MAX_SITES]
     _check_overlaps(ctx, sites)
+    ctx.site_index = {s.name: s for s in sites}
     if sites and all(s.enter == "none" for s in sites):
         ctx.err(sites_node.loc if sites_node is not None else root.loc,
                 "sites: every site has 'enter: none', so no observer enters any of them "
@@ -362,8 +373,10 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
             ctx.err(steps_node.loc, f"steps: they expand to {points} patcher points (chunks "
                                     f"of non-atomic writes, cache maintenance); at most "
                                     f"{MAX_POINTS} are supported")
-        else:
-            # Every slot has a value at every point: bound the product too.
+        elif len(sites) == 1:
+            # Every slot has a value at every point: bound the product too. A spec
+            # of several sites is checked site by site on the steps that affect each
+            # (fpatch/batch.py), which bounds that site's product itself.
             for site in sites:
                 if site.nslots * (points + 1) > MAX_SLOT_POINTS:
                     ctx.err(steps_node.loc, f"steps: {points} patcher points for the "
@@ -493,7 +506,7 @@ def _helpers(ctx: _Ctx, node: Map | None, symbols: dict[str, int]) -> list[Helpe
         m = ctx.mapping(value, what)
         if m is None:
             continue
-        ctx.keys(m, ("address", "inputs", "returns_to", "restores", "clobbers"), what)
+        ctx.keys(m, ("address", "inputs", "returns_to", "restores", "clobbers", "reads"), what)
         anode = ctx.required(m, "address", what)
         if isinstance(anode, Scalar) and _parse_int(anode) is None and anode.value in symbols:
             addr: int | None = symbols[anode.value]  # a name from `symbols:`
@@ -521,18 +534,66 @@ def _helpers(ctx: _Ctx, node: Map | None, symbols: dict[str, int]) -> list[Helpe
         for dst, _ in restores:
             if dst in clobbers:
                 ctx.err(m.key_loc("restores"), f"{what}: '{dst}' is both restored and clobbered")
+        reads = _helper_reads(ctx, m.get("reads"), what)
         if addr is not None:
             out.append(
                 Helper(key.value, addr, tuple(inputs), returns_to, tuple(restores),
-                       tuple(clobbers), key.loc)
+                       tuple(clobbers), key.loc, reads)
             )
     return out
+
+
+def _helper_reads(ctx: _Ctx, node: Node | None, what: str) -> tuple[HelperRead, ...]:
+    """``reads: [{base, align, offset, size}]``: data words the helper loads at the call."""
+    seq = ctx.seq(node, f"{what}.reads")
+    out: list[HelperRead] = []
+    if seq is None:
+        return ()
+    for item in seq.items:
+        w = f"{what}.reads"
+        rm = ctx.mapping(item, w)
+        if rm is None:
+            continue
+        ctx.keys(rm, ("base", "align", "offset", "size"), w)
+        base = ctx.register(ctx.required(rm, "base", w), f"{w}.base")
+        align = 1
+        if rm.get("align") is not None:
+            align = ctx.integer(rm.get("align"), f"{w}.align", 1, 4096) or 0
+            if align and align & (align - 1):
+                ctx.err(rm.key_loc("align"), f"{w}.align: expected a power of two, got {align}")
+                align = 0
+        off = ctx.integer(ctx.required(rm, "offset", w), f"{w}.offset", -4096, 4096)
+        size = 8
+        if rm.get("size") is not None:
+            size = ctx.integer(rm.get("size"), f"{w}.size") or 0
+            if size and size not in (4, 8):
+                ctx.err(rm.key_loc("size"), f"{w}.size: expected 4 or 8, got {size}")
+                size = 0
+        if base and align and off is not None and size:
+            out.append(HelperRead(base, align, off, size, item.loc))
+    return tuple(out)
+
+
+def _value(ctx: _Ctx, node: Node | None, what: str, size: int) -> int | None:
+    """An integer or a name from ``symbols:``/``helpers:`` (a pointer value)."""
+    if isinstance(node, Scalar) and _parse_int(node) is None and node.tag != "null" \
+            and re.fullmatch(r"[A-Za-z_.$][\w.$]*", node.value):
+        if node.value in ctx.symbols:
+            v = ctx.symbols[node.value]
+            if v >= 1 << (8 * size):
+                ctx.err(node.loc, f"{what}: symbol '{node.value}' = 0x{v:x} does not fit "
+                                  f"in {size} bytes")
+                return None
+            return v
+        ctx.err(node.loc, f"{what}: unknown symbol '{node.value}'")
+        return None
+    return ctx.integer(node, what, 0, (1 << (8 * size)) - 1)
 
 
 # ----------------------------------------------------------------------- sites
 
 _SITE_KEYS = ("base", "slots", "entry", "enter", "data", "states", "initial", "valid", "live",
-              "reachable_after")
+              "valid_data", "reachable_after")
 ENTER_KINDS = ("direct", "indirect", "both", "none")
 
 
@@ -560,7 +621,9 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
         if not states_node.items:
             ctx.err(states_node.loc, f"{what}.states: expected at least one state")
         for skey, svalue in states_node.items:
-            st = _state(ctx, skey, svalue, f"{what}.states.{skey.value}", base, nslots, symbols)
+            # `ldr Xt, NAME` loads the data word NAME (a literal by name)
+            syms = symbols | {d.name: base + d.offset for d in data}
+            st = _state(ctx, skey, svalue, f"{what}.states.{skey.value}", base, nslots, syms)
             if st is not None:
                 states.append(st)
     names = [s.name for s in states]
@@ -611,8 +674,10 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
         # writes naming a broken state are not reported a second time.
         ctx.broken_states |= {(key.value, n) for n in state_names if n not in names}
     reachable_after = _reachable_after(ctx, m, key.value, what)
+    valid_data = _valid_data(ctx, m.get("valid_data"), what, state_names, data)
     return Site(key.value, base, nslots, entry, tuple(states), initial, valid,
-                tuple(dict.fromkeys(live)), tuple(data), key.loc, enter, reachable_after)
+                tuple(dict.fromkeys(live)), tuple(data), key.loc, enter, valid_data=valid_data,
+                reachable_after=reachable_after)
 
 
 def _reachable_after(ctx: _Ctx, m: Map, name: str, what: str) -> str | None:
@@ -624,6 +689,41 @@ def _reachable_after(ctx: _Ctx, m: Map, name: str, what: str) -> str | None:
         if reach is not None:
             ctx.reach_refs.append((name, reach, rn.loc))
     return reach
+
+
+def _valid_data(ctx: _Ctx, node: Node | None, what: str, state_names: tuple[str, ...],
+                data: list[DataWord]
+                ) -> tuple[tuple[str, tuple[tuple[str, tuple[int, ...]], ...]], ...]:
+    """``valid_data: {STATE: {WORD: [values or symbols]}}`` (MODEL.md 6.7)."""
+    m = ctx.mapping(node, f"{what}.valid_data")
+    out: list[tuple[str, tuple[tuple[str, tuple[int, ...]], ...]]] = []
+    if m is None:
+        return ()
+    words = {d.name: d for d in data}
+    for skey, svalue in m.items:
+        w = f"{what}.valid_data.{skey.value}"
+        if skey.value not in state_names:
+            ctx.err(skey.loc, f"{what}.valid_data: unknown state '{skey.value}' "
+                              f"(states: {_names(state_names)})")
+        sm = ctx.mapping(svalue, w)
+        if sm is None:
+            continue
+        per: list[tuple[str, tuple[int, ...]]] = []
+        for wkey, wvalue in sm.items:
+            dw = words.get(wkey.value)
+            if dw is None:
+                ctx.err(wkey.loc, f"{w}: no data word '{wkey.value}' "
+                                  f"(data words: {_names(tuple(words))})")
+                continue
+            seq = ctx.seq(wvalue, f"{w}.{wkey.value}")
+            if seq is None:
+                continue
+            if not seq.items:
+                ctx.err(seq.loc, f"{w}.{wkey.value}: expected at least one value")
+            vals = [_value(ctx, it, f"{w}.{wkey.value}", dw.size) for it in seq.items]
+            per.append((wkey.value, tuple(dict.fromkeys(v for v in vals if v is not None))))
+        out.append((skey.value, tuple(per)))
+    return tuple(out)
 
 
 def _data_words(ctx: _Ctx, node: Node | None, what: str, base: int, nslots: int) -> list[DataWord]:
@@ -650,7 +750,7 @@ def _data_words(ctx: _Ctx, node: Node | None, what: str, base: int, nslots: int)
                 continue
         val = 0
         if dm.get("value") is not None:
-            val = ctx.integer(dm.get("value"), f"{w}.value", 0, (1 << (8 * size)) - 1) or 0
+            val = _value(ctx, dm.get("value"), f"{w}.value", size) or 0
         if off is None:
             continue
         if (base + off) % size:
@@ -766,15 +866,22 @@ def _source_offset(text: str, column: int) -> int:
 
 
 def _check_overlaps(ctx: _Ctx, sites: list[Site]) -> None:
+    """Sites (with their data words) must not share bytes; sorted, so linear in practice."""
     spans = []
     for s in sites:
         lo = min([s.base] + [s.base + d.offset for d in s.data])
         hi = max([s.end] + [s.base + d.offset + d.size for d in s.data])
         spans.append((lo, hi, s))
-    for i, (lo, hi, s) in enumerate(spans):
-        for lo2, hi2, t in spans[i + 1:]:
-            if lo < hi2 and lo2 < hi:
-                ctx.err(t.loc, f"sites: site '{t.name}' overlaps site '{s.name}'")
+    order = sorted(range(len(spans)), key=lambda i: spans[i][0])
+    reach: tuple[int, int] | None = None  # (end, index) of the span reaching furthest
+    for i in order:
+        lo, hi, t = spans[i]
+        if reach is not None and lo < reach[0]:
+            first, second = sorted((reach[1], i))
+            ctx.err(spans[second][2].loc, f"sites: site '{spans[second][2].name}' overlaps "
+                                          f"site '{spans[first][2].name}'")
+        if reach is None or hi > reach[0]:
+            reach = (hi, i)
 
 
 # ----------------------------------------------------------------------- steps
@@ -814,6 +921,9 @@ def _count_steps(steps: list[Step] | tuple[Step, ...]) -> int:
 def _steps(ctx: _Ctx, seq: Seq, sites: list[Site], in_block: bool) -> list[Step]:
     out: list[Step] = []
     for item in seq.items:
+        if _names_sites(item):
+            out.extend(_batch_step(ctx, item, sites))
+            continue
         step = _step(ctx, item, sites, in_block)
         if step is not None:
             out.append(step)
@@ -921,6 +1031,8 @@ def _pick_site(ctx: _Ctx, m: Map | None, sites: list[Site], what: str, loc: Loc)
             ctx.err(loc, f"{what}: 'site' is required when the spec has several sites")
         return None
     name = ctx.string(node, f"{what}.site")
+    if name is not None and name in ctx.site_index:
+        return ctx.site_index[name]
     for s in sites:
         if s.name == name:
             return s
@@ -1117,7 +1229,7 @@ def _write_data(
     if node is None:
         ctx.err(m.loc, "write: a data write needs 'value'")
         return None
-    v = ctx.integer(node, "write.value", 0, (1 << (8 * dw.size)) - 1)
+    v = _value(ctx, node, "write.value", dw.size)
     if v is None:
         return None
     data = v.to_bytes(dw.size, "little")
@@ -1139,3 +1251,227 @@ def _finish_write(
                 f"stores must be aligned); use width 4 or split the write")
         return None
     return Write(site.name, addr, data, width, descending, desc, loc)
+
+
+# ---------------------------------------------------------------------- batches
+# Issue 10: a kernel batch has 10^4-10^5 sites of a few shapes. A site template
+# (`instances:`, or `count:` with `stride:`) stamps one site at many addresses,
+# and a step with `sites:` applies to many sites at once. Both expand here into
+# ordinary sites and steps, so every later layer reads a plain spec.
+
+_INSTANCE_KEYS = ("instances", "count", "stride")
+_MANY_SITE_STEPS = ("write", "dc_cvau", "ic_ivau", "sync_icache")
+
+
+def _site_or_instances(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]
+                       ) -> list[Site]:
+    """One site, or every instance of a site template."""
+    if not isinstance(node, Map) or not any(node.get(k) is not None for k in _INSTANCE_KEYS):
+        site = _site(ctx, key, node, symbols)
+        return [site] if site is not None else []
+    what = f"sites.{key.value}"
+    places = _instance_places(ctx, node, what)
+    if not places:
+        return []
+    first_name, first_base, _ = places[0]
+    # The template is parsed once, at the first instance's address.
+    items = tuple((k, v) for k, v in node.items if k.value not in _INSTANCE_KEYS + ("base",))
+    base_key = Scalar("base", "str", node.loc, False)
+    base_val = Scalar(hex(first_base), "int", node.loc, False)
+    template = _site(ctx, key, Map(((base_key, base_val),) + items, node.loc), symbols)
+    if template is None:
+        return []
+    ctx.broken_states |= {(n, s) for n, _, _ in places for (k, s) in list(ctx.broken_states)
+                          if k == key.value}
+    out: list[Site] = []
+    moving = _moving_words(template)
+    for name, base, loc in places:
+        site = _stamp(ctx, template, moving, name, base, loc, symbols)
+        if site is not None:
+            out.append(site)
+    ctx.groups[key.value] = out
+    return out
+
+
+def _instance_places(ctx: _Ctx, m: Map, what: str) -> list[tuple[str, int, Loc]]:
+    """(name, base, loc) of each instance: `instances: [BASE, ...]`, `instances:
+    {NAME: BASE, ...}`, or `base:` with `count:` and `stride:`."""
+    name = what.split(".", 1)[1]
+    top = (1 << 64) - 1
+    inst = m.get("instances")
+    out: list[tuple[str, int, Loc]] = []
+    if inst is not None:
+        for k in ("base", "count", "stride"):
+            if m.get(k) is not None:
+                ctx.err(m.key_loc(k), f"{what}: give 'instances' or 'base' with 'count' and "
+                                      f"'stride', not both ('{k}')")
+                return []
+        if isinstance(inst, Seq):
+            for i, item in enumerate(inst.items):
+                b = ctx.integer(item, f"{what}.instances", 0, top)
+                if b is not None:
+                    out.append((f"{name}[{i}]", b, item.loc))
+        elif isinstance(inst, Map):
+            for ikey, v in inst.items:
+                b = ctx.integer(v, f"{what}.instances.{ikey.value}", 0, top)
+                if b is not None:
+                    out.append((ikey.value, b, ikey.loc))
+        else:
+            ctx.err(inst.loc, f"{what}.instances: expected a list of addresses or a mapping "
+                              f"of names to addresses, got {_kind(inst)}")
+            return []
+        if not (inst.items if isinstance(inst, (Seq, Map)) else ()):
+            ctx.err(inst.loc, f"{what}.instances: expected at least one instance")
+            return []
+        if len(out) != len(inst.items):
+            return []
+    else:
+        base = ctx.integer(ctx.required(m, "base", what), f"{what}.base", 0, top)
+        count = ctx.integer(ctx.required(m, "count", what), f"{what}.count", 1, MAX_SITES)
+        stride = ctx.integer(ctx.required(m, "stride", what), f"{what}.stride", 4, 1 << 32)
+        if base is None or count is None or stride is None:
+            return []
+        if stride % 4:
+            ctx.err(m.key_loc("stride"), f"{what}.stride: {stride} is not a multiple of 4")
+            return []
+        if base + stride * (count - 1) > top:
+            ctx.err(m.key_loc("count"), f"{what}: instances run past the end of the address "
+                                        f"space")
+            return []
+        loc = m.key_loc("count")
+        out = [(f"{name}[{i}]", base + i * stride, loc) for i in range(count)]
+    if len(out) > MAX_SITES:
+        ctx.err(m.loc, f"{what}: {len(out)} instances; at most {MAX_SITES} are supported")
+        return []
+    for n, b, loc in out:
+        if b % 4:
+            ctx.err(loc, f"{what}: instance '{n}' at 0x{b:x} is not 4-byte aligned")
+            return []
+    return out
+
+
+def _moving_words(t: Site) -> list[tuple[int, int]]:
+    """(state index, slot) of the template's words that must be assembled again at each
+    instance: a PC-relative target outside the site (a helper, a symbol), or a page
+    (adrp). Site-relative branches keep their encoding wherever the site is."""
+    from fpatch.isa import decode
+    from fpatch.isa.insn import Insn, Target
+
+    lo = min([t.base] + [t.base + d.offset for d in t.data])
+    out = []
+    for k, st in enumerate(t.states):
+        for i, word in enumerate(st.words):
+            if _HEX_WORD.match(st.texts[i].strip()):
+                continue
+            insn = decode(word, t.base + 4 * i)
+            if not isinstance(insn, Insn):
+                continue
+            targets = [o.addr for o in insn.operands if isinstance(o, Target)]
+            if targets and (insn.op == "adrp" or not all(lo <= a < t.end for a in targets)):
+                out.append((k, i))
+    return out
+
+
+def _stamp(ctx: _Ctx, t: Site, moving: list[tuple[int, int]], name: str, base: int,
+           loc: Loc, symbols: dict[str, int]) -> Site | None:
+    """The template ``t`` moved to ``base`` (``moving``: the words to assemble again)."""
+    if base + 4 * t.nslots > 1 << 64:
+        ctx.err(loc, f"sites: instance '{name}' runs past the end of the address space")
+        return None
+    states = list(t.states)
+    words: dict[int, list[int]] = {}
+    for k, i in moving:
+        st = t.states[k]
+        syms = dict(symbols)
+        syms.update({lab: base + 4 * j for j, lab in enumerate(st.labels)
+                     if lab and not lab.isdigit()})
+        try:
+            words.setdefault(k, list(st.words))[i] = assemble(st.texts[i], base + 4 * i, syms)
+        except AsmError as exc:
+            ctx.err(st.locs[i], f"sites: instance '{name}' at 0x{base:x}: {exc.message}")
+            return None
+    for k, ws in words.items():
+        st = t.states[k]
+        states[k] = State(st.name, tuple(ws), st.texts, st.labels, st.locs, st.loc)
+    # every other field as the template's (a key added to sites is stamped too)
+    return dataclasses.replace(t, name=name, base=base, states=tuple(states), loc=loc)
+
+
+def _names_sites(item: Node) -> bool:
+    """Is ``item`` a step over many sites (`STEP: {sites: ..., ...}`)?"""
+    if not isinstance(item, Map) or len(item.items) != 1:
+        return False
+    (k, arg), = item.items
+    return k.value in _MANY_SITE_STEPS and isinstance(arg, Map) and arg.get("sites") is not None
+
+
+def _site_list(ctx: _Ctx, node: Node, sites: list[Site], what: str) -> list[Site] | None:
+    """`sites: all`, or a list of site and site-template names (a template: all its
+    instances), in the order given."""
+    if isinstance(node, Scalar) and node.value == "all":
+        return list(sites)
+    seq = ctx.seq(node, f"{what}.sites")
+    if seq is None:
+        return None
+    if not seq.items:
+        ctx.err(seq.loc, f"{what}.sites: expected 'all' or at least one site")
+        return None
+    out: list[Site] = []
+    for item in seq.items:
+        name = ctx.string(item, f"{what}.sites")
+        if name is None:
+            return None
+        if name in ctx.groups:
+            out.extend(ctx.groups[name])
+        elif name in ctx.site_index:
+            out.append(ctx.site_index[name])
+        else:
+            names = list(ctx.groups) + [s.name for s in sites[:20]]
+            ctx.err(item.loc, f"{what}.sites: unknown site or site template '{name}' "
+                              f"(e.g. {_names(names)})")
+            return None
+    if len({s.name for s in out}) != len(out):
+        ctx.err(seq.loc, f"{what}.sites: a site is named twice")
+        return None
+    return out
+
+
+def _batch_step(ctx: _Ctx, item: Node, sites: list[Site]) -> list[Step]:
+    """`write: {sites: ...}` is one write per site, in order; `dc_cvau`, `ic_ivau` and
+    `sync_icache` with `sites:` are one step over every named site's slots."""
+    assert isinstance(item, Map)
+    (k, arg), = item.items
+    kind, loc = k.value, k.loc
+    assert isinstance(arg, Map)
+    if arg.get("site") is not None:
+        ctx.err(arg.key_loc("site"), f"{kind}: give 'site' or 'sites', not both")
+        return []
+    sites_node = arg.get("sites")
+    assert sites_node is not None
+    chosen = _site_list(ctx, sites_node, sites, kind)
+    if not chosen:
+        return []
+    rest = tuple((kk, v) for kk, v in arg.items if kk.value != "sites")
+    site_key = Scalar("site", "str", arg.key_loc("sites"), False)
+    out: list[Step] = []
+    if kind == "write":
+        for s in chosen:
+            m = Map(((site_key, Scalar(s.name, "str", sites_node.loc, False)),) + rest, arg.loc)
+            w = _write(ctx, m, sites, loc)
+            if w is None:
+                return []  # one message (or none, for a state already reported), not one per site
+            out.append(w)
+        return out
+    ctx.keys(arg, ("sites", "slot", "slots"), kind)
+    addrs: list[int] = []
+    for s in chosen:
+        m = Map(rest, arg.loc)
+        slots = _slots(ctx, m, s, kind)
+        if slots is None:
+            return []
+        addrs.extend(s.slot_addr(i) for i in slots)
+    what = (f"{len(chosen)} sites ({_names([s.name for s in chosen], 3)})"
+            if len(chosen) > 1 else chosen[0].name)
+    if kind == "sync_icache":
+        return [SyncIcache(tuple(addrs), what, loc)]
+    return [CacheOp(kind, tuple(addrs), what, loc)]

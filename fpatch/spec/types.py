@@ -21,6 +21,18 @@ DEFAULT_LIVE: tuple[str, ...] = tuple(f"x{i}" for i in range(9)) + tuple(
 
 
 @dataclass(frozen=True)
+class HelperRead:
+    """A data word a helper loads at the call (docs/spec-format.md, ``reads``): the
+    address is ((entry value of ``base``) & ~(align - 1)) + offset."""
+
+    base: str
+    align: int
+    offset: int
+    size: int
+    loc: Loc
+
+
+@dataclass(frozen=True)
 class Helper:
     """A function the site calls with ``bl``, reduced to its contract."""
 
@@ -31,6 +43,7 @@ class Helper:
     restores: tuple[tuple[str, str], ...]  # (dst, src): dst <- entry value of src
     clobbers: tuple[str, ...]
     loc: Loc
+    reads: tuple[HelperRead, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,26 @@ class Site:
     enter: str = "direct"
     # Code graph (docs/model.md): the mark before which no CPU executes the site's slots.
     reachable_after: str | None = None
+    # state -> ((data word, acceptable values), ...); a word not listed accepts every
+    # value it holds when no write to it is in progress (MODEL.md 6.7)
+    valid_data: tuple[tuple[str, tuple[tuple[str, tuple[int, ...]], ...]], ...] = ()
+
+    def data_word_at(self, addr: int, size: int) -> tuple[DataWord | None, bool]:
+        """(the data word [addr, addr+size) is exactly, whether it touches any data word)."""
+        for d in self.data:
+            lo = self.base + d.offset
+            if addr < lo + d.size and lo < addr + size:
+                return (d if (addr, size) == (lo, d.size) else None), True
+        return None, False
+
+    def valid_values(self, state: str, word: str) -> tuple[int, ...] | None:
+        """The values of ``word`` listed for ``state``; None: not listed (default)."""
+        for st, words in self.valid_data:
+            if st == state:
+                for w, vals in words:
+                    if w == word:
+                        return vals
+        return None
 
     def slot_addr(self, i: int) -> int:
         return self.base + 4 * i

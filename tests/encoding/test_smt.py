@@ -107,25 +107,29 @@ def test_solver_unknown_is_never_reported_safe(monkeypatch: pytest.MonkeyPatch) 
     assert all(o.status == "unknown" and o.reasons for o in r.observers)
 
 
-def test_literal_load_of_site_memory_is_unknown() -> None:
-    spec = parse_text("""
+@pytest.mark.parametrize(("target", "verdict"), [
+    ("0xff8", "safe"),  # the data word: modelled (MODEL.md 6.7), both values valid by default
+    ("0x1004", "unknown"),  # the instruction slots: not modelled
+])
+def test_literal_load_of_site_memory(target: str, verdict: str) -> None:
+    spec = parse_text(f"""
 fpatch: 1
-env: {nmi: false}
+env: {{nmi: false}}
 sites:
   f:
     base: 0x1000
     slots: 2
     data:
-      ops: {offset: -8, size: 8, value: 0}
+      ops: {{offset: -8, size: 8, value: 0}}
     states:
       A:
-        - ldr x16, 0xff8
+        - ldr x16, {target}
         - nop
 steps:
-  - write: {data: ops, value: 0x1234}
+  - write: {{data: ops, value: 0x1234, width: 8}}
 """)
     r = check_spec(spec)
-    assert r.verdict == "unknown"
+    assert r.verdict == verdict
 
 
 @pytest.mark.parametrize("path", sorted(SPECS.glob("*.yaml")), ids=lambda p: p.stem)

@@ -93,7 +93,9 @@ def test_binary_tag_on_scalar() -> None:
 
 def test_nul_and_size_limits() -> None:
     assert only(BASE + "\x00") == (1, 1, "spec contains a NUL character")
-    assert only("a: " + "x" * (1 << 20)) == (1, 1, "spec is larger than 1048576 bytes")
+    from fpatch.spec.yamlnode import MAX_SPEC_BYTES
+
+    assert only("a: " + "x" * MAX_SPEC_BYTES) == (1, 1, f"spec is larger than {MAX_SPEC_BYTES} bytes")
 
 
 def test_parse_file_invalid_utf8(tmp_path) -> None:  # type: ignore[no-untyped-def]
