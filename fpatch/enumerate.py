@@ -50,7 +50,7 @@ from fpatch.isa.bti import BTYPE_CALL, branch_type, btype_name, landing_ok
 from fpatch.isa.insn import Insn, Target, Unsupported
 from fpatch.isa.interp import Machine, execute
 from fpatch.isa.ir import MASK64, PAC_INITIAL, REGISTERS, Const, Jump, Load, Reg, Stmt
-from fpatch.region import Region, localize, regions
+from fpatch.region import Region, is_branch_exit, localize, regions
 from fpatch.spec.types import (
     CacheOp,
     DataWord,
@@ -706,10 +706,12 @@ def _slot(site: Site, pc: int) -> int:
     return s
 
 
-def _foreign(site: Site, pc: int) -> str | None:
-    """Why a run leaving a region to ``pc`` is unknown: it enters a declared site the
-    code graph did not connect (fpatch/region.py), which no engine follows."""
-    if isinstance(site, Region) and pc in site.foreign:
+def _foreign(site: Site, pc: int, at: int, out: StepOut) -> str | None:
+    """Why a run leaving a region to ``pc`` by a branch at ``at`` is unknown: it enters a
+    declared site the code graph did not connect (fpatch/region.py), which no engine
+    follows (falling through or a helper's return into an adjacent site ends the run)."""
+    if (isinstance(site, Region) and pc in site.foreign and out.call is None
+            and is_branch_exit(at, pc)):
         return (f"a run may branch from site {site.name}'s code graph into another declared "
                 f"site at 0x{pc:x} through a target the graph did not find (not modelled)")
     return None
@@ -833,7 +835,7 @@ def run_state_all(spec: Spec, site: Site, words: tuple[int, ...], member: Member
             if out.trap is not None:
                 effects.append(effect_of(m, ("trap", out.trap[0], out.trap[1], pc), ncalls))
             elif not _in_site(site, out.next_pc):
-                why = _foreign(site, out.next_pc)
+                why = _foreign(site, out.next_pc, pc, out)
                 if why is not None and notes is not None and why not in notes:
                     notes.append(why)
                 effects.append(effect_of(m, ("pc", out.next_pc), ncalls))
@@ -1165,7 +1167,7 @@ class SiteChecker:
                        f"through a register (not modelled)")
                 if msg not in reasons:
                     reasons.append(msg)
-            why = _foreign(site, out.next_pc) if out.trap is None else None
+            why = _foreign(site, out.next_pc, addr, out) if out.trap is None else None
             if why is not None and why not in reasons:
                 reasons.append(why)
             ex: Exit = (("trap", out.trap[0], out.trap[1], addr) if out.trap is not None

@@ -113,6 +113,13 @@ def _byte(salt: int, addr: int) -> int:
     return (addr * 131 + salt) & 0xFF
 
 
+def is_branch_exit(pc: int, nxt: int) -> bool:
+    """Does an instruction at ``pc`` that goes on at ``nxt`` branch there? Falling through
+    (``pc + 4``) or a helper's return is no branch: a run leaving its site that way into an
+    adjacent declared site ends there, as in v1 (docs/model.md, Sites as one code graph)."""
+    return nxt & MASK64 != (pc + 4) & MASK64
+
+
 def _computed_exits(spec: Spec, site: Site, words: tuple[int, ...]) -> set[int]:
     """Exit addresses of the state ``words`` run from the site's entry that the code
     computes itself: the same from two unrelated initial machines."""
@@ -121,11 +128,12 @@ def _computed_exits(spec: Spec, site: Site, words: tuple[int, ...]) -> set[int]:
     for salt in (0, 0x5A5A_5A5A_5A5A_5A50):
         regs = {r: (0x1000_0000_0000 + 0x100 * n) ^ salt for n, r in enumerate(REGISTERS)}
         m = Machine(regs, functools.partial(_byte, salt))
-        pc, exits = site.slot_addr(site.entry), []
+        pc, exits, branched = site.slot_addr(site.entry), [], False
         for _ in range(spec.max_insns):
             i = site.slot_at(pc)
             if i is None:
-                exits.append(pc)
+                if branched:  # falling through or returning from a helper is no branch
+                    exits.append(pc)
                 break
             insn = decode(words[i], pc)
             if not isinstance(insn, Insn):
@@ -138,6 +146,7 @@ def _computed_exits(spec: Spec, site: Site, words: tuple[int, ...]) -> set[int]:
             link = any(isinstance(s, Jump) and s.link and isinstance(s.target, Const)
                        for s in stmts)
             h = helpers.get(nxt) if link else None
+            branched = h is None and is_branch_exit(pc, nxt)
             if h is not None:  # the helper returns to its returns_to register's entry value
                 nxt = m.regs[h.returns_to]
             pc = nxt & MASK64
@@ -161,7 +170,8 @@ def edges(spec: Spec) -> list[tuple[str, str]]:
             insn = decode(word, s.slot_addr(i))
             if isinstance(insn, Insn) and (insn.op in _DIRECT or insn.op.startswith("b.")):
                 addr = next(o.addr for o in insn.operands if isinstance(o, Target))
-                if not (insn.op == "bl" and addr in helpers):
+                if not (insn.op == "bl" and addr in helpers) and is_branch_exit(
+                        s.slot_addr(i), addr):
                     targets.add(addr)
         for st in s.states:
             targets |= _computed_exits(spec, s, st.words)

@@ -219,7 +219,9 @@ def gen_spec(ch: Chooser) -> str:
                         "ic_ialluis", "dmb: ish", "dsb: ld", "dsb: osh"])
 
     def data_write() -> str:
-        return f"write: {{data: d, value: {ch.pick(DATA_VALUES)}, width: {ch.pick([4, 8, 8])}}}"
+        where = "site: f, " if graph else ""
+        return (f"write: {{{where}data: d, value: {ch.pick(DATA_VALUES)}, "
+                f"width: {ch.pick([4, 8, 8])}}}")
 
     steps: list[str] = []
     for _ in range(ch.int(1, 5)):

@@ -68,6 +68,7 @@ from fpatch.isa.ir import (
 )
 from fpatch.model.arch import NMI_LOCAL, NMI_REMOTE, THREAD
 from fpatch.model.timeline import DataHistory, SlotHistory, Timeline, data_histories
+from fpatch.region import is_branch_exit
 from fpatch.spec.types import Helper, Site, Spec
 from fpatch.verdict import (
     BTI,
@@ -499,14 +500,17 @@ class SiteEncoder:
     def inside(self, pc: BV) -> z3.BoolRef:
         return z3.Or(*[pc == self.site.slot_addr(j) for j in range(self.site.nslots)])
 
-    def foreign(self, pc: BV, cond: list[z3.BoolRef]) -> str | None:
-        """Why an exit to ``pc`` is unknown: it may enter a declared site that the code
-        graph (fpatch/region.py) did not connect to this region, which is not followed."""
+    def foreign(self, pc: BV, cond: list[z3.BoolRef], cand: Candidate) -> str | None:
+        """Why an exit to ``pc`` by ``cand`` is unknown: a branch that may enter a declared
+        site the code graph (fpatch/region.py) did not connect to this region, which is not
+        followed. Falling through or a helper's return into an adjacent site ends the run."""
         addrs = sorted(getattr(self.site, "foreign", ()))
-        if not addrs:
+        if not addrs or any(isinstance(s, Jump) and s.link and isinstance(s.target, Const)
+                            and s.target.value in self.helpers for s in cand.stmts or ()):
             return None
         if z3.is_bv_value(pc):
-            if pc.as_long() not in addrs:
+            if pc.as_long() not in addrs or not is_branch_exit(
+                    self.site.slot_addr(cand.slot), pc.as_long()):
                 return None
         elif self.data_sat(cond + [z3.Or(*[pc == a for a in addrs])])[0] == "unsat":
             return None
@@ -562,7 +566,7 @@ class SiteEncoder:
                         self.unknowns.append(gave_up("path", why))
                 elif where is None:
                     ends.append(PathEnd(nst, Exit(nxt, 0), cands + (cand,)))
-                    if (away := self.foreign(nxt, nst.cond)) is not None:
+                    if (away := self.foreign(nxt, nst.cond, cand)) is not None:
                         self.unknowns.append(away)
                 else:
                     assert isinstance(where, int)
@@ -978,7 +982,7 @@ class _ObserverSearch:
                     continue
             assert ex is not None
             if ex.code == 0 and not ex.undefined and (
-                    away := enc.foreign(ex.pc, nst.cond)) is not None:
+                    away := enc.foreign(ex.pc, nst.cond, cand)) is not None:
                 self.reasons.append(away)
             self._at_exit(i, PathEnd(nst, ex, here))
     def _btype(self, i: int, path: tuple[Candidate, ...]) -> str | None:
