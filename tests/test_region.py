@@ -249,3 +249,36 @@ def test_doc_example_answers_as_documented() -> None:
     for r in both(parse_text(bad, "<doc>")):
         assert r.verdict == "unsafe"
 
+
+
+def test_regression_valid_path_past_a_certain_pac_fault_is_no_bound() -> None:
+    """Found by the differential generator: the valid state faults at `autiasp` (no
+    `paciasp` before it); Z3's path past the fault runs on into g and reached max_insns,
+    which made the answer unknown although that path cannot be taken. Only a path whose
+    condition is satisfiable counts against the bound now."""
+    spec = spec_of("""
+        fpatch: 1
+        env: {preemptible: false, nmi: true, pac: true}
+        sites:
+          f:
+            base: 0x1000
+            slots: 2
+            states:
+              B: ["b 0x2000", nop]
+              C: [autiasp, "b 0x2000"]
+            initial: C
+            valid: [C]
+          g:
+            base: 0x2000
+            slots: 1
+            enter: none
+            states: {P: ["bti j"], Q: ["mov x10, x30"]}
+            initial: Q
+            valid: [P]
+        steps:
+          - write: {site: g, as: P}
+        observers: [nmi]
+        max_insns: 2
+        """)
+    for r in both(spec):
+        assert r.verdict == "safe"

@@ -534,7 +534,8 @@ class SiteEncoder:
                 break
             st, slot, cands = todo.pop()
             if len(cands) >= self.k:
-                bounded = True
+                # only a path that can be taken (e.g. not one past a certain PAC fault)
+                bounded = bounded or self.data_sat(st.cond)[0] != "unsat"
                 continue
             cand = fixed[slot]
             needs, unmodelled = self.probe(cand, st)
