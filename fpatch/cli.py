@@ -438,13 +438,14 @@ def _export_litmus(out: Path, spec: Spec, tl: Any, result: Result) -> None:
         if c.violation != "stale" or not c.execs:
             continue
         x = c.execs[-1]
-        key = (c.site, x.slot, x.word)
+        site = x.site or c.site  # the stale slot's own site (a run through a code graph)
+        key = (site, x.slot, x.word)
         if key in done:
             continue
         done.add(key)
-        name = f"{spec.name}-{c.site}-s{x.slot}-stale"
+        name = f"{spec.name}-{site}-s{x.slot}-stale"
         try:
-            text = stale_litmus(tl, spec.site(c.site), x.slot, x.word, name)
+            text = stale_litmus(tl, spec.site(site), x.slot, x.word, name)
         except NotExportable as exc:
             _echo(f"fpatch: {display_path(spec.path)}: no litmus test for the stale fetch of "
                   f"slot {x.slot}: {exc}", err=True)

@@ -50,6 +50,7 @@ from fpatch.isa.bti import BTYPE_CALL, branch_type, btype_name, landing_ok
 from fpatch.isa.insn import Insn, Target, Unsupported
 from fpatch.isa.interp import Machine, execute
 from fpatch.isa.ir import MASK64, PAC_INITIAL, REGISTERS, Const, Jump, Load, Reg, Stmt
+from fpatch.region import Region, is_branch_exit, localize, regions
 from fpatch.spec.types import (
     CacheOp,
     DataWord,
@@ -695,7 +696,25 @@ def run_insn(spec: Spec, site: Site, insn: Insn, m: Machine, pc: int, salt: str 
 
 
 def _in_site(site: Site, pc: int) -> bool:
-    return site.base <= pc < site.end and (pc - site.base) % 4 == 0
+    return site.slot_at(pc) is not None
+
+
+def _slot(site: Site, pc: int) -> int:
+    """The slot at ``pc``, which the caller knows to be one of the site's (or region's)."""
+    s = site.slot_at(pc)
+    assert s is not None
+    return s
+
+
+def _foreign(site: Site, pc: int, at: int, out: StepOut) -> str | None:
+    """Why a run leaving a region to ``pc`` by a branch at ``at`` is unknown: it enters a
+    declared site the code graph did not connect (fpatch/region.py), which no engine
+    follows (falling through or a helper's return into an adjacent site ends the run)."""
+    if (isinstance(site, Region) and pc in site.foreign and out.call is None
+            and is_branch_exit(at, pc)):
+        return (f"a run may branch from site {site.name}'s code graph into another declared "
+                f"site at 0x{pc:x} through a target the graph did not find (not modelled)")
+    return None
 
 
 Exit = tuple[object, ...]
@@ -787,7 +806,7 @@ def run_state_all(spec: Spec, site: Site, words: tuple[int, ...], member: Member
         m0, pc, calls, path, vals = todo.pop()
         if len(path) >= spec.max_insns:
             return [], f"does not leave the site within max_insns={spec.max_insns}"
-        slot = (pc - site.base) // 4
+        slot = _slot(site, pc)
         insn = decode(words[slot], pc)
         if isinstance(insn, Unsupported):
             return [], f"executes an undefined word at 0x{pc:x}"
@@ -816,6 +835,9 @@ def run_state_all(spec: Spec, site: Site, words: tuple[int, ...], member: Member
             if out.trap is not None:
                 effects.append(effect_of(m, ("trap", out.trap[0], out.trap[1], pc), ncalls))
             elif not _in_site(site, out.next_pc):
+                why = _foreign(site, out.next_pc, pc, out)
+                if why is not None and notes is not None and why not in notes:
+                    notes.append(why)
                 effects.append(effect_of(m, ("pc", out.next_pc), ncalls))
             else:
                 todo.append((m, out.next_pc, ncalls, here, hv))
@@ -886,7 +908,7 @@ class _Budget(Exception):
 class SiteChecker:
     """Checks one site for one spec: every observer kind, stale, effects."""
 
-    def __init__(self, spec: Spec, site: Site, tl: Timeline, max_runs: int,
+    def __init__(self, spec: Spec, site: Region, tl: Timeline, max_runs: int,
                  deadline: float | None = None) -> None:
         self.spec, self.site, self.tl = spec, site, tl
         self.hist = History(spec, site, tl)
@@ -951,7 +973,7 @@ class SiteChecker:
 
 
     def _states_of(self, s: int, word: int) -> tuple[str, ...]:
-        return tuple(st.name for st in self.site.states if st.words[s] == word)
+        return self.site.states_holding(s, word)
 
     def _exec(self, index: int, s: int, e: int, c: int, lo: int, word: int,
               interrupted: bool, torn: bool = False) -> Exec:
@@ -1036,7 +1058,7 @@ class SiteChecker:
         while stack:
             node = stack.pop()
             self._tick()
-            s = (node.pc - site.base) // 4
+            s = _slot(site, node.pc)
             groups: dict[int, dict[TState, Wit]] = {}
             if node.parent is None:
                 sources: Iterable[tuple[TState | None, Move]] = (
@@ -1044,6 +1066,8 @@ class SiteChecker:
             else:
                 sources = ((t, mv) for t in node.tstates for mv in timing.next(t, node.isb))
             for t, (e, c, disp, t2) in sources:
+                if e < site.reach[s]:
+                    continue  # reachable_after: no CPU executes this slot before the mark
                 # Fetch floor (docs/model.md): the window starts no earlier than what was
                 # published when the words of earlier fetches were written. The floor is the
                 # last element of a timing state, kept canonical like c (L only changes at
@@ -1139,10 +1163,13 @@ class SiteChecker:
         if out.trap is not None or not _in_site(site, out.next_pc):
             if out.trap is None and free_target(spec, site, member, _fetched(child), out,
                                                 _values(child)):
-                msg = (f"slot {s} `{insn.text}` may branch into the site through a "
-                       f"register (not modelled)")
+                msg = (f"{site.slot_name(s)} `{insn.text}` may branch into the site "
+                       f"through a register (not modelled)")
                 if msg not in reasons:
                     reasons.append(msg)
+            why = _foreign(site, out.next_pc, addr, out) if out.trap is None else None
+            if why is not None and why not in reasons:
+                reasons.append(why)
             ex: Exit = (("trap", out.trap[0], out.trap[1], addr) if out.trap is not None
                         else ("pc", out.next_pc))
             reads = any(nd for nd in _values(child))
@@ -1165,6 +1192,7 @@ class SiteChecker:
     def _fetch_cex(self, kind: str, violation: str, node: Node, t: TState | None, s: int,
                    e: int, c: int, disp: int | None, lo: int, win: Window) -> Counterexample:
         """A torn or CMODX counterexample: the path so far plus the offending fetch."""
+        sn = self.site.slot_name(s)
         execs = self._path(node, t)
         prev_c = execs[-1].cse if execs else 0
         shown_c = prev_c if disp is None else disp
@@ -1178,16 +1206,16 @@ class SiteChecker:
                         torn=violation == TORN)
         words = ", ".join(f"0x{w:08x} ({decode(w, ex.addr).text})" for w in win.words)
         if violation == TORN:
-            detail = (f"slot {s} is torn at point {win.torn_at} (mid-way through a non-atomic "
+            detail = (f"{sn} is torn at point {win.torn_at} (mid-way through a non-atomic "
                       f"write) and the fetch at point {e} with last CSE {shown_c} may return "
                       f"any value of points {lo}..{e}: {words}")
         else:
-            detail = (f"the fetch of slot {s} at point {e} with last CSE {shown_c} may return "
+            detail = (f"the fetch of {sn} at point {e} with last CSE {shown_c} may return "
                       f"any of {words}; not all are in the CMODX set, so the result is "
                       f"CONSTRAINED UNPREDICTABLE")
         return Counterexample(
             site=self.site.name, observer=kind, violation=violation,
-            summary=f"{violation}: {kind} fetches slot {s} at point {e} with window [{lo}, {e}]",
+            summary=f"{violation}: {kind} fetches {sn} at point {e} with window [{lo}, {e}]",
             detail=detail, execs=tuple(execs) + (ex,), exit="(still inside the site)",
             loc=self._step_loc(s, lo, e))
 
@@ -1206,11 +1234,12 @@ class SiteChecker:
         return Counterexample(
             site=self.site.name, observer=kind, violation=INCOMPLETE,
             summary=(f"incomplete: at point {e} (>= {mark}, point {m}) {kind} with last CSE at "
-                     f"point {shown_c} can fetch slot {s} as 0x{word:08x} ({ex.text}) from "
+                     f"point {shown_c} can fetch {self.site.slot_name(s)} as 0x{word:08x} ({ex.text}) from "
                      f"before the mark"),
             detail=(f"after {mark} (point {m}) every CPU must execute the site's words as they "
                     f"are there, but {kind}, whose last context synchronization event is at "
-                    f"point {shown_c}, fetches slot {s} at point {e} from window [{lo}, {e}], "
+                    f"point {shown_c}, fetches {self.site.slot_name(s)} at point {e} from "
+                    f"window [{lo}, {e}], "
                     f"which holds 0x{word:08x} (point {old}) besides 0x{now:08x}: it need not "
                     f"have taken a CSE since the write was published"),
             execs=tuple(execs) + (ex,), exit="(the old instruction runs after the mark)",
@@ -1218,6 +1247,7 @@ class SiteChecker:
 
     def _undefined_cex(self, kind: str, node: Node, ts: dict[TState, Wit], t2: TState,
                        s: int, word: int) -> Counterexample:
+        sn = self.site.slot_name(s)
         pt, e, disp, lo = ts[t2]
         execs = self._path(node, pt)
         prev_c = execs[-1].cse if execs else 0
@@ -1225,8 +1255,8 @@ class SiteChecker:
         ex = self._exec(len(execs), s, e, shown_c, lo, word, bool(execs) and shown_c != prev_c)
         return Counterexample(
             site=self.site.name, observer=kind, violation=UNDEFINED,
-            summary=f"undefined: {kind} executes 0x{word:08x} in slot {s} at point {e}",
-            detail=(f"the word 0x{word:08x} fetched from slot {s} (window [{lo}, {e}]) is not "
+            summary=f"undefined: {kind} executes 0x{word:08x} in {sn} at point {e}",
+            detail=(f"the word 0x{word:08x} fetched from {sn} (window [{lo}, {e}]) is not "
                     f"a supported instruction"),
             execs=tuple(execs) + (ex,), exit="(undefined instruction)",
             loc=self._step_loc(s, lo, e))
@@ -1325,19 +1355,20 @@ class SiteChecker:
             while stack:
                 pc, m, count, execs, btype, vals_so_far, floors = stack.pop()
                 self._tick()
-                s = (pc - site.base) // 4
+                s = _slot(site, pc)
                 lo = hist.L(s, n)
                 final = hist.words[s][n]
                 win = hist.window(s, lo, n)
                 for word in win.words:
                     ex = self._exec(len(execs), s, n, n, lo, word, False)
                     if word != final:
+                        sn = site.slot_name(s)
                         return Counterexample(
                             site=site.name, observer=kind, violation=STALE,
-                            summary=(f"stale: after the last step, slot {s} can still be "
+                            summary=(f"stale: after the last step, {sn} can still be "
                                      f"fetched as 0x{word:08x} ({ex.text})"),
                             detail=(f"an observer whose last CSE is at the final point {n} "
-                                    f"fetches slot {s} from window [{lo}, {n}], which holds "
+                                    f"fetches {sn} from window [{lo}, {n}], which holds "
                                     f"0x{word:08x} besides the final 0x{final:08x}: the "
                                     f"writes after point {lo} are never published"),
                             execs=execs + (ex,), exit="(still inside the site)",
@@ -1413,11 +1444,10 @@ def check(spec: Spec, max_runs: int = 2_000_000, max_time: float | None = None) 
     results: list[ObserverResult] = []
     complete = True
     runs = 0
-    for site in spec.sites:
-        if site.enter == "none":
-            continue  # no observer run starts here (only branches from other sites reach it)
+    for site in regions(spec, tl.marks):
         checker = SiteChecker(spec, site, tl, max_runs, deadline)
-        site_reasons = checker.site_reasons + _site_unmodelled(site, checker.hist)
+        site_reasons = (list(site.unmodelled) + checker.site_reasons
+                        + _site_unmodelled(site, checker.hist))
         stale: Counterexample | None = None
         stale_reason: list[str] = []
         try:
@@ -1441,6 +1471,7 @@ def check(spec: Spec, max_runs: int = 2_000_000, max_time: float | None = None) 
                     cexs.append(stale)
             if INCOMPLETE in found:
                 cexs.append(found[INCOMPLETE])
+            cexs = [localize(site, c) for c in cexs]
             status = UNSAFE if cexs else (UNKNOWN if reasons else SAFE)
             results.append(ObserverResult(site.name, kind, status, tuple(cexs), tuple(reasons),
                                           queries=checker.runs))

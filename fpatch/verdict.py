@@ -42,6 +42,7 @@ class Exec:
     states: tuple[str, ...]  # named states holding this word in this slot
     torn: bool = False
     interrupted_before: bool = False  # an exception return (CSE) since the previous one
+    site: str = ""  # the declared site of this slot when the run spans several (code graph)
 
 
 @dataclass(frozen=True)

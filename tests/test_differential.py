@@ -20,6 +20,11 @@ frame push/pop, ``sp`` adjustments, ``mov`` from ``x30``, ``isb``, traps,
 ``ret``, an undefined word) behaves the same for every initial state, up to
 renaming of the initial values, so the family decides it exactly.
 
+A third of the specs are code graphs: a second site ``g`` (``enter: none`` or
+``direct``, sometimes ``reachable_after`` a ``- mark``) that ``f`` branches into
+with ``b``/``bl`` and that rarely branches back (docs/model.md, Sites as one code
+graph).
+
 BTI and PAC (issue 9.4): the pool also holds landing pads (``bti c``/``j``/``jc``),
 ``paciasp``/``autiasp`` and the B-key forms, and ``adr x16/x17/x9, .+N`` with
 ``br``/``blr`` through those registers (a target the site computes itself, or a free
@@ -55,6 +60,7 @@ T = TypeVar("T")
 EXAMPLES = int(os.environ.get("FPATCH_FUZZ_EXAMPLES", "300"))
 SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.yaml"))
 BASE = 0x1000
+BASE2 = 0x2000  # the second site of a code graph (docs/model.md, Sites as one code graph)
 HELPER = 0x9000
 
 
@@ -153,8 +159,13 @@ READS_CONTRACTS = [
 ]
 
 
-def insn(ch: Chooser, slot: int, nslots: int, data: bool = False) -> str:
-    kind = ch.int(0, 11 if data else 9)
+def insn(ch: Chooser, slot: int, nslots: int, data: bool = False,
+         other: tuple[int, int] | None = None) -> str:
+    """One instruction; ``other`` (base, slots) is another site it may branch into."""
+    kind = ch.int(0, 11 if data or other else 9)
+    if kind >= 10 and other is not None and (not data or ch.bool()):
+        op = ch.pick(["b", "b", "bl"])  # into the other site: the code graph
+        return f"{op} {other[0] + 4 * ch.int(0, other[1] - 1):#x}"
     if kind >= 10:
         return ch.pick(DATA_INSNS)
     if kind == 0:
@@ -172,30 +183,45 @@ def insn(ch: Chooser, slot: int, nslots: int, data: bool = False) -> str:
 
 def gen_spec(ch: Chooser) -> str:
     nslots = ch.int(1, 3)
+    graph = ch.int(0, 2) == 0  # a second site g that f branches into (code graph)
+    nslots2 = ch.int(1, 2) if graph else 0
     names = ["A", "B", "C"][: ch.int(2, 3)]
+    g_to = (BASE2, nslots2) if graph else None
     data = ch.int(0, 2) == 0
-    states = {n: [insn(ch, i, nslots, data) for i in range(nslots)] for n in names}
+    states = {n: [insn(ch, i, nslots, data, g_to) for i in range(nslots)] for n in names}
     valid = [n for n in names if ch.bool()] or [names[0]]
     initial = ch.pick(names)
+    names2 = ["P", "Q"]
+    # g branches back into f rarely (loops end at max_insns: unknown for both engines)
+    back = (BASE, nslots) if ch.int(0, 3) == 0 else None
+    states2 = {n: [insn(ch, i, nslots2, other=back) for i in range(nslots2)] for n in names2}
+    valid2 = [n for n in names2 if ch.bool()] or [names2[-1]]
+    sites = ["f", "g"] if graph else ["f"]
 
     def write() -> str:
-        first = ch.int(0, nslots - 1)
-        count = ch.int(1, nslots - first)
+        site = ch.pick(sites)
+        ns, base, nm = (nslots, BASE, names) if site == "f" else (nslots2, BASE2, names2)
+        first = ch.int(0, ns - 1)
+        count = ch.int(1, ns - first)
         slots = list(range(first, first + count))
         widths = [4, 4, 4, 1, 2]
-        if count == 2 and (BASE + 4 * first) % 8 == 0:
+        if count == 2 and (base + 4 * first) % 8 == 0:
             widths += [8, 8]
         width = ch.pick(widths)
         order = ", order: descending" if width < 4 and ch.int(0, 2) == 0 else ""
-        return f"write: {{slots: {slots}, as: {ch.pick(names)}, width: {width}{order}}}"
+        where = f"site: {site}, " if graph else ""
+        return f"write: {{{where}slots: {slots}, as: {ch.pick(nm)}, width: {width}{order}}}"
 
     def maintenance() -> str:
-        return ch.pick(["dc_cvau: f", "dsb: ish", "dsb: sy", "dsb: ishst", "dsb: st", "ic_ivau: f",
-                        "ic_iallu", "isb", "sync_icache: f", "ic_ialluis", "dmb: ish",
-                        "dsb: ld", "dsb: osh"])
+        site = ch.pick(sites)
+        return ch.pick([f"dc_cvau: {site}", "dsb: ish", "dsb: sy", "dsb: ishst", "dsb: st",
+                        f"ic_ivau: {site}", "ic_iallu", "isb", f"sync_icache: {site}",
+                        "ic_ialluis", "dmb: ish", "dsb: ld", "dsb: osh"])
 
     def data_write() -> str:
-        return f"write: {{data: d, value: {ch.pick(DATA_VALUES)}, width: {ch.pick([4, 8, 8])}}}"
+        where = "site: f, " if graph else ""
+        return (f"write: {{{where}data: d, value: {ch.pick(DATA_VALUES)}, "
+                f"width: {ch.pick([4, 8, 8])}}}")
 
     steps: list[str] = []
     for _ in range(ch.int(1, 5)):
@@ -211,6 +237,10 @@ def gen_spec(ch: Chooser) -> str:
             steps.append("stop_machine: [" + ", ".join("{" + b + "}" for b in body) + "]")
         else:
             steps.append(ch.pick(["ipi_sync", "wait_tasks"]))
+    reach = ""
+    if graph and ch.bool():  # g is fresh code: nothing executes it before the mark
+        steps.insert(ch.int(0, len(steps)), "mark: ready")
+        reach = "    reachable_after: ready"
     idc, dic, preempt, nmi = ch.bool(), ch.bool(), ch.bool(), ch.bool()
     cmodx = ch.pick(["", "", "", ", cmodx: linux"])
     cmodx += ch.pick(["", ", bti: true", ", bti: true"]) + ch.pick(["", ", pac: true"])
@@ -239,6 +269,12 @@ def gen_spec(ch: Chooser) -> str:
         if ch.bool():
             listed = [v for v in DATA_VALUES if ch.bool()] or [DATA_VALUES[0]]
             lines.append(f"    valid_data: {{{ch.pick(valid)}: {{d: [{', '.join(listed)}]}}}}")
+    if graph:
+        lines += ["  g:", f"    base: {BASE2:#x}", f"    slots: {nslots2}",
+                  f"    enter: {ch.pick(['none', 'none', 'direct'])}", "    states:"]
+        lines += [f"      {n}: [{', '.join(ws)}]" for n, ws in states2.items()]
+        lines += [f"    initial: {ch.pick(names2)}", f"    valid: [{', '.join(valid2)}]"]
+        lines += [reach] if reach else []
     lines.append("steps:")
     # Drawn last, so the specs above stay what they were: step marks, `complete:` (MODEL.md
     # 6.5, violation incomplete) and the Neoverse-N1 erratum (a switch on the axioms).

@@ -9,6 +9,7 @@ from fpatch.encoding.smt import SiteEncoder, fresh_context
 from fpatch.model.arch import observer_kinds
 from fpatch.model.replay import replays
 from fpatch.model.timeline import build
+from fpatch.region import localize, regions
 from fpatch.spec.types import Spec
 from fpatch.verdict import BUDGET_SPENT, UNKNOWN, ObserverResult, Result
 
@@ -32,14 +33,13 @@ def check_spec(spec: Spec, timeout: float | None = None, max_time: float | None 
     def spent() -> bool:
         return deadline is not None and time.monotonic() >= deadline
 
-    for site in spec.sites:
-        if site.enter == "none":
-            continue  # no observer run starts here (only branches from other sites reach it)
+    for site in regions(spec, tl.marks):
         if spent():  # not even the site's encoding: every observer is unknown
             results += [ObserverResult(site.name, kind, UNKNOWN, reasons=(BUDGET_SPENT,))
                         for kind in kinds]
             continue
         enc = SiteEncoder(spec, tl, site, int(per_query * 1000), deadline)
+        enc.unknowns[:0] = site.unmodelled
         for n, kind in enumerate(kinds):
             if spent():
                 results.append(ObserverResult(site.name, kind, UNKNOWN,
@@ -49,9 +49,10 @@ def check_spec(spec: Spec, timeout: float | None = None, max_time: float | None 
             res = enc.check(kind, with_stale=n == 0)
             # The solver-free replay confirms a counterexample; past the budget it is
             # left unconfirmed (replayed=None), which the reports say.
+            local = (localize(site, c) for c in res.counterexamples)
             checked = tuple(dataclasses.replace(c, replayed=None if spent()
                                                 else replays(spec, tl, c))
-                            for c in res.counterexamples)
+                            for c in local)
             results.append(dataclasses.replace(res, counterexamples=checked))
     return Result(spec.path, spec.name, spec.expect, tuple(results),
                   round(time.perf_counter() - t0, 4), engine="smt")

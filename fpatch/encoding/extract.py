@@ -87,7 +87,7 @@ def counterexample(
     if violation == TORN:
         assert points is not None
         g = _int(tm, points[0])
-        detail = (f"slot {x.slot} is fetched at point {x.point} with last CSE at {x.cse}; its "
+        detail = (f"{site.slot_name(x.slot)} is fetched at point {x.point} with last CSE at {x.cse}; its "
                   f"window [{lo}, {hi}] includes point {g}, where the word is torn "
                   f"({_h(hist.values[g])}: part old, part new bytes of a non-atomic write)")
         loc = _write_loc(srch, x.slot, g)
@@ -95,13 +95,13 @@ def counterexample(
         assert points is not None
         g, h = _int(tm, points[0]), _int(tm, points[1])
         a, b = _word_desc(srch, x.slot, hist.values[g]), _word_desc(srch, x.slot, hist.values[h])
-        detail = (f"slot {x.slot} is fetched at point {x.point} with last CSE at {x.cse}; its "
+        detail = (f"{site.slot_name(x.slot)} is fetched at point {x.point} with last CSE at {x.cse}; its "
                   f"window [{lo}, {hi}] holds both {a} (point {g}) and {b} (point {h}), and not "
                   f"both are in the CMODX set: the fetched instruction is CONSTRAINED "
                   f"UNPREDICTABLE")
         loc = _write_loc(srch, x.slot, max(g, h))
     elif violation == UNDEFINED:
-        detail = (f"slot {x.slot} was fetched as {_h(x.word)}, which is not an instruction of "
+        detail = (f"{site.slot_name(x.slot)} was fetched as {_h(x.word)}, which is not an instruction of "
                   f"the supported set (executing it is undefined)")
         exit_text = "undefined instruction"
         loc = _write_loc(srch, x.slot, x.fetched_at)
@@ -121,7 +121,7 @@ def counterexample(
         where = "the end" if name == "end" else f"mark {name}"
         detail = (f"after {where} (point {m}) every CPU must execute the site's words as they "
                   f"are there, but {srch.kind}, whose last context synchronization event is at "
-                  f"point {x.cse}, fetches slot {x.slot} at point {x.point} as `{x.text}` "
+                  f"point {x.cse}, fetches {site.slot_name(x.slot)} at point {x.point} as `{x.text}` "
                   f"({_h(x.word)}, the word at point {x.fetched_at}) instead of "
                   f"{_h(hist.values[m])}: it need not have taken a CSE since the write was "
                   f"published")
@@ -129,7 +129,7 @@ def counterexample(
         loc = _write_loc(srch, x.slot, m)
     elif violation == STALE:
         final = hist.values[enc.n]
-        detail = (f"after the last step (point {enc.n}) and a CSE, slot {x.slot} can still be "
+        detail = (f"after the last step (point {enc.n}) and a CSE, {site.slot_name(x.slot)} can still be "
                   f"fetched as `{x.text}` ({_h(x.word)}) instead of the final {_h(final)}: "
                   f"the write is never published to instruction fetch")
         exit_text = "(the stale instruction runs)"
@@ -174,7 +174,7 @@ def counterexample(
     if violation == INEQUIVALENT and diffs:
         summary += f" -> {exit_text}; {diffs[0].what} {diffs[0].run} vs {diffs[0].valid} in {nearest}"
     if violation == INCOMPLETE and mark is not None:
-        summary += (f"; slot {x.slot} fetched from point {x.fetched_at}, before "
+        summary += (f"; {site.slot_name(x.slot)} fetched from point {x.fetched_at}, before "
                     f"{'the end' if mark[0] == 'end' else 'mark ' + mark[0]} (point {mark[1]}); "
                     f"last CSE at point {x.cse}")
     return Counterexample(
@@ -339,7 +339,7 @@ def _diffs(srch: _ObserverSearch, dm: z3.ModelRef, run: PathEnd, v: PathEnd,
 
 def _word_desc(srch: _ObserverSearch, slot: int, word: int) -> str:
     insn = decode(word, srch.enc.site.slot_addr(slot))
-    states = [s.name for s in srch.enc.site.states if s.words[slot] == word]
+    states = srch.enc.site.states_holding(slot, word)
     where = f" [{', '.join(states)}]" if states else ""
     return f"`{insn.text}`{where}"
 

@@ -69,6 +69,7 @@ from fpatch.isa.ir import (
 )
 from fpatch.model.arch import NMI_LOCAL, NMI_REMOTE, THREAD
 from fpatch.model.timeline import DataHistory, SlotHistory, Timeline, data_histories
+from fpatch.region import is_branch_exit
 from fpatch.spec.types import Helper, Site, Spec
 from fpatch.verdict import (
     BTI,
@@ -568,14 +569,27 @@ class SiteEncoder:
         """Slot index of a constant PC, None if outside the site, "dynamic" if symbolic."""
         if not z3.is_bv_value(pc):
             return "dynamic"
-        v = pc.as_long()
-        site = self.site
-        if site.base <= v < site.end and (v - site.base) % 4 == 0:
-            return (v - site.base) // 4
-        return None
+        return self.site.slot_at(pc.as_long())
 
     def inside(self, pc: BV) -> z3.BoolRef:
         return z3.Or(*[pc == self.site.slot_addr(j) for j in range(self.site.nslots)])
+
+    def foreign(self, pc: BV, cond: list[z3.BoolRef], cand: Candidate) -> str | None:
+        """Why an exit to ``pc`` by ``cand`` is unknown: a branch that may enter a declared
+        site the code graph (fpatch/region.py) did not connect to this region, which is not
+        followed. Falling through or a helper's return into an adjacent site ends the run."""
+        addrs = sorted(getattr(self.site, "foreign", ()))
+        if not addrs or any(isinstance(s, Jump) and s.link and isinstance(s.target, Const)
+                            and s.target.value in self.helpers for s in cand.stmts or ()):
+            return None
+        if z3.is_bv_value(pc):
+            if pc.as_long() not in addrs or not is_branch_exit(
+                    self.site.slot_addr(cand.slot), pc.as_long()):
+                return None
+        elif self.data_sat(cond + [z3.Or(*[pc == a for a in addrs])])[0] == "unsat":
+            return None
+        return (f"a run may branch from site {self.site.name}'s code graph into another "
+                f"declared site through a target the graph did not find (not modelled)")
 
     def _valid_paths(self, fixed: list[Candidate], choice: dict[str, tuple[int, ...]]
                      ) -> tuple[list[PathEnd], bool]:
@@ -594,7 +608,8 @@ class SiteEncoder:
                 break
             st, slot, cands = todo.pop()
             if len(cands) >= self.k:
-                bounded = True
+                # only a path that can be taken (e.g. not one past a certain PAC fault)
+                bounded = bounded or self.data_sat(st.cond)[0] != "unsat"
                 continue
             cand = fixed[slot]
             needs, unmodelled = self.probe(cand, st)
@@ -626,6 +641,8 @@ class SiteEncoder:
                         self.unknowns.append(gave_up("path", why))
                 elif where is None:
                     ends.append(PathEnd(nst, Exit(nxt, 0), cands + (cand,)))
+                    if (away := self.foreign(nxt, nst.cond, cand)) is not None:
+                        self.unknowns.append(away)
                 else:
                     assert isinstance(where, int)
                     todo.append((nst, where, cands + (cand,)))
@@ -951,6 +968,9 @@ class _ObserverSearch:
                 out.append(c == (self.e[i - 1] if prev.isb else self.c[i - 1]))
             out += [z3.Not(z3.And(self.c[0] < p, e >= p)) for p in tl.forced_cse_points()]
         out.append(self.in_window(i, cand.slot, f, cand.points))
+        reach = getattr(self.enc.site, "reach", ())
+        if reach and reach[cand.slot]:  # reachable_after: not executed before the mark
+            out.append(e >= reach[cand.slot])
         w = z3.Int(f"w{i}")
         self.w.append(w)
         out.append(z3.Or(*[z3.And(a <= f, f <= b, w == a) for a, b in cand.points]))
@@ -1514,6 +1534,9 @@ class _ObserverSearch:
                         self._dfs(i + 1, where, nst, here, with_stale)
                     continue
             assert ex is not None
+            if ex.code == 0 and not ex.undefined and (
+                    away := enc.foreign(ex.pc, nst.cond, cand)) is not None:
+                self.reasons.append(away)
             self._at_exit(i, nst, ex, here)
     def _btype(self, i: int, path: tuple[Candidate, ...]) -> str | None:
         """The BTYPE fetch ``i`` must be a landing pad for (env.bti, MODEL.md 6.6): an

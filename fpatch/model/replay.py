@@ -12,6 +12,7 @@ never a reason to answer ``safe``.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from fpatch.isa.bti import BTYPE_CALL, branch_type, landing_ok
 from fpatch.isa.interp import Machine, execute
 from fpatch.isa.ir import MASK64, PAC_INITIAL, REGISTERS, Const, Jump, Load, Reg, Stmt, Trap
 from fpatch.model.timeline import Timeline, data_histories, fetch_floor
+from fpatch.region import Region, globalize, region
 from fpatch.spec.types import Helper, Site, Spec
 from fpatch.verdict import (
     BTI,
@@ -45,7 +47,11 @@ class Effect:
 
 
 def replays(spec: Spec, tl: Timeline, cx: Counterexample) -> bool:
-    site = spec.site(cx.site)
+    # The run is checked on the code graph region the observer entered (fpatch/region.py),
+    # with the engines' region slot numbers.
+    site = region(spec, tl.marks, cx.site)
+    cx = dataclasses.replace(cx, execs=tuple(
+        dataclasses.replace(x, slot=globalize(site, x), site="") for x in cx.execs))
     if not _fetches_legal(tl, site, cx):
         return False
     hist = tl.history(site)
@@ -120,7 +126,7 @@ def _bti(spec: Spec, site: Site, cx: Counterexample) -> bool:
     return btype is not None and not landing_ok(last.word, btype, last.addr)
 
 
-def _fetches_legal(tl: Timeline, site: Site, cx: Counterexample) -> bool:
+def _fetches_legal(tl: Timeline, site: Region, cx: Counterexample) -> bool:
     hist = tl.history(site)
     if not cx.execs or cx.execs[0].slot != site.entry:
         return False
@@ -130,7 +136,8 @@ def _fetches_legal(tl: Timeline, site: Site, cx: Counterexample) -> bool:
         earlier = [(y.slot, y.fetched_at) for y in cx.execs[:k]]
         lo = max(h.newest_published(x.cse), fetch_floor(hist, earlier, x.slot))
         ok = (x.window == (lo, x.point) and lo <= x.fetched_at <= x.point
-              and h.values[x.fetched_at] == x.word and x.cse <= x.point and x.point >= prev)
+              and h.values[x.fetched_at] == x.word and x.cse <= x.point and x.point >= prev
+              and x.point >= site.reach[x.slot])
         if not ok:
             return False
         prev = x.point
@@ -190,7 +197,7 @@ def _execute(spec: Spec, site: Site, w: Witness, fetch: object, length: int | No
         m, pc, i, calls = todo.pop()
         if i >= spec.max_insns:
             continue
-        slot = (pc - site.base) // 4
+        slot = site.slot_at(pc)
         got = fetch(i, slot)  # type: ignore[operator]
         if got is None or got[0] != slot:
             continue
@@ -212,7 +219,7 @@ def _execute(spec: Spec, site: Site, w: Witness, fetch: object, length: int | No
                     out.append(Effect(("trap", trap.kind, trap.imm, pc), m2.regs, m2.mem,
                                       m2.stack_bytes, calls2))
                 continue
-            if not (site.base <= nxt < site.end and (nxt - site.base) % 4 == 0):
+            if site.slot_at(nxt) is None:
                 if length is None or i + 1 == length:  # else the run went on (or stopped)
                     out.append(Effect(("exit", nxt), m2.regs, m2.mem, m2.stack_bytes, calls2))
                 continue

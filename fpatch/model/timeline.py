@@ -134,6 +134,9 @@ class Timeline:
         return max((p for p in self.forced_cse_points() if p <= e), default=0)
 
     def history(self, site: Site) -> tuple[SlotHistory, ...]:
+        parts = getattr(site, "parts", ())
+        if parts:  # a region (fpatch/region.py): its sites' histories, in slot order
+            return tuple(h for part in parts for h in _histories(self, part))
         return _histories(self, site)
 
     def step_at(self, point: int) -> PStep | None:

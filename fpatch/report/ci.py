@@ -89,6 +89,14 @@ RULE_DOCS: dict[str, tuple[str, str]] = {
 }
 
 
+def run_path(cx: Counterexample) -> str:
+    """The sites and slots a run through several sites (code graph) executed, in order;
+    empty for a run inside one site (the site is named already)."""
+    if not any(x.site for x in cx.execs):
+        return ""
+    return " [run: " + " -> ".join(f"{x.site} slot {x.slot} `{x.text}`" for x in cx.execs) + "]"
+
+
 def rule_help(rid: str, full: str) -> str:
     page, section = RULE_DOCS[rid]
     how = ("`fpatch validate SPEC` lists every problem" if rid == "invalid-spec" else
@@ -154,7 +162,8 @@ def sarif_log(items: list[Checked]) -> dict[str, Any]:
         expected = res.expect == UNSAFE
         top = spec.loc if spec else None
         for cx in res.counterexamples:
-            text = f"{cx.violation} (site {cx.site}, observer {cx.observer}): {cx.detail}"
+            text = (f"{cx.violation} (site {cx.site}, observer {cx.observer}): {cx.detail}"
+                    f"{run_path(cx)}")
             r = _result(cx.violation, "note" if expected else "error", text,
                         cx_loc(spec, cx), it.path,
                         {"spec": it.path, "site": cx.site, "observer": cx.observer,
@@ -235,7 +244,8 @@ def junit_xml(items: list[Checked]) -> str:
                     cnt["errors"] += 1
                 elif o.status == UNSAFE and not expected:
                     body = _elem("failure", cxs[0].summary if cxs else "unsafe", "unsafe",
-                                 "\n\n".join(f"{c.summary}\n{c.detail}" for c in cxs))
+                                 "\n\n".join(f"{c.summary}\n{c.detail}{run_path(c)}"
+                                              for c in cxs))
                     cnt["failures"] += 1
                 elif o.status == UNSAFE:
                     kinds = ", ".join(sorted({c.violation for c in cxs}))

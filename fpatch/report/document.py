@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from typing import Any
 
 from fpatch.errors import Diagnostic, Loc
 from fpatch.isa import decode, is_cmodx
 from fpatch.model.graph import contents_name, transition_graph
 from fpatch.model.timeline import SlotHistory, Timeline
+from fpatch.region import Region, globalize, region
 from fpatch.spec.types import Site, Spec
 from fpatch.verdict import Counterexample, Exec, Result
 
@@ -144,14 +146,17 @@ def _cmodx_words(c: Counterexample, spec: Spec, site: Site,
     x = c.execs[-1]
     out: list[dict[str, Any]] = []
     seen: set[int] = set()
+    name, local = site.owners[x.slot] if isinstance(site, Region) else (site.name, x.slot)
+    part = spec.site(name)
+    where = {"site": name} if isinstance(site, Region) and site.multi else {}
     for t in range(x.window[0], x.window[1] + 1):
         w = hist[x.slot].values[t]
         if w in seen:
             continue
         seen.add(w)
-        out.append({"slot": x.slot, "point": t, "word": f"{w:08x}",
-                    "text": symbolize(decode(w, site.slot_addr(x.slot)).text, spec, site),
-                    "states": [st.name for st in site.states if st.words[x.slot] == w],
+        out.append(where | {"slot": local, "point": t, "word": f"{w:08x}",
+                    "text": symbolize(decode(w, part.slot_addr(local)).text, spec, part),
+                    "states": [st.name for st in part.states if st.words[local] == w],
                     "cmodx": is_cmodx(w, spec.cmodx_linux)})
     return out
 
@@ -176,13 +181,20 @@ def read_text(r: dict[str, Any]) -> str:
 
 
 def _exec_doc(x: Exec, hist: SlotHistory, spec: Spec, site: Site) -> dict[str, Any]:
-    return {
+    where = {"site": x.site} if x.site else {}  # a run through several sites (code graph)
+    return where | {
         "index": x.index, "slot": x.slot, "addr": _hex(x.addr), "point": x.point, "cse": x.cse,
         "fetched_at": x.fetched_at, "window": [x.window[0], x.window[1]],
         "source_write": source_write(hist, x.fetched_at), "word": f"{x.word:08x}",
         "text": symbolize(x.text, spec, site), "states": list(x.states), "torn": x.torn,
         "interrupted_before": x.interrupted_before,
     }
+
+
+def slot_cell(x: dict[str, Any]) -> str:
+    """An executed instruction's slot as report tables show it: ``1``, or ``plt 1`` when
+    the run goes through several sites (code graph)."""
+    return f"{x['site']} {x['slot']}" if x.get("site") else str(x["slot"])
 
 
 def _events(cx: dict[str, Any]) -> list[dict[str, Any]]:
@@ -195,7 +207,7 @@ def _events(cx: dict[str, Any]) -> list[dict[str, Any]]:
             ev.append({"point": x["cse"], "kind": "cse",
                        "text": f"last CSE before entering the site (for #{n})"})
             ev.append({"point": x["point"], "kind": "enter",
-                       "text": f"enters the site at slot {x['slot']}"})
+                       "text": f"enters the site at slot {slot_cell(x)}"})
         else:
             prev = execs[k - 1]
             if x["interrupted_before"]:
@@ -214,7 +226,8 @@ def _events(cx: dict[str, Any]) -> list[dict[str, Any]]:
                    else f"written at point {x['source_write']}")
             fetched = f", fetched as at point {x['fetched_at']} ({src})"
         ev.append({"point": x["point"], "kind": "exec",
-                   "text": f"#{n} executes slot {x['slot']}: `{x['text']}` [{states}]{fetched}"})
+                   "text": f"#{n} executes slot {slot_cell(x)}: `{x['text']}` [{states}]"
+                           f"{fetched}"})
         for r in cx.get("reads", []):
             if r["index"] == k:
                 ev.append({"point": r["point"], "kind": "load", "text": read_text(r)})
@@ -233,7 +246,8 @@ def chain_text(tl: Timeline) -> str:
     return "; ".join(publishing_sequence(CacheType(tl.cache.idc, tl.cache.dic, tl.cache.errata)))
 
 
-def needs(c: Counterexample, tl: Timeline, hist: tuple[SlotHistory, ...]) -> list[str]:
+def needs(c: Counterexample, tl: Timeline, hist: tuple[SlotHistory, ...],
+          name: Callable[[int], str] = "slot {}".format) -> list[str]:
     """What the patcher would have to add to close the window this counterexample used.
 
     Per executed instruction whose fetch window ``[L, e]`` spans a modifying write
@@ -253,7 +267,7 @@ def needs(c: Counterexample, tl: Timeline, hist: tuple[SlotHistory, ...]) -> lis
     late: dict[int, tuple[list[tuple[int, int]], list[int]]] = {}  # pub -> (slot, w), cses
     for x in c.execs:
         if x.torn or (c.violation == "torn" and x is c.execs[-1]):
-            add(f"slot {x.slot} is written by a non-atomic copy: it needs one single-copy-atomic "
+            add(f"{name(x.slot)} is written by a non-atomic copy: it needs one single-copy-atomic "
                 f"store (width 4 or 8, aligned)")
         lo, e = x.window
         for w, pub in hist[x.slot].writes:
@@ -266,10 +280,10 @@ def needs(c: Counterexample, tl: Timeline, hist: tuple[SlotHistory, ...]) -> lis
                 writes.append((x.slot, w))
                 cses.append(x.cse)
     for slot, ws in unpublished.items():
-        add(f"{_writes(slot, ws)} never published: `{chain_text(tl)}` is missing after "
+        add(f"{_writes(name(slot), ws)} never published: `{chain_text(tl)}` is missing after "
             f"{'them' if len(set(ws)) > 1 else 'it'} (cache {tl.cache})")
     for pub, (writes, cses) in sorted(late.items()):
-        add(f"{_late_writes(writes)} published at point {pub}, but the observer's last CSE "
+        add(f"{_late_writes(writes, name)} published at point {pub}, but the observer's last CSE "
             f"was at point {max(cses)}: a CSE on every CPU after point {pub} (ipi_sync, or the "
             f"end of a stop_machine) is missing before the site may run again")
     if c.execs and c.violation == "inequivalent":
@@ -290,25 +304,27 @@ def needs(c: Counterexample, tl: Timeline, hist: tuple[SlotHistory, ...]) -> lis
     return out
 
 
-def _late_writes(writes: list[tuple[int, int]]) -> str:
+def _late_writes(writes: list[tuple[int, int]],
+                 name: Callable[[int], str] = "slot {}".format) -> str:
     """`the write of slot 1 at point 8 is`, or for several: `the writes of slots 1, 2, 3
     (at points 8, 9, 10) are`."""
     ws = sorted(set(writes))
     if len(ws) == 1:
-        return f"the write of slot {ws[0][0]} at point {ws[0][1]} is"
+        return f"the write of {name(ws[0][0])} at point {ws[0][1]} is"
     slots = sorted({s for s, _ in ws})
     pts = sorted({w for _, w in ws})
-    what = (f"slot {slots[0]}" if len(slots) == 1
-            else "slots " + ", ".join(map(str, slots)))
+    what = (name(slots[0]) if len(slots) == 1
+            else "slots " + ", ".join(map(str, slots)) if name(0) == "slot 0"
+            else ", ".join(map(name, slots)))
     at = f"point {pts[0]}" if len(pts) == 1 else "points " + ", ".join(map(str, pts))
     return f"the writes of {what} (at {at}) are"
 
 
-def _writes(slot: int, ws: list[int]) -> str:
+def _writes(slot: str, ws: list[int]) -> str:
     pts = sorted(set(ws))
     if len(pts) == 1:
-        return f"the write of slot {slot} at point {pts[0]} is"
-    return f"the writes of slot {slot} at points {', '.join(map(str, pts))} are"
+        return f"the write of {slot} at point {pts[0]} is"
+    return f"the writes of {slot} at points {', '.join(map(str, pts))} are"
 
 
 def _merge(cxs: tuple[Counterexample, ...]) -> list[tuple[Counterexample, list[str]]]:
@@ -327,8 +343,15 @@ def _merge(cxs: tuple[Counterexample, ...]) -> list[tuple[Counterexample, list[s
 def _cx_doc(k: int, c: Counterexample, spec: Spec, tl: Timeline,
             observers: list[str] | None = None) -> dict[str, Any]:
     site = spec.site(c.site)
-    hist = tl.history(site)
-    execs = [_exec_doc(x, hist[x.slot], spec, site) for x in c.execs]
+    # The run's code graph region (fpatch/region.py): the engines' slot numbers index its
+    # histories; each exec names its own site and slot (Exec.site).
+    reg = region(spec, tl.marks, c.site)
+    hist = tl.history(reg)
+    named = c
+    c = dataclasses.replace(c, execs=tuple(dataclasses.replace(x, slot=globalize(reg, x))
+                                           for x in c.execs))
+    execs = [_exec_doc(x, hist[g.slot], spec, site) for x, g in zip(named.execs, c.execs,
+                                                                     strict=True)]
     lo = min((x.window[0] for x in c.execs), default=0)
     hi = max((x.point for x in c.execs), default=0)
     loc = c.loc or site.loc
@@ -340,12 +363,12 @@ def _cx_doc(k: int, c: Counterexample, spec: Spec, tl: Timeline,
         "initial": {r: _hex(v) for r, v in c.initial}, "span": [lo, hi], "execs": execs,
         "diffs": [{"what": d.what, "category": diff_category(d.what), "run": d.run,
                    "valid": d.valid} for d in c.diffs],
-        "needs": needs(c, tl, hist),
+        "needs": needs(c, tl, hist, reg.slot_name),
         "reads": [{"index": r.index, "word": r.word, "addr": _hex(r.addr), "point": r.point,
                    "value": _hex(r.value), "source": r.source,
                    "window": [r.window[0], r.window[1]], "write": r.write, "torn": r.torn,
                    "valid": r.valid} for r in c.reads],
-        "cmodx_words": _cmodx_words(c, spec, site, hist),
+        "cmodx_words": _cmodx_words(c, spec, reg, hist),
     }
     doc["events"] = _events(doc)
     return doc

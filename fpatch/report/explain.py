@@ -13,7 +13,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from fpatch.report.document import read_text
+from fpatch.report.document import read_text, slot_cell
 from fpatch.report.markdown import (
     environment_lines,
     observers_text,
@@ -238,7 +238,7 @@ def _instructions(console: Console, cx: dict[str, Any], narrow: bool) -> None:
             written = "initial" if x["source_write"] is None else f"written at {x['source_write']}"
             intr = "; after an interruption" if x["interrupted_before"] else ""
             console.print(Padding(Text(
-                f"#{k + 1} slot {x['slot']}: {x['text']} [{src}] at point {x['point']}, fetched "
+                f"#{k + 1} slot {slot_cell(x)}: {x['text']} [{src}] at point {x['point']}, fetched "
                 f"as at {x['fetched_at']} ({written}), window {x['window'][0]}..{x['window'][1]}, "
                 f"last CSE {x['cse']}{intr}"), (0, 0, 0, 2), expand=False))
         return
@@ -248,7 +248,7 @@ def _instructions(console: Console, cx: dict[str, Any], narrow: bool) -> None:
                 "window", "CSE", "interrupted"):
         ran.add_column(col)
     for k, x in enumerate(cx["execs"]):
-        ran.add_row(str(k + 1), str(x["slot"]), x["text"],
+        ran.add_row(str(k + 1), slot_cell(x), x["text"],
                     ", ".join(x["states"]) or ("torn word" if x["torn"] else "no state"),
                     str(x["point"]), str(x["fetched_at"]),
                     "initial" if x["source_write"] is None else str(x["source_write"]),

@@ -12,7 +12,7 @@ import re
 from html import escape
 from typing import Any
 
-from fpatch.report.document import READ_HEAD, read_rows
+from fpatch.report.document import READ_HEAD, read_rows, slot_cell
 from fpatch.report.markdown import (
     environment_lines,
     observers_text,
@@ -168,7 +168,7 @@ def _cx(doc: dict[str, Any], cx: dict[str, Any]) -> list[str]:
     out.append(_table(
         ["#", "slot", "instruction", "word", "from state", "executed at", "fetched as at",
          "written at", "window", "last CSE", "interrupted before"],
-        [[k + 1, x["slot"], x["text"], x["word"],
+        [[k + 1, slot_cell(x), x["text"], x["word"],
           ", ".join(x["states"]) or ("torn word" if x["torn"] else "no state"),
           x["point"], x["fetched_at"],
           "initial" if x["source_write"] is None else x["source_write"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from fpatch.report.document import READ_HEAD, read_rows
+from fpatch.report.document import READ_HEAD, read_rows, slot_cell
 from fpatch.textsafe import markdown, markdown_code, markdown_lines
 
 _CATEGORY = {"register": "register", "memory": "memory/stack byte", "call": "helper call",
@@ -250,7 +250,7 @@ def _cx_section(doc: dict[str, Any], cx: dict[str, Any]) -> list[str]:
     out += _table(
         ["#", "slot", "instruction", "word", "from state", "executed at", "fetched as at",
          "written at", "window", "last CSE", "interrupted before"],
-        [[k + 1, x["slot"], _code(x["text"]), x["word"],
+        [[k + 1, slot_cell(x), _code(x["text"]), x["word"],
           ", ".join(x["states"]) or ("torn word" if x["torn"] else "no state"),
           x["point"], x["fetched_at"],
           "initial" if x["source_write"] is None else x["source_write"],

@@ -109,9 +109,14 @@ def _short(label: str, n: int) -> str:
 # ------------------------------------------------------------------ timeline
 
 
+def _s(x: dict[str, Any]) -> str:
+    """``s1``, or ``plt.s1`` when the run goes through several sites (code graph)."""
+    return f"{x['site']}.s{x['slot']}" if x.get("site") else f"s{x['slot']}"
+
+
 def _exec_label(k: int, e: dict[str, Any]) -> str:
     states = ",".join(e["states"]) or ("torn" if e["torn"] else "no state")
-    return f"#{k + 1} s{e['slot']} {e['text']} [{states}]"
+    return f"#{k + 1} {_s(e)} {e['text']} [{states}]"
 
 def _stagger(labels: dict[int, str], x: Callable[[int], float]) -> dict[int, list[tuple[int, str]]]:
     """Rows for the labels under the writes, so no two overlap: each label starts just
@@ -497,7 +502,7 @@ def _ran_lines(cx: dict[str, Any]) -> list[str]:
     out = []
     for k, x in enumerate(cx["execs"]):
         src = ",".join(x["states"]) or ("torn" if x["torn"] else "no state")
-        out.append(f"#{k + 1} s{x['slot']} {x['text']} [{src}] @{x['point']}")
+        out.append(f"#{k + 1} {_s(x)} {x['text']} [{src}] @{x['point']}")
     return out
 
 

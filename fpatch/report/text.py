@@ -93,6 +93,8 @@ def render_show(console: Console, spec: Spec, tl: Timeline) -> None:
                                 f"{r.offset:+d}" for r in h.reads))
     for site in spec.sites:
         enter = f", entered {site.enter}" if site.enter != "direct" else ""
+        if site.reachable_after:
+            enter += f", reachable after mark {site.reachable_after}"
         table = Table(title=f"site {site.name} @0x{site.base:x} (entry slot {site.entry}{enter})",
                       header_style="bold")
         table.add_column("slot")

@@ -72,6 +72,7 @@ class _Ctx:
         self.symbols: dict[str, int] = {}  # symbols and helpers, for write.insn
         self.broken_states: set[tuple[str, str]] = set()  # (site, state) that failed to parse
         self.muted: set[Loc] = set()  # places the YAML layer already reported
+        self.reach_refs: list[tuple[str, str, Loc]] = []  # (site, mark, loc) to resolve
         self.site_index: dict[str, Site] = {}  # every site by name, once parsed
         self.groups: dict[str, list[Site]] = {}  # a site template's instances (batches)
 
@@ -384,6 +385,11 @@ def _spec(ctx: _Ctx, root: Map) -> Spec | None:
                                             f"most {MAX_SLOT_POINTS} are supported")
 
     complete = _complete(ctx, root.get("complete"), steps)
+    mark_names = [m.name for m in _marks(steps)]
+    for site_name, mark, mloc in ctx.reach_refs:
+        if mark not in mark_names:
+            ctx.err(mloc, f"sites.{site_name}.reachable_after: unknown mark '{mark}' "
+                          f"(marks: {_names(mark_names) or 'none; add a step - mark: NAME'})")
 
     observers: tuple[str, ...] = ("thread", "nmi") if nmi else ("thread",)
     obs_node = ctx.seq(root.get("observers"), "observers")
@@ -587,7 +593,7 @@ def _value(ctx: _Ctx, node: Node | None, what: str, size: int) -> int | None:
 # ----------------------------------------------------------------------- sites
 
 _SITE_KEYS = ("base", "slots", "entry", "enter", "data", "states", "initial", "valid", "live",
-              "valid_data")
+              "valid_data", "reachable_after")
 ENTER_KINDS = ("direct", "indirect", "both", "none")
 
 
@@ -667,9 +673,22 @@ def _site(ctx: _Ctx, key: Scalar, node: Node, symbols: dict[str, int]) -> Site |
         # Keep the site so that steps are still checked (all problems at once);
         # writes naming a broken state are not reported a second time.
         ctx.broken_states |= {(key.value, n) for n in state_names if n not in names}
+    reachable_after = _reachable_after(ctx, m, key.value, what)
     valid_data = _valid_data(ctx, m.get("valid_data"), what, state_names, data)
     return Site(key.value, base, nslots, entry, tuple(states), initial, valid,
-                tuple(dict.fromkeys(live)), tuple(data), key.loc, enter, valid_data)
+                tuple(dict.fromkeys(live)), tuple(data), key.loc, enter, valid_data=valid_data,
+                reachable_after=reachable_after)
+
+
+def _reachable_after(ctx: _Ctx, m: Map, name: str, what: str) -> str | None:
+    """The code-graph key ``reachable_after`` of a site: a mark name, resolved once the
+    steps are read."""
+    reach = None
+    if (rn := m.get("reachable_after")) is not None:
+        reach = ctx.string(rn, f"{what}.reachable_after")
+        if reach is not None:
+            ctx.reach_refs.append((name, reach, rn.loc))
+    return reach
 
 
 def _valid_data(ctx: _Ctx, node: Node | None, what: str, state_names: tuple[str, ...],
@@ -888,6 +907,8 @@ def _count_points(steps: list[Step] | tuple[Step, ...]) -> int:
             total += -(-len(s.data) // max(s.width, 1))
         elif isinstance(s, SyncIcache):
             total += SYNC_ICACHE_MAX_STEPS
+        elif isinstance(s, Mark):
+            continue
         else:
             total += 1
     return total

@@ -83,6 +83,8 @@ class Site:
     # "indirect" (blr: a BTI landing-pad check with env.bti), "both", or "none" (only
     # branches from other sites reach it: no observer run starts here).
     enter: str = "direct"
+    # Code graph (docs/model.md): the mark before which no CPU executes the site's slots.
+    reachable_after: str | None = None
     # state -> ((data word, acceptable values), ...); a word not listed accepts every
     # value it holds when no write to it is in progress (MODEL.md 6.7)
     valid_data: tuple[tuple[str, tuple[tuple[str, tuple[int, ...]], ...]], ...] = ()
@@ -106,6 +108,20 @@ class Site:
 
     def slot_addr(self, i: int) -> int:
         return self.base + 4 * i
+
+    def slot_at(self, pc: int) -> int | None:
+        """The slot at address ``pc`` (None: not a slot of this site)."""
+        if self.base <= pc < self.end and (pc - self.base) % 4 == 0:
+            return (pc - self.base) // 4
+        return None
+
+    def slot_name(self, i: int) -> str:
+        """How reports name slot ``i`` ("slot 1"; a region says which site)."""
+        return f"slot {i}"
+
+    def states_holding(self, i: int, word: int) -> tuple[str, ...]:
+        """Names of the states whose slot ``i`` holds ``word`` (a region: its site's)."""
+        return tuple(st.name for st in self.states if st.words[i] == word)
 
     @property
     def end(self) -> int:
