@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from fpatch.arch.errata import fetches_ordered
 from fpatch.arch.model import CacheType as ArchCache
 from fpatch.arch.publication import completion_point, step_op
 from fpatch.arch.publication import publication_point as derived_publication
@@ -917,6 +918,9 @@ class SiteChecker:
         self.runs = 0
         # complete: (mark name, point): every CPU runs the site's words from there on
         marks = dict(tl.marks)
+        # The fetch floor is the time reading of IC-Ordered-Before; an erratum may take
+        # it away (fpatch/arch/errata.py).
+        self.ordered = fetches_ordered(spec.dic, spec.errata)
         self.complete = tuple((name, tl.n if name == "end" else marks[name])
                               for name, _ in spec.complete)
         self.site_reasons: list[str] = []
@@ -1073,7 +1077,7 @@ class SiteChecker:
                 # last element of a timing state, kept canonical like c (L only changes at
                 # publication points), so L(s, max(c, floor)) = max(L(s, c), L(s, floor)).
                 nd = len(self.data)
-                floor = t2[len(t2) - 1 - nd]
+                floor = t2[len(t2) - 1 - nd] if self.ordered else 0
                 lo = hist.L(s, max(c, floor))
                 win = hist.window(s, lo, e)
                 if win.torn_at is not None and TORN not in found:

@@ -74,8 +74,6 @@ steps:
 """
 N1 = edit("env: {preemptible: true, nmi: true}",
           "env: {preemptible: true, nmi: true, errata: [neoverse-n1-1542419]}", DIC1)
-N1_WORKAROUND = edit("  - dsb: ish\n", "  - dsb: ish\n  - ic_ivau: {slots: [1]}\n"
-                     "  - dsb: ish\n  - isb\n", N1)
 
 
 def both(text: str) -> tuple[Result, Result]:
@@ -237,33 +235,58 @@ def test_dic1_dsb_only_is_safe_without_the_erratum() -> None:
         assert r.verdict == "safe"
 
 
-def test_dic1_dsb_only_is_stale_with_the_erratum() -> None:
+def test_one_site_dic1_dsb_only_stays_safe_with_the_erratum() -> None:
+    """The erratum unorders fetches of *different* writes; one slot published by its DSB
+    and reached after a CSE is still new code (IC-Coherence-After is kept)."""
     for r in both(N1):
+        assert r.verdict == "safe", r.counterexamples
+
+
+# The erratum's own sequence (dd8a1f134884): fresh code (a module PLT) written and
+# completed, then a branch to it. Without the erratum the fetch of the new branch orders
+# the later fetch of the PLT; with it, only a CSE after the PLT's publication does.
+PLT = (ROOT / "specs" / "linux" / "module-plt-neoverse-n1-1542419.yaml").read_text()
+PLT_NO_ERRATUM = edit(", errata: [neoverse-n1-1542419]", "", PLT)
+PLT_FIX = edit("  - sync_icache: plt ", "  - sync_icache: plt\n  - ipi_sync\n  #", PLT)
+PLT_FIX = PLT_FIX.replace("expect: unsafe", "expect: safe")
+
+
+def test_branch_to_fresh_code_is_safe_without_the_erratum() -> None:
+    for r in both(PLT_NO_ERRATUM):
+        assert r.verdict == "safe", r.counterexamples
+
+
+def test_branch_to_fresh_code_is_unsafe_with_the_erratum() -> None:
+    for r in both(PLT):
         assert r.verdict == "unsafe"
-        assert STALE in kinds(r)
+        assert all(c.replayed is not False for c in r.counterexamples)
+        # the PLT's initial (EMPTY) word is fetched after the PLT write was published
+        # (dsb at point 4), because the fetch of the new `bl` no longer orders it
+        assert any(x.site == "plt" and x.fetched_at == 0 and x.point >= 4 and x.cse < 4
+                   for c in r.counterexamples for x in c.execs)
 
 
-def test_linux_workaround_is_safe_with_the_erratum() -> None:
-    for r in both(N1_WORKAROUND):
+def test_linux_fix_ipi_is_safe_with_the_erratum() -> None:
+    for r in both(PLT_FIX):
         assert r.verdict == "safe", r.counterexamples
 
 
 def test_the_erratum_is_a_switch_on_the_axioms() -> None:
-    """The publication question of fpatch/arch, not a verdict: DIC=1 publishes at a DSB
-    without the erratum, needs IC IVAU with it; litmus' CacheType has no errata."""
+    """One switch read by the axioms (IC-Ordered-Before's DIC term) and by the engines'
+    time reading of it (the fetch floor); publication itself is unchanged, and litmus'
+    CacheType has no errata."""
     dsb = (Op("dsb", option="ish"),)
     assert published(CacheType(True, True), dsb)
-    assert not published(CacheType(True, True, ("neoverse-n1-1542419",)), dsb)
-    ic = (Op("dsb", option="ish"), Op("ic", covers=True), Op("dsb", option="ish"))
-    assert published(CacheType(True, True, ("neoverse-n1-1542419",)), ic)
+    assert published(CacheType(True, True, ("neoverse-n1-1542419",)), dsb)
+    assert CacheType(True, True).fetches_ordered
+    assert not CacheType(True, True, ("neoverse-n1-1542419",)).fetches_ordered
+    assert CacheType(True, False, ("neoverse-n1-1542419",)).fetches_ordered  # DIC=0: no effect
     assert CacheType(True, True).errata == ()
 
 
-def test_missing_maintenance_names_the_erratum_sequence() -> None:
-    spec = parse_text(N1)
+def test_report_names_the_erratum() -> None:
+    spec = parse_text(PLT)
     doc = build_report(spec, build(spec), check_spec(spec))
-    needs = " ".join(n for c in doc["counterexamples"] for n in c["needs"])
-    assert "ic ivau" in needs
     assert doc["environment"]["errata"] == ["neoverse-n1-1542419"]
 
 
@@ -349,7 +372,7 @@ def test_incomplete_in_every_report_kind(tmp_path) -> None:  # type: ignore[no-u
 def test_no_litmus_export_with_errata(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """herd's model has no errata: a stale run found with one is not exported as Allowed."""
     f = tmp_path / "n1.yaml"
-    f.write_text(N1 + "expect: unsafe\n")
+    f.write_text(edit("  - dsb: ish\n", "", N1) + "expect: unsafe\n")  # never published
     p = subprocess.run([sys.executable, "-m", "fpatch.cli", "check", str(f), "--litmus-out",
                         str(tmp_path / "lit")], cwd=ROOT, capture_output=True, text=True,
                        timeout=300)

@@ -2,7 +2,8 @@
 
 An erratum is selected in a spec with ``env.errata: [ID, ...]``. Each entry says which
 guarantee of the axioms (fpatch/arch/model.py) the affected CPUs do not give, and where
-that comes from; the axioms read the switch in one place (``CacheType.dic_effective``).
+that comes from; the axioms read the switch in one place (``CacheType.fetches_ordered``),
+and so does the check engines' time reading of it (the fetch floor, docs/model.md).
 Nothing here names a verdict: a spec's answer changes only through the axioms.
 """
 
@@ -18,7 +19,7 @@ class Erratum:
     id: str
     title: str
     weakening: str  # what the axioms no longer grant, in words
-    hides_dic: bool  # CTR_EL0.DIC=1 does not give instruction-side coherence
+    unorders_fetches: bool  # with DIC=1, IC-Ordered-Before's DIC term does not hold
     sources: tuple[str, ...]
 
 
@@ -27,11 +28,14 @@ ERRATA: dict[str, Erratum] = {
         id=N1_1542419,
         title="Arm Neoverse-N1 #1542419: mis-ordering of instruction fetches",
         weakening=(
-            "with CTR_EL0.DIC=1 an affected core can still execute a stale instruction "
-            "modified by another CPU, so DIC=1 does not make instruction fetch coherent: "
-            "the IC-Coherence-After rule of a DIC=0 machine applies (publication needs "
-            "IC IVAU / IC IALLUIS and a DSB after the write)"),
-        hides_dic=True,
+            "with CTR_EL0.DIC=1 an affected core's instruction fetches are not ordered "
+            "among themselves: having fetched a new branch it may still fetch a stale "
+            "target written (and completed by a DSB) before the branch was. The DIC term "
+            "of IC-Ordered-Before (a fetch po-before another fetch that reads an older "
+            "write is ordered before that write) goes; IC-Coherence-After stays, so a "
+            "context synchronization event after the DSB still publishes (Linux's fix "
+            "dd8a1f134884 relies on exactly that: kick_all_cpus_sync())"),
+        unorders_fetches=True,
         sources=(
             "Linux 05460849c3b5 'arm64: errata: Hide CTR_EL0.DIC on systems affected by "
             "Neoverse-N1 #1542419' (arch/arm64/Kconfig ARM64_ERRATUM_1542419: 'Affected "
@@ -40,8 +44,15 @@ ERRATA: dict[str, Erratum] = {
             "arch/arm64/kernel/cpu_errata.c has_neoverse_n1_erratum_1542419: an N1 with "
             "CTR_EL0.DIC set; arch/arm64/kernel/traps.c ctr_read_handler clears DIC in the "
             "EL0 view so user space performs IC IVAU, which the firmware traps)",
-            "Linux dd8a1f134884 'arm64: Fake the IminLine size on systems affected by "
-            "Neoverse-N1 #1542419' (traps.c: IminLine reported as a page, fewer traps)",
+            "Linux dd8a1f134884 'arm64: ftrace: Ensure synchronisation in PLT setup for "
+            "Neoverse-N1 #1542419' (v5.4; arch/arm64/kernel/ftrace.c: 'CPUs affected by "
+            "Neoverse-N1 #1542419 may execute a stale instruction if it was recently "
+            "modified. The affected sequence requires freshly written instructions to be "
+            "executable before a branch to them is updated'; the module PLT is flushed "
+            "with flush_icache_range(), whose kick_all_cpus_sync() is the fix)",
+            "Linux 'arm64: Fake the IminLine size on systems affected by Neoverse-N1 "
+            "#1542419' (traps.c: IminLine reported as a page, fewer traps; id not "
+            "confirmed)",
             "Trusted Firmware-A lib/cpus/aarch64/neoverse_n1.S "
             "neoverse_n1_errata_ic_trap_handler (the firmware counterpart: IC IVAU from "
             "lower ELs traps to EL3, which performs the workaround)",
@@ -54,3 +65,9 @@ ERRATA: dict[str, Erratum] = {
 def known() -> str:
     """The known ids, for error messages."""
     return ", ".join(sorted(ERRATA))
+
+
+def fetches_ordered(dic: bool, errata: tuple[str, ...]) -> bool:
+    """Do an observer's instruction fetches keep the order IC-Ordered-Before gives them
+    (with DIC=1, its DIC term)? The check engines' fetch floor is the time reading of it."""
+    return not (dic and any(ERRATA[e].unorders_fetches for e in errata))

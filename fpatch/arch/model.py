@@ -56,12 +56,12 @@ class CacheType:
     errata: tuple[str, ...] = ()  # ids of fpatch/arch/errata.py ERRATA (off in litmus)
 
     @property
-    def dic_effective(self) -> bool:
-        """DIC as the axioms read it: an erratum (fpatch/arch/errata.py) may take away the
-        instruction-side coherence that DIC=1 grants."""
-        from fpatch.arch.errata import ERRATA
+    def fetches_ordered(self) -> bool:
+        """Does IC-Ordered-Before's DIC term hold? An erratum (fpatch/arch/errata.py) may
+        take it away."""
+        from fpatch.arch.errata import fetches_ordered
 
-        return self.dic and not any(ERRATA[e].hides_dic for e in self.errata)
+        return fetches_ordered(self.dic, self.errata)
 
     def __str__(self) -> str:
         base = f"IDC={int(self.idc)} DIC={int(self.dic)}"
@@ -371,7 +371,7 @@ def axioms(a: Algebra[R], sk: Skeleton, st: Static, c: Choices[R]) -> Axioms[R]:
     f_w = a.restrict(ca, fetch, w)
     w_dc = a.restrict(c.dc_after, w, dcset)
     cache = sk.cache
-    dic = cache.dic_effective  # DIC=1 unless an erratum takes its guarantee away
+    dic = cache.dic
     if dic and cache.idc:
         ic_ca = f_w
     elif dic:
@@ -392,7 +392,7 @@ def axioms(a: Algebra[R], sk: Skeleton, st: Static, c: Choices[R]) -> Axioms[R]:
     # before every write the later fetch is coherence-before)
     ic_dsb_after = {(x, y) for x, y in st.ic_dsb_after}
     ifetch_ob = a.seq(a.restrict(c.ic_after, fetch, icset), a.const(ic_dsb_after))
-    if dic:
+    if dic and cache.fetches_ordered:  # an erratum may take this term away (errata.py)
         ifetch_ob = a.union(ifetch_ob, f_w)
     ic_ob = a.seq(a.const(st.po_ff), ifetch_ob)
     ob = a.union(haz, ic_ob, exp_obs, ifetch_obs)

@@ -37,6 +37,7 @@ from typing import TypeAlias
 
 import z3
 
+from fpatch.arch.errata import fetches_ordered
 from fpatch.isa import Insn, Unsupported, decode, is_cmodx, semantics
 from fpatch.isa.bti import BTYPE_CALL, branch_type, landing_ok
 from fpatch.isa.ir import (
@@ -921,7 +922,8 @@ class _ObserverSearch:
         # words of the observer's earlier fetches were written. L(s, .) is monotone, so
         # the floor is L(s, the latest of those write points): one term, not one per
         # earlier fetch.
-        floor = [self.L(slot, self.wmax[i]) <= pt] if i > 0 else []
+        ordered = fetches_ordered(self.enc.spec.dic, self.enc.spec.errata)  # errata.py
+        floor = [self.L(slot, self.wmax[i]) <= pt] if i > 0 and ordered else []
         return z3.And(self.L(slot, self.c[i]) <= pt, pt <= self.e[i], *floor,
                       z3.Or(*[z3.And(a <= pt, pt <= b) for a, b in intervals]))
 
