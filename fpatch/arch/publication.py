@@ -25,6 +25,7 @@ conservative reading: the local IC IALLU may publish earlier for it).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -78,25 +79,37 @@ def step_op(kind: str, covers: bool, option: str = "") -> Op | None:
     return None
 
 
-@lru_cache(maxsize=4096)
-def published(cache: CacheType, ops: tuple[Op, ...]) -> bool:
-    """Whether the steps ``ops`` after a write publish it (the question above)."""
+def _handshake(cache: CacheType, ops: tuple[Op, ...], size: int,
+               observer: tuple[Event, ...], dep: str) -> bool:
+    """The message-passing question both ``published`` and ``completed`` ask: the patcher
+    writes the location (``size`` bytes), runs ``ops``, then sets a flag; ``observer``
+    (read of the flag first, the rest depending on it by ``dep``) reads the old value.
+    True when no consistent execution allows that."""
     p0 = Run(0)
-    p0.events.append(Event(1, 0, WRITE, loc=_SLOT, value=_NEW, size=4, instr=0))
+    p0.events.append(Event(1, 0, WRITE, loc=_SLOT, value=_NEW, size=size, instr=0))
     for i, op in enumerate(ops, 1):
         p0.events.append(op.event(1 + i, i))
     n = len(ops) + 1
     p0.events.append(Event(1 + n, 0, WRITE, loc=_FLAG, value=1, size=4, instr=n))
-    p1 = Run(1)
-    r = Event(1 << 20, 1, READ, loc=_FLAG, value=1, size=4, instr=0)
-    isb = Event((1 << 20) + 1, 1, ISB, instr=1)
-    f = Event((1 << 20) + 2, 1, FETCH, loc=_SLOT, value=_OLD, size=4, instr=2)
-    p1.events += [r, isb, f]
-    p1.ctrl = {(r.eid, isb.eid), (r.eid, f.eid)}
+    deps = {(observer[0].eid, e.eid) for e in observer[1:]}
+    p1 = Run(1, events=list(observer), ctrl=deps if dep == "ctrl" else set(),
+             addr=deps if dep == "addr" else set())
     iw = [Event(1 << 30, -1, IW, loc=_SLOT, value=_OLD, size=8),
           Event((1 << 30) + 1, -1, IW, loc=_FLAG, value=0, size=8)]
     sk = Skeleton(p0.events + p1.events + iw, [p0, p1], cache)
     return next(candidates(sk, static_relations(sk)), None) is None
+
+
+_FLAG_READ = Event(1 << 20, 1, READ, loc=_FLAG, value=1, size=4, instr=0)
+
+
+@lru_cache(maxsize=4096)
+def published(cache: CacheType, ops: tuple[Op, ...]) -> bool:
+    """Whether the steps ``ops`` after a write publish it (the question above): the
+    observer reads the flag, ISB and fetch control-dependent on it."""
+    isb = Event((1 << 20) + 1, 1, ISB, instr=1)
+    f = Event((1 << 20) + 2, 1, FETCH, loc=_SLOT, value=_OLD, size=4, instr=2)
+    return _handshake(cache, ops, 4, (_FLAG_READ, isb, f), "ctrl")
 
 
 MAX_OPS = 150  # steps in one question (the model's event bound, less the handshake's)
@@ -110,8 +123,16 @@ def publication_point(cache: CacheType, after: list[tuple[int, Op | None]]) -> i
     Publication is monotone in the prefix (more steps only add order), so the first
     publishing DSB is found by bisection. Past ``MAX_OPS`` steps the answer is "not
     published": fewer events mean less order, so this can only report more."""
+    return _first_point(published, cache, after)
+
+
+def _first_point(question: Callable[[CacheType, tuple[Op, ...]], bool], cache: CacheType,
+                 after: list[tuple[int, Op | None]]) -> int | None:
+    """The first DSB point after which ``question`` holds of the steps so far, by
+    bisection (the answer is monotone in the prefix: more steps only add order); repeats
+    collapsed; past ``MAX_OPS`` steps None (fewer events, less order: conservative)."""
     ops: list[Op] = []
-    candidates: list[tuple[int, int]] = []  # (point, length of the prefix ending there)
+    dsbs: list[tuple[int, int]] = []  # (point, length of the prefix ending there)
     for point, op in after:
         if op is None or (ops and ops[-1] == op):
             continue  # a repeat of the step just before adds no order
@@ -119,15 +140,15 @@ def publication_point(cache: CacheType, after: list[tuple[int, Op | None]]) -> i
         if len(ops) > MAX_OPS:
             break
         if op.kind == "dsb":
-            candidates.append((point, len(ops)))
-    lo, hi = 0, len(candidates)  # the answer is candidates[lo] once lo == hi < len
+            dsbs.append((point, len(ops)))
+    lo, hi = 0, len(dsbs)  # the answer is dsbs[lo] once lo == hi < len
     while lo < hi:
         mid = (lo + hi) // 2
-        if published(cache, tuple(ops[:candidates[mid][1]])):
+        if question(cache, tuple(ops[:dsbs[mid][1]])):
             hi = mid
         else:
             lo = mid + 1
-    return candidates[lo][0] if lo < len(candidates) else None
+    return dsbs[lo][0] if lo < len(dsbs) else None
 
 
 _TEXT = {"dc": "dc cvau", "ic": "ic ivau", "dsb": "dsb ish"}
@@ -163,42 +184,13 @@ def publishing_sequence(cache: CacheType) -> tuple[str, ...]:
 @lru_cache(maxsize=4096)
 def completed(cache: CacheType, ops: tuple[Op, ...]) -> bool:
     """Whether the steps ``ops`` after a data write make it visible to every later load
-    (the message-passing question above, asked of the axioms)."""
-    p0 = Run(0)
-    p0.events.append(Event(1, 0, WRITE, loc=_SLOT, value=_NEW, size=8, instr=0))
-    for i, op in enumerate(ops, 1):
-        p0.events.append(op.event(1 + i, i))
-    n = len(ops) + 1
-    p0.events.append(Event(1 + n, 0, WRITE, loc=_FLAG, value=1, size=4, instr=n))
-    p1 = Run(1)
-    r = Event(1 << 20, 1, READ, loc=_FLAG, value=1, size=4, instr=0)
+    (the message-passing question above, asked of the axioms): the observer reads the
+    flag, then the word through an address dependency."""
     ld = Event((1 << 20) + 1, 1, READ, loc=_SLOT, value=_OLD, size=8, instr=1)
-    p1.events += [r, ld]
-    p1.addr = {(r.eid, ld.eid)}
-    iw = [Event(1 << 30, -1, IW, loc=_SLOT, value=_OLD, size=8),
-          Event((1 << 30) + 1, -1, IW, loc=_FLAG, value=0, size=8)]
-    sk = Skeleton(p0.events + p1.events + iw, [p0, p1], cache)
-    return next(candidates(sk, static_relations(sk)), None) is None
+    return _handshake(cache, ops, 8, (_FLAG_READ, ld), "addr")
 
 
 def completion_point(cache: CacheType, after: list[tuple[int, Op | None]]) -> int | None:
     """The first point at which a data write is complete (None: never), from the steps
     ``after`` it as in ``publication_point`` (monotone, so bisection over the DSBs)."""
-    ops: list[Op] = []
-    dsbs: list[tuple[int, int]] = []
-    for point, op in after:
-        if op is None or (ops and ops[-1] == op):
-            continue
-        ops.append(op)
-        if len(ops) > MAX_OPS:
-            break
-        if op.kind == "dsb":
-            dsbs.append((point, len(ops)))
-    lo, hi = 0, len(dsbs)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if completed(cache, tuple(ops[:dsbs[mid][1]])):
-            hi = mid
-        else:
-            lo = mid + 1
-    return dsbs[lo][0] if lo < len(dsbs) else None
+    return _first_point(completed, cache, after)
