@@ -16,13 +16,15 @@ from fpatch.errors import SpecError
 from fpatch.spec.parse import parse_file, parse_text
 from fpatch.spec.types import Spec
 
-from .helpers import BASE, BUNDLED, edit
+from .helpers import BASE, BUNDLED, SPECS_DIR, edit
 
 EXAMPLES = 300
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
-SOURCES = [BASE] + [p.read_text() for p in BUNDLED]
+# every bundled spec, the Linux corpus too (spec language v2: marks, complete, errata,
+# bti/pac/enter, data words and reads, code graphs, batches)
+SOURCES = [BASE] + [p.read_text() for p in sorted({*BUNDLED, *SPECS_DIR.rglob("*.yaml")})]
 
 TOKENS = [
     "&a ", "*a", "&a [1, 2]", "!!python/object/apply:os.system [ls]", "!!python/name:os.system",
@@ -36,6 +38,10 @@ TOKENS = [
     "ipi_sync", "wait_tasks", "dsb: ", "isb: sy", "data: {d: {offset: -8}}", "entry: 9",
     "valid: []", "states: {}", "sites: {}", "1:", "start:", "2020-01-01", "12:30:00",
     "0o17", "0b101", "017", "+0x10", "1_000", "ldr x0, 0", "adrp x0, .", "hint #5",
+    "- mark: m", "mark: end", "complete: [end]", "complete: [nope]", "errata: [x]",
+    "bti: true", "pac: 1", "enter: none", "enter: sideways", "reachable_after: nope",
+    "valid_data: {A: {d: [x]}}", "reads: [{base: x30, align: 3}]", "instances: [0x4]",
+    "count: 100000000", "stride: 2", "sites: all", ":lo12:", "add x0, x0, :lo12:nope",
 ]
 
 
