@@ -132,3 +132,15 @@ def test_hooks_run_real_fpatch_commands() -> None:
         prog, cmd = h["entry"].split()
         assert prog == "fpatch" and cmd in main.commands  # type: ignore[attr-defined]
         assert h["language"] == "python"  # pre-commit pip-installs the repository itself
+
+
+def test_spec_format_lists_exactly_the_supported_mnemonics() -> None:
+    """docs/spec-format.md's mnemonic list is the assembler's, not a copy that drifts."""
+    from fpatch.isa.asm import SUPPORTED_MNEMONICS
+
+    text = (Path(__file__).parents[2] / "docs" / "spec-format.md").read_text()
+    m = re.search(r"subset is `([^`]*)`", text)
+    assert m is not None
+    listed = set(m.group(1).split())
+    actual = {"b.COND" if x.startswith("b.") else x for x in SUPPORTED_MNEMONICS}
+    assert listed == actual
