@@ -114,7 +114,8 @@ def _site_doc(spec: Spec, tl: Timeline, site: Site,
         transitions.append({"from": u, "to": v, "point": t, "step": d["label"],
                             "unsafe": bool(inside), "counterexamples": inside})
     return {
-        "name": site.name, "base": _hex(site.base), "entry": site.entry, "line": site.loc.line,
+        "name": site.name, "base": _hex(site.base), "entry": site.entry, "enter": site.enter,
+        "line": site.loc.line,
         "initial": site.initial, "valid": list(site.valid), "slots": slots_doc, "states": states,
         "data": [{"name": d.name, "offset": d.offset, "size": d.size, "value": _hex(d.value)}
                  for d in site.data],
@@ -458,3 +459,13 @@ def build_batch_report(spec: Spec, result: Result) -> dict[str, Any]:
     doc["counterexamples"] = [cx for v in views.values() for cx in v["counterexamples"]]
     doc["views"] = views
     return doc
+
+
+def entry_phrase(site: dict[str, Any]) -> str:
+    """How observers enter a site, for every report's site heading."""
+    enter = site.get("enter", "direct")
+    if enter == "none":
+        return "entered only through branches from other sites"
+    how = {"direct": "", "indirect": ", entered indirectly",
+           "both": ", entered directly and indirectly"}.get(enter, "")
+    return f"entry slot {site['entry']}{how}"

@@ -13,7 +13,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from fpatch.report.document import read_text, slot_cell
+from fpatch.report.document import entry_phrase, read_text, slot_cell
 from fpatch.report.markdown import (
     environment_lines,
     observers_text,
@@ -83,7 +83,7 @@ def render_explain(console: Console, doc: dict[str, Any]) -> None:
 
 def _site_narrow(console: Console, site: dict[str, Any]) -> None:
     """The states slot by slot, one line each, for terminals too narrow for the table."""
-    console.print(Text(f"site {site['name']} @{site['base']} (entry slot {site['entry']})",
+    console.print(Text(f"site {site['name']} @{site['base']} ({entry_phrase(site)})",
                        style="bold"))
     for st in site["states"]:
         flags = [f for f, on in (("initial", st["initial"]), ("valid", st["valid"])) if on]
@@ -115,7 +115,7 @@ def _site(console: Console, site: dict[str, Any]) -> None:
 
 
 def _site_table(console: Console, site: dict[str, Any]) -> None:
-    table = Table(title=f"site {site['name']} @{site['base']} (entry slot {site['entry']})",
+    table = Table(title=f"site {site['name']} @{site['base']} ({entry_phrase(site)})",
                   header_style="bold", title_style="bold")
     table.add_column("slot", justify="right")
     table.add_column("addr")

@@ -12,7 +12,7 @@ import re
 from html import escape
 from typing import Any
 
-from fpatch.report.document import READ_HEAD, read_rows, slot_cell
+from fpatch.report.document import READ_HEAD, entry_phrase, read_rows, slot_cell
 from fpatch.report.markdown import (
     environment_lines,
     observers_text,
@@ -95,7 +95,7 @@ def render_html(doc: dict[str, Any]) -> str:
     out.append("</ul>")
     for site in doc["sites"]:
         out.append(f"<h2>Site <code>{_e(site['name'])}</code> at {_e(site['base'])} "
-                   f"(entry slot {site['entry']})</h2>")
+                   f"({_e(entry_phrase(site))})</h2>")
         head, rows = state_table(
             site, lambda lab, text, word: (f"{lab}: " if lab else "") + f"{text} ({word})", "*")
         out.append(_table([str(h) for h in head], rows))

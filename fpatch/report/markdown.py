@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from fpatch.report.document import READ_HEAD, read_rows, slot_cell
+from fpatch.report.document import READ_HEAD, entry_phrase, read_rows, slot_cell
 from fpatch.textsafe import markdown, markdown_code, markdown_lines
 
 _CATEGORY = {"register": "register", "memory": "memory/stack byte", "call": "helper call",
@@ -189,7 +189,7 @@ def state_table(site: dict[str, Any], cell: Callable[[str, str, str], object],
 
 
 def _site_section(site: dict[str, Any]) -> list[str]:
-    out = [f"## Site {_code(site['name'])} at {site['base']} (entry slot {site['entry']})", ""]
+    out = [f"## Site {_code(site['name'])} at {site['base']} ({entry_phrase(site)})", ""]
     head, rows = state_table(
         site, lambda lab, text, word: Md(f"{markdown(lab + ': ' if lab else '')}"
                                          f"{_code(text)} ({word})"),
