@@ -15,6 +15,7 @@ fixed-precision, and iteration orders are fixed, so the output is byte-stable.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -135,6 +136,22 @@ def _stagger(labels: dict[int, str], x: Callable[[int], float]) -> dict[int, lis
     return out
 
 
+_DATA_WRITE = re.compile(r"(\S+) data (\S+) := (\S+)(?: \(chunk (\d+/\d+))?")
+
+
+def _pub_labels(doc: dict[str, Any]) -> dict[int, str]:
+    """point -> "P slots published there" (site-qualified when there are several)."""
+    multi = len(doc["sites"]) > 1
+    pubs: dict[int, list[str]] = {}
+    for site in doc["sites"]:
+        for w in site["writes"]:
+            if w["publication"] is not None:
+                label = f"{site['name']}.s{w['slot']}" if multi else f"s{w['slot']}"
+                if label not in pubs.setdefault(w["publication"], []):
+                    pubs[w["publication"]].append(label)
+    return {p: "P " + ",".join(slots) for p, slots in pubs.items()}
+
+
 def _lane_notes(c: dict[str, Any]) -> list[tuple[str, str]]:
     """What a counterexample's lane says under its instructions: the effect difference,
     the conflicting words of a CMODX fetch, what is missing."""
@@ -147,6 +164,12 @@ def _lane_notes(c: dict[str, Any]) -> list[tuple[str, str]]:
             states = ",".join(w["states"]) or "no state"
             notes.append(("bad" if not w["cmodx"] else "ok",
                           f"  {w['text']} [{states}] (from point {w['point']}): {tag}"))
+    for r in c.get("reads", []):  # data words loaded by the run (MODEL.md 6.7)
+        how = "torn: mid-way through a multi-chunk write" if r["torn"] else r["write"]
+        tag = "valid" if r["valid"] else f"NOT valid with {c['nearest_valid'] or 'any state'}"
+        notes.append(("bad" if not r["valid"] else "ok",
+                      f"#{r['index'] + 1} loads {r['word']} at point {r['point']}: {r['value']} "
+                      f"(value at point {r['source']}, {how}): {tag}"))
     if c["diffs"]:
         notes.append(("head", f"effect vs nearest valid {c['nearest_valid']}:"))
         for d in c["diffs"]:
@@ -236,8 +259,16 @@ def timeline_svg(doc: dict[str, Any]) -> str:
             pre = f"{site['name']}." if len(doc["sites"]) > 1 else ""
             w_labels[w["point"]] = (w_labels.get(w["point"], "") + " " if w["point"] in w_labels
                                     else "") + f"{pre}s{w['slot']}: {w['text']}"
+    for s in steps:  # data-word writes (MODEL.md s.1): the word, the value, which chunk
+        m = _DATA_WRITE.search(s["label"]) if s["kind"] == "write" else None
+        if m and s["point"] not in w_labels:
+            chunk = f" ({m.group(4)})" if m.group(4) else ""
+            w_labels[s["point"]] = f"{m.group(2)} := {m.group(3)}{chunk}"
     n_rows = max((r for rows in _stagger(w_labels, x).values() for r, _ in rows), default=0) + 1
-    patcher_h = 80 + 12 * n_rows
+    pub_labels = _pub_labels(doc)
+    pub_rows = _stagger(pub_labels, x)
+    n_pub = max((r for rows in pub_rows.values() for r, _ in rows), default=0) + 1
+    patcher_h = 80 + 12 * n_rows + 12 * (n_pub - 1)
     lanes: list[tuple[dict[str, Any], float, float]] = []
     y = float(lane_top + patcher_h + 10)
     rows_of: dict[str, list[float]] = {}
@@ -298,7 +329,6 @@ def timeline_svg(doc: dict[str, Any]) -> str:
     write_y = step_y
     slot_writes = w_labels
     w_rows = _stagger(w_labels, x)
-    multi = len(doc["sites"]) > 1
     svg.text(x(0), step_y + 4, "init", size=9, anchor="middle", fill=C_MAINT)
     for s in steps:
         t = s["point"]
@@ -316,19 +346,13 @@ def timeline_svg(doc: dict[str, Any]) -> str:
             color = C_CSE if s["kind"] in ("isb", "ipi_sync") else C_MAINT
             svg.text(x(t), step_y + 4, short, size=9, anchor="middle", fill=color,
                      title=s["label"])
-    pub_y = lane_top + patcher_h - 16
-    pubs: dict[int, list[str]] = {}
-    for site in doc["sites"]:
-        for w in site["writes"]:
-            if w["publication"] is not None:
-                name = f"{site['name']}." if multi else ""
-                label = f"{name}s{w['slot']}"
-                if label not in pubs.setdefault(w["publication"], []):
-                    pubs[w["publication"]].append(label)
-    for p, slots in sorted(pubs.items()):
-        d = f"M{_num(x(p))},{pub_y - 7} l7,7 l-7,7 l-7,-7 z"
-        svg.add("path", d=d, fill=C_PUB)
-        svg.text(x(p) + 9, pub_y + 4, "P " + ",".join(slots), size=9, fill=C_PUB)
+    pub_y0 = lane_top + patcher_h - 16 - 12 * (n_pub - 1)
+    for p, rows in sorted(pub_rows.items()):
+        for row, label in rows:  # staggered like the write labels: no two overlap
+            pub_y = pub_y0 + 12 * row
+            d = f"M{_num(x(p))},{pub_y - 7} l7,7 l-7,7 l-7,-7 z"
+            svg.add("path", d=d, fill=C_PUB)
+            svg.text(x(p) + 9, pub_y + 4, label, size=9, fill=C_PUB)
 
     # one lane per counterexample
     for c, top, h in lanes:

@@ -212,3 +212,17 @@ def test_two_loads_of_a_word_do_not_go_back_in_coherence() -> None:
     assert h.choices(2, 2) == {a: 2}
     smt, enum = check_spec(spec, timeout=30), enum_check(spec)
     assert smt.violations() == enum.violations() == set()
+
+
+def test_timeline_picture_shows_the_data_writes_and_the_torn_load() -> None:
+    """The SVG timeline tells a data counterexample's story: which chunk of which word
+    was written when, and what the run loaded, from which point, and that it is invalid."""
+    from fpatch.report.document import build_report
+    from fpatch.report.svg import timeline_svg
+
+    spec = parse_file(LINUX / "ftrace-modify-call-ops-literal-torn.yaml")
+    doc = build_report(spec, build(spec), check_spec(spec))
+    svg = timeline_svg(doc)
+    assert "ops := " in svg and "(1/2)" in svg
+    assert "loads ops at point" in svg and "torn: mid-way through a multi-chunk write" in svg
+    assert "NOT valid with" in svg
