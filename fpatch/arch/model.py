@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
+from fpatch.arch.errata import fetches_ordered
 from fpatch.arch.events import (
     DC,
     DMB,
@@ -59,8 +60,6 @@ class CacheType:
     def fetches_ordered(self) -> bool:
         """Does IC-Ordered-Before's DIC term hold? An erratum (fpatch/arch/errata.py) may
         take it away."""
-        from fpatch.arch.errata import fetches_ordered
-
         return fetches_ordered(self.dic, self.errata)
 
     def __str__(self) -> str:

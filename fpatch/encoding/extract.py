@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import z3
 
-from fpatch.arch.errata import fetches_ordered
 from fpatch.errors import Loc
 from fpatch.isa import decode
 from fpatch.isa.bti import btype_name
@@ -68,9 +67,9 @@ def counterexample(
     for i, cand in enumerate(path):
         e, c, f = _int(tm, srch.e[i]), _int(tm, srch.c[i]), _int(tm, srch.f[i])
         hist = enc.hist[cand.slot]
-        floor = (fetch_floor(enc.hist, [(x.slot, x.fetched_at) for x in execs], cand.slot)
-                 if fetches_ordered(enc.spec.dic, enc.spec.errata) else 0)
-        lo = max(hist.newest_published(c), floor)
+        lo = max(hist.newest_published(c),
+                 fetch_floor(enc.hist, [(x.slot, x.fetched_at) for x in execs], cand.slot,
+                             enc.tl.cache.fetches_ordered))
         execs.append(Exec(
             index=i, slot=cand.slot, addr=site.slot_addr(cand.slot), point=e, cse=c,
             fetched_at=f, window=(lo, e), word=cand.word,

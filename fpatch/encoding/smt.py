@@ -37,7 +37,6 @@ from typing import TypeAlias
 
 import z3
 
-from fpatch.arch.errata import fetches_ordered
 from fpatch.isa import Insn, Unsupported, decode, is_cmodx, semantics
 from fpatch.isa.bti import BTYPE_CALL, branch_type, landing_ok
 from fpatch.isa.ir import (
@@ -248,6 +247,7 @@ class SiteEncoder:
     def __init__(self, spec: Spec, tl: Timeline, site: Site, timeout_ms: int,
                  deadline: float | None = None) -> None:
         self.spec, self.tl, self.site = spec, tl, site
+        self.ordered = tl.cache.fetches_ordered  # the fetch floor holds (errata.py)
         self.timeout_ms = timeout_ms
         self.deadline = deadline
         self.hist: tuple[SlotHistory, ...] = tl.history(site)
@@ -922,8 +922,7 @@ class _ObserverSearch:
         # words of the observer's earlier fetches were written. L(s, .) is monotone, so
         # the floor is L(s, the latest of those write points): one term, not one per
         # earlier fetch.
-        ordered = fetches_ordered(self.enc.spec.dic, self.enc.spec.errata)  # errata.py
-        floor = [self.L(slot, self.wmax[i]) <= pt] if i > 0 and ordered else []
+        floor = [self.L(slot, self.wmax[i]) <= pt] if i > 0 and self.enc.ordered else []
         return z3.And(self.L(slot, self.c[i]) <= pt, pt <= self.e[i], *floor,
                       z3.Or(*[z3.And(a <= pt, pt <= b) for a, b in intervals]))
 

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fpatch.arch.errata import fetches_ordered
+
 
 @dataclass(frozen=True)
 class CacheType:
     idc: bool
     dic: bool
     errata: tuple[str, ...] = ()  # env.errata: switches on the axioms (fpatch/arch/errata.py)
+
+    @property
+    def fetches_ordered(self) -> bool:
+        """Do an observer's fetches keep IC-Ordered-Before's order (the fetch floor)? An
+        erratum may take it away; the rule is fpatch/arch/errata.py's."""
+        return fetches_ordered(self.dic, self.errata)
 
     def sync_icache(self) -> tuple[tuple[str, str], ...]:
         """Linux's ``caches_clean_inval_pou`` for this cache type (arch/arm64/mm/cache.S)."""

@@ -16,7 +16,6 @@ import dataclasses
 import itertools
 from dataclasses import dataclass, field
 
-from fpatch.arch.errata import fetches_ordered
 from fpatch.isa import Insn, Unsupported, decode, is_cmodx, semantics
 from fpatch.isa.bti import BTYPE_CALL, branch_type, landing_ok
 from fpatch.isa.interp import Machine, execute
@@ -135,9 +134,8 @@ def _fetches_legal(tl: Timeline, site: Region, cx: Counterexample) -> bool:
     for k, x in enumerate(cx.execs):
         h = hist[x.slot]
         earlier = [(y.slot, y.fetched_at) for y in cx.execs[:k]]
-        floor = (fetch_floor(hist, earlier, x.slot)
-                 if fetches_ordered(tl.spec.dic, tl.spec.errata) else 0)
-        lo = max(h.newest_published(x.cse), floor)
+        lo = max(h.newest_published(x.cse),
+                 fetch_floor(hist, earlier, x.slot, tl.cache.fetches_ordered))
         ok = (x.window == (lo, x.point) and lo <= x.fetched_at <= x.point
               and h.values[x.fetched_at] == x.word and x.cse <= x.point and x.point >= prev
               and x.point >= site.reach[x.slot])

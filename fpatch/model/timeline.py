@@ -87,9 +87,13 @@ class SlotHistory:
         return t
 
 
-def fetch_floor(hist: tuple[SlotHistory, ...], earlier: list[tuple[int, int]], slot: int) -> int:
+def fetch_floor(hist: tuple[SlotHistory, ...], earlier: list[tuple[int, int]], slot: int,
+                ordered: bool = True) -> int:
     """The fetch floor of docs/model.md: no older than what was published when the
-    observer's earlier fetches were written. ``earlier`` holds (slot, fetched_at) pairs."""
+    observer's earlier fetches were written. ``earlier`` holds (slot, fetched_at) pairs.
+    ``ordered``: the cache type's ``fetches_ordered`` (an erratum may make it 0)."""
+    if not ordered:
+        return 0
     return max((hist[slot].newest_published(hist[s].written_at(f)) for s, f in earlier),
                default=0)
 
